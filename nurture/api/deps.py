@@ -1,0 +1,52 @@
+"""What routes share: settings, the schedules, auth, the clock."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from functools import lru_cache
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from nurture.config import Settings, get_settings
+from nurture.models import utcnow
+from nurture.schedules import Catalog, load_catalog
+
+_bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
+
+
+def settings_dep() -> Settings:
+    return get_settings()
+
+
+@lru_cache(maxsize=1)
+def _catalog_cached(path: str) -> Catalog:
+    return load_catalog(get_settings().schedules_dir)
+
+
+def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
+    return _catalog_cached(str(settings.schedules_dir))
+
+
+def now_dep() -> datetime:
+    return utcnow()
+
+
+def require_api_key(
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    settings: Settings = Depends(settings_dep),
+) -> None:
+    """`Authorization: Bearer $NURTURE_API_KEY`, compared in constant time."""
+    if credentials is None or not hmac.compare_digest(
+        credentials.credentials.encode(), settings.api_key.encode()
+    ):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong API key: send Authorization: Bearer <NURTURE_API_KEY>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,99 @@
+"""`POST /v1/consultation-requests`: JSON or a website form post, to an enrollment."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from nurture.api.deps import catalog_dep, client_ip, now_dep, require_api_key
+from nurture.errors import IntakeError, ScheduleError
+from nurture.intake import ConsultationRequestIn, RequestMeta, submit
+from nurture.schedules import Catalog
+
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["intake"])
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+_schema = ConsultationRequestIn.model_json_schema()
+_OPENAPI_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _schema},
+            "application/x-www-form-urlencoded": {"schema": _schema},
+        },
+    }
+}
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors as `{loc, msg, type}`, with the field named and no input echoed."""
+    return [
+        {"loc": ["body", *[str(p) for p in err["loc"]]],
+         "msg": err["msg"].removeprefix("Value error, "), "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+def unprocessable(errors: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse(status_code=422, content={"detail": errors})
+
+
+async def read_payload(request: Request) -> dict[str, Any] | JSONResponse:
+    """The request body as a dict, from JSON or a form post; a 422 naming the problem else."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type in _FORM_TYPES:
+        form = await request.form()
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return unprocessable([{"loc": ["body"], "msg": f"invalid JSON: {exc}",
+                               "type": "json_invalid"}])
+    if not isinstance(data, dict):
+        return unprocessable([{"loc": ["body"], "msg": "expected a JSON object",
+                               "type": "dict_type"}])
+    return data
+
+
+@router.post(
+    "/consultation-requests",
+    status_code=201,
+    openapi_extra=_OPENAPI_BODY,
+    responses={200: {"description": "already enrolled, or a replay of an Idempotency-Key"},
+               422: {"description": "field errors"}},
+)
+async def create_consultation_request(
+    request: Request,
+    idempotency_key: str | None = Header(default=None, max_length=200),
+    catalog: Catalog = Depends(catalog_dep),
+    now: datetime = Depends(now_dep),
+) -> JSONResponse:
+    """Enroll a prospect: 201 with the enrollment and its schedule."""
+    payload = await read_payload(request)
+    if isinstance(payload, JSONResponse):
+        return payload
+    try:
+        data = ConsultationRequestIn.model_validate(payload)
+    except ValidationError as exc:
+        return unprocessable(field_errors(exc))
+    content_type = request.headers.get("content-type", "")
+    meta = RequestMeta(
+        source="form" if content_type.startswith(_FORM_TYPES) else "api",
+        ip=client_ip(request),
+        user_agent=(request.headers.get("user-agent") or "")[:400] or None,
+        consent_text_version=str(payload.get("consent_text_version") or "")[:50] or None,
+    )
+    try:
+        outcome = submit(data, catalog=catalog, now=now, meta=meta,
+                         idempotency_key=idempotency_key)
+    except IntakeError as exc:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+    except ScheduleError as exc:
+        return JSONResponse(status_code=503, content={"detail": f"schedules: {exc}"})
+    return JSONResponse(status_code=201 if outcome.created else 200, content=outcome.response)

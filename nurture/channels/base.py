@@ -1,0 +1,113 @@
+"""The channel seam: one message in, the provider's id out, or a typed SendError.
+
+Shared behaviour (checks, logging, error typing) lives here; each implementation makes the
+one provider call in `_send`.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import structlog
+
+from nurture.errors import PermanentSendError, SendError
+from nurture.models import Channel
+
+log = structlog.get_logger(__name__)
+
+MAX_SMS_CHARS = 1600  # Twilio's limit for one message body
+MAX_EMAIL_BYTES = 1_000_000
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """Everything a provider needs; `metadata` carries opaque ids only, never health details."""
+
+    delivery_id: int
+    channel: Channel
+    to: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+    from_email: str | None = None
+    from_name: str | None = None
+    reply_to: str | None = None
+    unsubscribe_url: str | None = None
+    unsubscribe_mailto: str | None = None
+    #: Latest instant the message may reach the handset (SMS quiet hours), for ValidityPeriod.
+    not_after: datetime | None = None
+    #: Time the send started, so `not_after` can be turned into a duration without a clock read.
+    now: datetime | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """The provider accepted the message under this id."""
+
+    provider: str
+    message_id: str
+
+
+class BaseChannel(ABC):
+    """A way to hand messages to a provider. Subclasses set `provider` and `channel`."""
+
+    provider: str
+    channel: Channel
+
+    def send(self, message: OutgoingMessage) -> SendResult:
+        """Check, send and log one message (no body or address in the log)."""
+        self._check(message)
+        started = time.perf_counter()
+        try:
+            result = self._send(message)
+        except SendError as exc:
+            log.warning(
+                "send.error",
+                provider=self.provider,
+                delivery_id=message.delivery_id,
+                error=type(exc).__name__,
+                code=exc.code,
+                retry_after_s=exc.retry_after_s,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+            raise
+        log.info(
+            "send.accepted",
+            provider=self.provider,
+            delivery_id=message.delivery_id,
+            provider_message_id=result.message_id,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return result
+
+    def _check(self, message: OutgoingMessage) -> None:
+        if message.channel is not self.channel:
+            raise PermanentSendError(f"{self.provider} cannot send {message.channel.value}",
+                                     provider=self.provider, code="wrong_channel")
+        if not message.to:
+            raise PermanentSendError("no recipient address", provider=self.provider,
+                                     code="no_address")
+        if self.channel is Channel.SMS and len(message.text) > MAX_SMS_CHARS:
+            raise PermanentSendError(
+                f"SMS body has {len(message.text)} characters; the limit is {MAX_SMS_CHARS}",
+                provider=self.provider, code="body_too_long",
+            )
+        if self.channel is Channel.EMAIL:
+            if not message.subject:
+                raise PermanentSendError("email without a subject", provider=self.provider,
+                                         code="no_subject")
+            size = len(message.text.encode()) + len((message.html or "").encode())
+            if size > MAX_EMAIL_BYTES:
+                raise PermanentSendError(f"email body is {size} bytes; limit {MAX_EMAIL_BYTES}",
+                                         provider=self.provider, code="body_too_long")
+
+    @abstractmethod
+    def _send(self, message: OutgoingMessage) -> SendResult:
+        """Make the one provider call; raise Transient/Permanent/AmbiguousSendError."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most channels hold nothing
+        """Release connections held by the channel."""

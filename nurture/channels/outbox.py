@@ -1,0 +1,94 @@
+"""The outbox channels: each message becomes a file, for the embedded default and previews.
+
+Email goes to `OUTBOX_DIR/email/*.eml` (a real RFC 5322 message with its headers), SMS to
+`OUTBOX_DIR/sms/*.json`. Files are written atomically, so a reader never sees half a message.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from email.message import EmailMessage
+from email.utils import formataddr, formatdate, make_msgid
+from pathlib import Path
+
+from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.errors import TransientSendError
+from nurture.models import Channel
+from nurture.templates import sms_segments
+
+
+def _write_atomic(path: Path, data: bytes, provider: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        # Nothing was "sent": the file is not in the outbox, so a retry is safe.
+        raise TransientSendError(f"outbox not writable: {exc.strerror}", provider=provider,
+                                 code="outbox_io") from None
+
+
+class OutboxEmailChannel(BaseChannel):
+    """Writes each email as an .eml file."""
+
+    provider = "outbox"
+    channel = Channel.EMAIL
+
+    def __init__(self, outbox_dir: Path) -> None:
+        self.folder = outbox_dir / "email"
+
+    def _send(self, message: OutgoingMessage) -> SendResult:
+        msg = EmailMessage()
+        msg["From"] = formataddr((message.from_name or "", message.from_email or ""))
+        msg["To"] = message.to
+        msg["Subject"] = message.subject or ""
+        msg["Date"] = formatdate(localtime=False)
+        domain = (message.from_email or "nurture.local").rpartition("@")[2]
+        message_id = make_msgid(idstring=f"d{message.delivery_id}", domain=domain)
+        msg["Message-ID"] = message_id
+        if message.reply_to:
+            msg["Reply-To"] = message.reply_to
+        unsubscribe = [f"<{u}>" for u in (message.unsubscribe_url, message.unsubscribe_mailto) if u]
+        if unsubscribe:
+            msg["List-Unsubscribe"] = ", ".join(unsubscribe)
+            msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        for key, value in message.metadata.items():
+            msg[f"X-Nurture-{key.replace('_', '-').title()}"] = value
+        msg.set_content(message.text)
+        if message.html:
+            msg.add_alternative(message.html, subtype="html")
+        name = f"{message.delivery_id:08d}-{uuid.uuid4().hex[:8]}.eml"
+        _write_atomic(self.folder / name, bytes(msg), self.provider)
+        return SendResult(provider=self.provider, message_id=message_id.strip("<>"))
+
+
+class OutboxSmsChannel(BaseChannel):
+    """Writes each SMS as a JSON file."""
+
+    provider = "outbox"
+    channel = Channel.SMS
+
+    def __init__(self, outbox_dir: Path, sender: str = "") -> None:
+        self.folder = outbox_dir / "sms"
+        self.sender = sender
+
+    def _send(self, message: OutgoingMessage) -> SendResult:
+        sid = f"OB{uuid.uuid4().hex}"
+        record = {
+            "sid": sid,
+            "to": message.to,
+            "from": self.sender,
+            "body": message.text,
+            "segments": sms_segments(message.text),
+            "not_after": message.not_after.isoformat() if message.not_after else None,
+            "metadata": message.metadata,
+        }
+        name = f"{message.delivery_id:08d}-{sid[2:10]}.json"
+        _write_atomic(self.folder / name, json.dumps(record, indent=2).encode(), self.provider)
+        return SendResult(provider=self.provider, message_id=sid)

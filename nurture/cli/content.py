@@ -1,0 +1,123 @@
+"""For the clinic: validate, preview and timeline of the schedule files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+
+from nurture.cli import app, console, err_console, fail
+from nurture.config import get_settings
+from nurture.messages import SAMPLE_CONTACT, render_step
+from nurture.models import Channel
+from nurture.scheduling import plan_schedule
+from nurture.schedules import Catalog, load_catalog
+from nurture.templates import Renderer
+from nurture.timing import UnknownTimezoneError, resolve_timezone
+from nurture.validation import validate_catalog
+
+
+def _catalog() -> Catalog:
+    return load_catalog(get_settings().schedules_dir)
+
+
+@app.command()
+def validate() -> None:
+    """Check every schedule file and render every template on sample data."""
+    settings = get_settings()
+    catalog = _catalog()
+    report = validate_catalog(catalog, Renderer(settings.templates_dir), settings)
+    table = Table(title="Steps rendered")
+    for column in ("sequence", "step", "channel", "chars", "SMS segments"):
+        table.add_column(column)
+    for c in report.checks:
+        table.add_row(c.sequence, c.step, c.channel.value, str(c.chars),
+                      str(c.segments) if c.channel is Channel.SMS else "")
+    console.print(table)
+    for warning in report.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
+    for error in report.errors:
+        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(1)
+    console.print(f"ok: {len(catalog.sequences)} sequences, {len(report.checks)} messages")
+
+
+@app.command()
+def preview(
+    sequence: str = typer.Argument(..., help="Sequence id, e.g. hip-pain-consultation."),
+    step: str | None = typer.Argument(None, help="Step id (default: every step)."),
+    channel: Channel | None = typer.Option(None, help="email or sms (default: both)."),
+) -> None:
+    """Show a step's messages rendered for a sample prospect."""
+    settings = get_settings()
+    catalog = _catalog()
+    seq = catalog.get(sequence)
+    steps = seq.steps
+    if step is not None:
+        try:
+            steps = [seq.step(step)]
+        except KeyError:
+            known = ", ".join(s.id for s in seq.steps)
+            raise fail(f"sequence {sequence!r} has no step {step!r} (steps: {known})") from None
+    renderer = Renderer(settings.templates_dir)
+    for s in steps:
+        for ch in s.channels:
+            if channel is not None and ch is not channel:
+                continue
+            msg = render_step(renderer, settings=settings, catalog=catalog, sequence=seq, step=s,
+                              channel=ch, contact=SAMPLE_CONTACT, delivery_id=0)
+            if ch is Channel.SMS:
+                title = f"{s.id} · sms · {len(msg.text)} chars · {msg.segments} segment(s)"
+                console.print(Panel(msg.text, title=title, expand=False))
+            else:
+                title = f"{s.id} · email · Subject: {msg.subject}"
+                console.print(Panel(msg.text, title=title, expand=False))
+
+
+@app.command()
+def timeline(
+    sequence: str = typer.Argument(..., help="Sequence id."),
+    start: str | None = typer.Option(None, help="Enrollment time, ISO 8601 (default: now)."),
+    timezone: str | None = typer.Option(None, help="Recipient's IANA zone (default: clinic's)."),
+) -> None:
+    """When each message of a sequence would go, for a prospect enrolled at --start."""
+    catalog = _catalog()
+    seq = catalog.get(sequence)
+    try:
+        tz = resolve_timezone(timezone, None, catalog.clinic.timezone)
+    except UnknownTimezoneError as exc:
+        raise fail(str(exc)) from None
+    if start is None:
+        begin = datetime.now(UTC)
+    else:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError:
+            raise fail(f"invalid --start {start!r}: use ISO 8601, e.g. 2026-03-02T10:00") from None
+        if begin.tzinfo is None:
+            begin = begin.replace(tzinfo=tz)
+    plan = plan_schedule(seq, catalog.clinic, start=begin.astimezone(UTC), tz=tz, region=None,
+                         addresses={Channel.EMAIL: SAMPLE_CONTACT.email,
+                                    Channel.SMS: SAMPLE_CONTACT.phone})
+    table = Table(title=f"{seq.name} — enrolled {begin.astimezone(tz):%a %Y-%m-%d %H:%M} {tz.key}")
+    for column in ("step", "channel", "local time", "after start"):
+        table.add_column(column)
+    for p in plan:
+        local = p.due_at.astimezone(ZoneInfo(tz.key))
+        delta = p.due_at - begin
+        table.add_row(p.step_id, p.channel.value, f"{local:%a %Y-%m-%d %H:%M %Z}",
+                      _human(delta.total_seconds()))
+    console.print(table)
+
+
+def _human(seconds: float) -> str:
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    return " ".join(p for p in (f"{days}d" if days else "", f"{hours}h" if hours else "",
+                                f"{minutes}m" if minutes or not (days or hours) else "") if p)
+

@@ -1,0 +1,95 @@
+"""Settings from `NURTURE_*` environment variables and a `.env` file.
+
+The defaults are the embedded mode: SQLite, a broker with no server, and outbox channels,
+so `nurture run` works on a laptop with nothing installed.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_BROKER = "embedded"
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
+
+
+def parse_rate(text: str) -> float | None:
+    """Messages per second from '1/s', '600/m' or '3600/h'; None for an empty string."""
+    if not text.strip():
+        return None
+    match = _RATE.match(text)
+    if not match:
+        raise ValueError(f"invalid rate {text!r}: use N/s, N/m or N/h, e.g. 1/s or 600/m")
+    per = {"s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
+    return float(match.group(1)) / per
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read once per process (see `get_settings`)."""
+
+    model_config = SettingsConfigDict(env_prefix="NURTURE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///var/nurture.db"
+    broker_url: str = EMBEDDED_BROKER
+    var_dir: Path = Path("var")
+    schedules_dir: Path = Path("schedules")
+    templates_dir: Path = Path("templates")
+    email_backend: Literal["outbox", "sendgrid", "smtp"] = "outbox"
+    sms_backend: Literal["outbox", "twilio"] = "outbox"
+    outbox_dir: Path = Path("var/outbox")
+
+    sendgrid_api_key: str = ""
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    sendgrid_webhook_public_key: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: str = ""
+    twilio_from: str = ""
+    twilio_messaging_service_sid: str = ""
+    twilio_api_base: str = "https://api.twilio.com"
+
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: str = "dev-secret-change-me"
+    api_key: str = "dev-api-key"
+
+    lease_s: int = Field(default=300, ge=5)
+    dispatch_interval_s: float = Field(default=1.0, gt=0)
+    dispatch_batch: int = Field(default=500, ge=1)
+    send_max_attempts: int = Field(default=8, ge=1)
+    retry_base_s: float = Field(default=5.0, ge=0)
+    retry_max_s: float = Field(default=900.0, ge=0)
+    sms_rate: str = ""
+    email_rate: str = ""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @field_validator("sms_rate", "email_rate")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_url == EMBEDDED_BROKER
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.var_dir / "broker"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

@@ -1,0 +1,100 @@
+"""Every error nurture raises on purpose.
+
+::
+
+    NurtureError
+    ├── ConfigError            bad settings or environment
+    ├── ScheduleError          a schedule file that does not validate (file, line, field)
+    ├── TemplateError          a template that does not render (template, reason)
+    ├── IntakeError            a consultation request that cannot be enrolled
+    │   └── AlreadyEnrolledError
+    ├── NotFoundError          an id or address that names nothing
+    ├── InvalidStateError      an ops action that does not fit the delivery's state
+    └── SendError              a channel could not hand a message to its provider
+        ├── TransientSendError     not processed: safe to retry (connection refused, 429, 503)
+        ├── PermanentSendError     refused for good (bad number, unsubscribed, 4xx)
+        └── AmbiguousSendError     may or may not have reached the provider: never resend by itself
+"""
+
+from __future__ import annotations
+
+
+class NurtureError(Exception):
+    """Root of nurture's own errors."""
+
+
+class ConfigError(NurtureError):
+    """Settings that cannot work, e.g. a channel backend without its credentials."""
+
+
+class ScheduleError(NurtureError):
+    """A schedule file that does not validate; says which file, line and field."""
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.field = field
+        self.reason = message
+        where = file or "schedules"
+        if line is not None:
+            where += f":{line}"
+        if field:
+            where += f": {field}"
+        super().__init__(f"{where}: {message}")
+
+
+class TemplateError(NurtureError):
+    """A template that is missing, does not compile, or does not render."""
+
+    def __init__(self, message: str, *, template: str | None = None) -> None:
+        self.template = template
+        super().__init__(f"{template}: {message}" if template else message)
+
+
+class IntakeError(NurtureError):
+    """A consultation request that cannot be enrolled; `field` names the culprit."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class AlreadyEnrolledError(IntakeError):
+    """The contact already has an active enrollment in that sequence."""
+
+
+class NotFoundError(NurtureError):
+    """An id, email or phone that names nothing we hold."""
+
+
+class InvalidStateError(NurtureError):
+    """An ops action that does not fit the current state (e.g. retrying a sent message)."""
+
+
+class SendError(NurtureError):
+    """A channel could not hand a message to its provider."""
+
+    def __init__(self, message: str, *, provider: str, code: str | None = None,
+                 retry_after_s: float | None = None) -> None:
+        self.provider = provider
+        self.code = code
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
+
+
+class TransientSendError(SendError):
+    """The provider did not process the message (refused connection, 429, 503): retry later."""
+
+
+class PermanentSendError(SendError):
+    """The provider refused the message for good; `suppress` says whether the address is dead."""
+
+    def __init__(self, message: str, *, provider: str, code: str | None = None,
+                 suppress: bool = False) -> None:
+        super().__init__(message, provider=provider, code=code)
+        self.suppress = suppress
+
+
+class AmbiguousSendError(SendError):
+    """The request may have reached the provider (timeout after sending, 500/502/504)."""

@@ -1,0 +1,16 @@
+"""Queue names, task names and Redis keys: one place, all prefixed `nurture:`."""
+
+from __future__ import annotations
+
+SEND_QUEUE = "nurture:send"
+DISPATCH_QUEUE = "nurture:dispatch"
+
+SEND_TASK = "nurture.send"
+DISPATCH_TASK = "nurture.dispatch"
+
+SCHEDULER_HEARTBEAT = "scheduler"
+
+
+def rate_limit_key(channel: str, sender: str) -> str:
+    """The Redis key holding one sender's token bucket."""
+    return f"nurture:rate:{channel}:{sender}"

@@ -1,0 +1,143 @@
+"""The Celery app: `celery -A nurture.worker worker|beat`, or `nurture worker|scheduler`.
+
+Celery carries work, never the schedule: beat fires the dispatcher about every second, the
+dispatcher enqueues one send task per due delivery, and nothing is sent with an ETA.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+import structlog
+from celery import Celery, signals
+
+from nurture.channels import make_channel
+from nurture.config import Settings, get_settings
+from nurture.db import reset_engines, session_factory, session_scope
+from nurture.dispatch import dispatch_tick
+from nurture.keys import DISPATCH_QUEUE, DISPATCH_TASK, SEND_QUEUE, SEND_TASK
+from nurture.logs import configure_logging
+from nurture.models import Channel, utcnow
+from nurture.schedules import load_catalog
+from nurture.sending import SendContext, send_delivery
+from nurture.templates import Renderer
+
+log = structlog.get_logger(__name__)
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Celery settings for the configured broker (Redis, or the embedded file broker)."""
+    config: dict[str, Any] = {
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 4,
+        "worker_hijack_root_logger": False,
+        "broker_connection_retry_on_startup": True,
+        "task_default_queue": SEND_QUEUE,
+        "task_routes": {SEND_TASK: {"queue": SEND_QUEUE},
+                        DISPATCH_TASK: {"queue": DISPATCH_QUEUE}},
+        "beat_schedule": {
+            "dispatch": {
+                "task": DISPATCH_TASK,
+                "schedule": timedelta(seconds=settings.dispatch_interval_s),
+                # A tick nobody ran within a few seconds is useless: the next one covers it.
+                "options": {"queue": DISPATCH_QUEUE,
+                            "expires": max(5.0, settings.dispatch_interval_s * 5)},
+            }
+        },
+        "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
+        "worker_send_task_events": True,
+        "task_send_sent_event": False,
+    }
+    if settings.embedded_broker:
+        folder = settings.broker_dir
+        for sub in ("queue", "processed", "control"):
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+        config["broker_url"] = "filesystem://"
+        config["broker_transport_options"] = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
+            "store_processed": False,
+            "polling_interval": 0.2,
+        }
+        config["worker_send_task_events"] = False
+    else:
+        config["broker_url"] = settings.broker_url
+        config["broker_transport_options"] = {"visibility_timeout": 3600}
+    return config
+
+
+def create_app(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    celery = Celery("nurture")
+    celery.conf.update(celery_config(settings))
+    return celery
+
+
+app = create_app()
+
+
+@lru_cache(maxsize=1)
+def send_context() -> SendContext:
+    """Per process: settings, the schedules, the renderer and the channels, built once."""
+    settings = get_settings()
+    return SendContext(
+        settings=settings,
+        catalog=load_catalog(settings.schedules_dir),
+        renderer=Renderer(settings.templates_dir),
+        channels={c: make_channel(c, settings) for c in Channel},
+        sessions=session_factory(),
+    )
+
+
+@signals.worker_process_init.connect
+def _fresh_process(**_: Any) -> None:
+    # A forked pool process must not share the parent's database connections.
+    reset_engines()
+    send_context.cache_clear()
+
+
+@signals.setup_logging.connect
+def _logging(**_: Any) -> None:
+    configure_logging(get_settings())
+
+
+@app.task(name=SEND_TASK, ignore_result=True, acks_late=True)
+def send_task(delivery_id: int) -> str | None:
+    """Send one delivery (a duplicate message for it does nothing)."""
+    status = send_delivery(send_context(), delivery_id, now=utcnow())
+    return status.value if status else None
+
+
+@app.task(name=DISPATCH_TASK, ignore_result=True)
+def dispatch_task() -> int:
+    """Claim due deliveries and enqueue a send task for each."""
+    return run_dispatcher(app)
+
+
+def run_dispatcher(celery: Celery) -> int:
+    """One dispatcher tick: the claim commits first, then the task messages go out.
+
+    If this process dies between the two, the rows stay `queued` and are claimed again when
+    their lease ends, so nothing is lost and the send CAS keeps it at most once.
+    """
+    settings = get_settings()
+    now = utcnow()
+    with session_scope() as session:
+        tick = dispatch_tick(session, now=now, batch=settings.dispatch_batch,
+                             lease=timedelta(seconds=settings.lease_s))
+    ids = tick.to_enqueue
+    if ids:
+        with celery.producer_or_acquire() as producer:
+            for delivery_id in ids:
+                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE,
+                                 producer=producer)
+    if ids or tick.unknown:
+        log.info("dispatch.tick", claimed=len(tick.claimed), redispatched=len(tick.redispatched),
+                 unknown=len(tick.unknown))
+    return len(ids)
