@@ -63,10 +63,11 @@ def session_factory(url: str | None = None) -> sessionmaker[Session]:
     return _factories[url]
 
 
-def reset_engines() -> None:
-    """Forget cached engines (after settings change, or in a forked child)."""
+def reset_engines(*, close: bool = True) -> None:
+    """Forget cached engines: after settings change, or (close=False) in a forked child,
+    which must not close the parent's connections."""
     for engine in _engines.values():
-        engine.dispose(close=False)
+        engine.dispose(close=close)
     _engines.clear()
     _factories.clear()
 

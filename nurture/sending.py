@@ -97,7 +97,7 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
             return verdict
 
     delivery, contact = claimed.delivery, claimed.contact
-    log_ctx = {"delivery_id": delivery.id, "enrollment_id": delivery.enrollment_id,
+    log_ctx = {"enrollment_id": delivery.enrollment_id,
                "step": delivery.step_id, "channel": delivery.channel.value}
     try:
         message = _compose(ctx, claimed, now)
@@ -128,7 +128,7 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
                        detail=str(exc), **log_ctx)
     except Exception as exc:
         # We cannot tell whether the provider got it: never guess, let ops decide.
-        log.exception("send.crashed", **log_ctx)
+        log.exception("send.crashed", delivery_id=delivery_id, **log_ctx)
         return _finish(ctx, delivery_id, DeliveryStatus.UNKNOWN, now, code="crash",
                        detail=type(exc).__name__, **log_ctx)
     return _finish(ctx, delivery_id, DeliveryStatus.SENT, now, provider=result.provider,
@@ -244,7 +244,7 @@ def _finish(ctx: SendContext, delivery_id: int, status: DeliveryStatus, now: dat
         _set(session, delivery_id, status, now, code=code, detail=detail, due_at=due_at,
              from_states=(DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN), **extra)
     event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
-    log.info(event, status=status.value, code=code, **log_ctx)
+    log.info(event, delivery_id=delivery_id, status=status.value, code=code, **log_ctx)
     return status
 
 

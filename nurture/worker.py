@@ -98,7 +98,7 @@ def send_context() -> SendContext:
 @signals.worker_process_init.connect
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share the parent's database connections.
-    reset_engines()
+    reset_engines(close=False)
     send_context.cache_clear()
 
 

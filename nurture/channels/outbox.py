@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
@@ -44,7 +45,8 @@ class OutboxEmailChannel(BaseChannel):
         self.folder = outbox_dir / "email"
 
     def _send(self, message: OutgoingMessage) -> SendResult:
-        msg = EmailMessage()
+        # SMTP line endings; long headers (List-Unsubscribe URLs) are kept on one line.
+        msg = EmailMessage(policy=policy.SMTP.clone(max_line_length=998))
         msg["From"] = formataddr((message.from_name or "", message.from_email or ""))
         msg["To"] = message.to
         msg["Subject"] = message.subject or ""

@@ -1,0 +1,242 @@
+"""Shared fixtures: real Redis and PostgreSQL (skipped locally with a reason, required on CI),
+an isolated settings environment per test, and real Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from nurture.config import get_settings
+from nurture.db import reset_engines, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+REDIS_HOST = os.environ.get("NURTURE_TEST_REDIS_HOST", "127.0.0.1")
+REDIS_PORT = int(os.environ.get("NURTURE_TEST_REDIS_PORT", "6379"))
+REDIS_DB = int(os.environ.get("NURTURE_TEST_REDIS_DB", "9"))
+PG_DSN = os.environ.get("NURTURE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+FAST_SEQUENCE = """
+id: fast
+name: Compressed follow-up for tests
+match: {concern: [fast]}
+stop_on: [booked, unsubscribed]
+steps:
+  - id: doctor-first
+    after: 0s
+    channels: [email, sms]
+    template: hip-pain/doctor-first
+  - id: self-test
+    after: 4s
+    channels: [email, sms]
+    template: hip-pain/self-test
+  - id: booking
+    after: 8s
+    channels: [email, sms]
+    when: "not contact.booked"
+    template: hip-pain/booking
+"""
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need_service(name: str, host: str, port: int) -> None:
+    """Skip (locally) or fail (CI=true) when a real service is not there."""
+    if _reachable(host, port):
+        return
+    message = (f"{name} is not reachable at {host}:{port}; start it "
+               f"(`make services`) or run `make test`, which starts it")
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def midday_zone(now: datetime | None = None) -> str:
+    """An IANA zone where it is now between 11:00 and 14:00, so SMS quiet hours never bite."""
+    now = now or datetime.now(UTC)
+    offset = 12 - now.hour  # local = utc + offset -> around noon
+    offset = max(-12, min(14, offset))
+    # Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
+    return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    need_service("Redis", REDIS_HOST, REDIS_PORT)
+    import redis
+
+    url = f"redis://{REDIS_HOST}:{REDIS_PORT}/{REDIS_DB}"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    import sqlalchemy as sa
+
+    schema = f"nurture_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    yield f"{PG_DSN}?options=-csearch_path%3D{schema}"
+    reset_engines()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def var_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "var"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def schedules_dir(tmp_path: Path) -> Path:
+    """The shipped schedules plus the compressed `fast` sequence."""
+    folder = tmp_path / "schedules"
+    shutil.copytree(ROOT / "schedules", folder)
+    (folder / "fast.yaml").write_text(FAST_SEQUENCE)
+    return folder
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> dict[str, str]:
+    """NURTURE_* for an isolated embedded setup on SQLite; tests override what they need."""
+    values = {
+        "NURTURE_VAR_DIR": str(var_dir),
+        "NURTURE_DATABASE_URL": f"sqlite:///{var_dir / 'nurture.db'}",
+        "NURTURE_BROKER_URL": "embedded",
+        "NURTURE_SCHEDULES_DIR": str(schedules_dir),
+        "NURTURE_TEMPLATES_DIR": str(ROOT / "templates"),
+        "NURTURE_OUTBOX_DIR": str(var_dir / "outbox"),
+        "NURTURE_API_KEY": "test-key",
+        "NURTURE_SECRET_KEY": "test-secret",
+        "NURTURE_PUBLIC_URL": "https://nurture.test",
+        "NURTURE_LOG_FORMAT": "json",
+    }
+    for key in list(os.environ):
+        if key.startswith("NURTURE_") and key not in values:
+            monkeypatch.delenv(key)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    _refresh()
+    yield values
+    _refresh()
+
+
+def _refresh() -> None:
+    get_settings.cache_clear()
+    reset_engines()
+    from nurture.api import deps
+
+    deps._catalog_cached.cache_clear()
+    from nurture import worker
+
+    worker.send_context.cache_clear()
+
+
+def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
+    """Change NURTURE_* settings inside a test (keys without the prefix, any case)."""
+    for key, value in values.items():
+        name = f"NURTURE_{key.upper()}"
+        env[name] = value
+        monkeypatch.setenv(name, value)
+    _refresh()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, env: dict[str, str],
+       monkeypatch: pytest.MonkeyPatch) -> str:
+    """A migrated database of each kind; the settings point at it."""
+    if request.param == "postgresql":
+        url = request.getfixturevalue("pg_url")
+        use(env, monkeypatch, database_url=url)
+    upgrade()
+    return request.param
+
+
+class WorkerProcess:
+    """A real `celery worker` (with beat) started as a subprocess with the test's settings."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, *, beat: bool = True,
+                 concurrency: int = 4, name: str = "w1") -> None:
+        args = [sys.executable, "-m", "celery", "-A", "nurture.worker", "worker",
+                "--loglevel", "INFO", "-Q", "nurture:send,nurture:dispatch", "--pool", "threads",
+                "--concurrency", str(concurrency), "--without-mingle", "--without-gossip",
+                "-n", f"{name}@%h"]
+        if beat:
+            args += ["--beat", "--schedule", str(Path(env["NURTURE_VAR_DIR"]) / f"beat-{name}")]
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT,
+                                        stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
+    """Start real worker processes with the test's current settings; all stopped at the end."""
+    started: list[WorkerProcess] = []
+
+    def start(*, beat: bool = True, concurrency: int = 4, name: str | None = None,
+              extra_env: dict[str, str] | None = None) -> WorkerProcess:
+        name = name or f"w{len(started) + 1}"
+        worker = WorkerProcess({**env, **(extra_env or {})}, tmp_path / f"{name}.log", beat=beat,
+                               concurrency=concurrency, name=name)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate: object, *, timeout_s: float = 30.0, interval_s: float = 0.2,
+             message: str = "condition") -> object:
+    """Poll `predicate()` until it returns something truthy; fail with `message` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = predicate()  # type: ignore[operator]
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s}s waiting for {message}")
+        time.sleep(interval_s)

@@ -1,0 +1,62 @@
+"""Small helpers shared by tests: enrolling, clocks, reading the outbox."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from nurture.channels import make_channel
+from nurture.config import get_settings
+from nurture.db import session_factory, session_scope
+from nurture.intake import ConsultationRequestIn, submit
+from nurture.models import Channel, Delivery
+from nurture.schedules import load_catalog
+from nurture.sending import SendContext
+from nurture.templates import Renderer
+
+
+def send_context() -> SendContext:
+    settings = get_settings()
+    return SendContext(settings=settings, catalog=load_catalog(settings.schedules_dir),
+                       renderer=Renderer(settings.templates_dir),
+                       channels={c: make_channel(c, settings) for c in Channel},
+                       sessions=session_factory())
+
+
+def enroll(now: datetime, **fields: Any) -> dict[str, Any]:
+    data = {"first_name": "Robin", "email": "robin@example.com", "phone": "+16175550199",
+            "concern": "fast", "timezone": "Etc/UTC", **fields}
+    settings = get_settings()
+    outcome = submit(ConsultationRequestIn(**data), catalog=load_catalog(settings.schedules_dir),
+                     now=now)
+    return outcome.response
+
+
+def deliveries() -> list[Delivery]:
+    with session_scope() as s:
+        return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def outbox(kind: str) -> list[Path]:
+    folder = get_settings().outbox_dir / kind
+    return sorted(folder.glob("*.eml" if kind == "email" else "*.json")) if folder.exists() else []
+
+
+def read_sms(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+def read_email(path: Path) -> Message:
+    return message_from_bytes(path.read_bytes(), policy=policy.default)
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from '2026-03-02 12:00'."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
