@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+#: The direct exchange both queues hang on (the file broker refuses ":" in its name).
+EXCHANGE = "nurture"
 SEND_QUEUE = "nurture:send"
 DISPATCH_QUEUE = "nurture:dispatch"
 

@@ -12,12 +12,13 @@ from typing import Any
 
 import structlog
 from celery import Celery, signals
+from kombu import Exchange, Queue
 
 from nurture.channels import make_channel
 from nurture.config import Settings, get_settings
 from nurture.db import reset_engines, session_factory, session_scope
 from nurture.dispatch import dispatch_tick
-from nurture.keys import DISPATCH_QUEUE, DISPATCH_TASK, SEND_QUEUE, SEND_TASK
+from nurture.keys import DISPATCH_QUEUE, DISPATCH_TASK, EXCHANGE, SEND_QUEUE, SEND_TASK
 from nurture.logs import configure_logging
 from nurture.models import Channel, utcnow
 from nurture.schedules import load_catalog
@@ -25,6 +26,7 @@ from nurture.sending import SendContext, send_delivery
 from nurture.templates import Renderer
 
 log = structlog.get_logger(__name__)
+_EXCHANGE = Exchange(EXCHANGE, type="direct")
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -36,9 +38,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_prefetch_multiplier": 4,
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
+        # One direct exchange without a colon (the file broker refuses one in a file name).
+        "task_queues": [Queue(q, _EXCHANGE, routing_key=q) for q in (SEND_QUEUE, DISPATCH_QUEUE)],
         "task_default_queue": SEND_QUEUE,
-        "task_routes": {SEND_TASK: {"queue": SEND_QUEUE},
-                        DISPATCH_TASK: {"queue": DISPATCH_QUEUE}},
+        "task_default_exchange": _EXCHANGE.name,
+        "task_default_routing_key": SEND_QUEUE,
+        "task_routes": {SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
+                        DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE}},
         "beat_schedule": {
             "dispatch": {
                 "task": DISPATCH_TASK,

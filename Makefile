@@ -1,0 +1,26 @@
+# nurture: the commands the README names.
+.PHONY: run test install services lint typecheck check clean
+
+run: install          ## run nurture on the embedded default (API, worker, scheduler)
+	.venv/bin/nurture run
+
+test:                 ## install, start Redis/PostgreSQL if needed, run the whole test suite
+	scripts/test.sh
+
+install:              ## create .venv and install nurture with its dev tools
+	scripts/install.sh
+
+services:             ## start Redis and PostgreSQL for the tests if they are not running
+	bash -c '. scripts/services.sh'
+
+lint: install
+	.venv/bin/ruff check nurture tests
+	.venv/bin/ruff format --check nurture tests
+
+typecheck: install
+	.venv/bin/mypy
+
+check: lint typecheck test
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The test command: install into .venv, make sure Redis and PostgreSQL are there, run pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install.sh
+. scripts/services.sh
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,68 @@
+"""`nurture run` on the embedded default: no Redis, no PostgreSQL, messages in the outbox."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, midday_zone, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_nurture_run_serves_the_api_and_sends_into_the_outbox(env: dict[str, str],
+                                                              tmp_path: Path) -> None:
+    port = _free_port()
+    log = open(tmp_path / "run.log", "wb")
+    # Nothing points at a server: the broker is a folder and the database a file.
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
+    run_env.update({k: v for k, v in env.items() if k != "NURTURE_DATABASE_URL"})
+    run_env["NURTURE_BROKER_URL"] = "embedded"
+    process = subprocess.Popen([sys.executable, "-m", "nurture", "run", "--port", str(port)],
+                               cwd=tmp_path, env=run_env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout_s=30, message="the API to answer")
+        response = httpx.post(f"{base}/v1/consultation-requests",
+                              headers={"Authorization": "Bearer test-key"},
+                              json={"first_name": "Kim", "email": "kim@example.com",
+                                    "phone": "+16175550111", "concern": "fast",
+                                    "timezone": midday_zone()}, timeout=10)
+        assert response.status_code == 201, response.text
+        outbox = Path(env["NURTURE_OUTBOX_DIR"])
+        wait_for(lambda: len(list(outbox.glob("email/*.eml"))) >= 2
+                 and len(list(outbox.glob("sms/*.json"))) >= 2,
+                 timeout_s=40, message="the first two steps in the outbox")
+        assert (tmp_path / "var" / "nurture.db").exists(), "default SQLite file under ./var"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            code = process.wait(30)
+        finally:
+            if process.poll() is None:
+                process.kill()
+            log.close()
+    output = (tmp_path / "run.log").read_text(errors="replace")
+    assert code == 0, output
+    assert "nurture: stopped" in output
+    assert "Traceback" not in output
