@@ -38,8 +38,9 @@ class StopResult:
     deliveries_skipped: int
 
 
-def find_contact(session: Session, *, email: str | None = None,
-                 phone: str | None = None) -> Contact:
+def find_contact(
+    session: Session, *, email: str | None = None, phone: str | None = None
+) -> Contact:
     """The contact with this email or phone; NotFoundError names what was looked for."""
     if email:
         try:
@@ -62,9 +63,15 @@ def find_contact(session: Session, *, email: str | None = None,
     raise NotFoundError("give an email or a phone number")
 
 
-def skip_pending(session: Session, *, now: datetime, reason: str,
-                 contact_id: int | None = None, enrollment_ids: list[int] | None = None,
-                 channel: Channel | None = None) -> int:
+def skip_pending(
+    session: Session,
+    *,
+    now: datetime,
+    reason: str,
+    contact_id: int | None = None,
+    enrollment_ids: list[int] | None = None,
+    channel: Channel | None = None,
+) -> int:
     """Skip every delivery that has not started sending; returns how many."""
     stmt = update(Delivery).where(Delivery.status.in_(PENDING_STATES))
     if contact_id is not None:
@@ -73,25 +80,49 @@ def skip_pending(session: Session, *, now: datetime, reason: str,
         stmt = stmt.where(Delivery.enrollment_id.in_(enrollment_ids))
     if channel is not None:
         stmt = stmt.where(Delivery.channel == channel)
-    ids = session.execute(
-        stmt.values(status=DeliveryStatus.SKIPPED, error_code=reason, lease_expires_at=None,
-                    updated_at=now)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
+    ids = (
+        session.execute(
+            stmt.values(
+                status=DeliveryStatus.SKIPPED,
+                error_code=reason,
+                lease_expires_at=None,
+                updated_at=now,
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     if ids:
-        session.execute(insert(DeliveryEvent), [
-            {"delivery_id": i, "at": now, "status": "skipped", "source": "control",
-             "detail": reason} for i in ids
-        ])
+        session.execute(
+            insert(DeliveryEvent),
+            [
+                {
+                    "delivery_id": i,
+                    "at": now,
+                    "status": "skipped",
+                    "source": "control",
+                    "detail": reason,
+                }
+                for i in ids
+            ],
+        )
     return len(ids)
 
 
-def stop_contact(session: Session, contact: Contact, *, reason: str, now: datetime,
-                 sequence_ids: list[str] | None = None) -> StopResult:
+def stop_contact(
+    session: Session,
+    contact: Contact,
+    *,
+    reason: str,
+    now: datetime,
+    sequence_ids: list[str] | None = None,
+) -> StopResult:
     """Stop the contact's live enrollments (all, or those of `sequence_ids`)."""
-    query = select(Enrollment).where(Enrollment.contact_id == contact.id,
-                                     Enrollment.status.in_(LIVE))
+    query = select(Enrollment).where(
+        Enrollment.contact_id == contact.id, Enrollment.status.in_(LIVE)
+    )
     if sequence_ids is not None:
         query = query.where(Enrollment.sequence_id.in_(sequence_ids))
     enrollments = list(session.scalars(query))
@@ -102,13 +133,15 @@ def stop_contact(session: Session, contact: Contact, *, reason: str, now: dateti
     session.flush()
     skipped = 0
     if enrollments:
-        skipped = skip_pending(session, now=now, reason=f"stopped:{reason}",
-                               enrollment_ids=[e.id for e in enrollments])
+        skipped = skip_pending(
+            session, now=now, reason=f"stopped:{reason}", enrollment_ids=[e.id for e in enrollments]
+        )
     return StopResult(contact.id, len(enrollments), skipped)
 
 
-def add_suppression(session: Session, channel: Channel, address: str, *, reason: str,
-                    source: str, now: datetime) -> None:
+def add_suppression(
+    session: Session, channel: Channel, address: str, *, reason: str, source: str, now: datetime
+) -> None:
     """Never message `address` on `channel` again; pending deliveries to it are skipped."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
@@ -120,24 +153,39 @@ def add_suppression(session: Session, channel: Channel, address: str, *, reason:
     column = Contact.email if channel is Channel.EMAIL else Contact.phone
     contact_ids = session.scalars(select(Contact.id).where(column == address)).all()
     for contact_id in contact_ids:
-        skip_pending(session, now=now, reason="suppressed", contact_id=contact_id,
-                     channel=channel)
+        skip_pending(session, now=now, reason="suppressed", contact_id=contact_id, channel=channel)
 
 
-def record_consent(session: Session, contact: Contact, channel: Channel, *, granted: bool,
-                   source: str, evidence: dict[str, Any], now: datetime) -> None:
+def record_consent(
+    session: Session,
+    contact: Contact,
+    channel: Channel,
+    *,
+    granted: bool,
+    source: str,
+    evidence: dict[str, Any],
+    now: datetime,
+) -> None:
     """Append to the consent ledger and update the contact's current consent."""
-    session.add(ConsentEvent(contact_id=contact.id, channel=channel,
-                             action="opt_in" if granted else "opt_out", source=source,
-                             evidence=evidence, at=now))
+    session.add(
+        ConsentEvent(
+            contact_id=contact.id,
+            channel=channel,
+            action="opt_in" if granted else "opt_out",
+            source=source,
+            evidence=evidence,
+            at=now,
+        )
+    )
     if channel is Channel.EMAIL:
         contact.consent_email = granted
     else:
         contact.consent_sms = granted
 
 
-def mark_booked(session: Session, contact: Contact, *, now: datetime, source: str,
-                stop_sequences: list[str]) -> StopResult:
+def mark_booked(
+    session: Session, contact: Contact, *, now: datetime, source: str, stop_sequences: list[str]
+) -> StopResult:
     """The prospect booked: remember it and stop the sequences that `stop_on: [booked]`."""
     if contact.booked_at is None:
         contact.booked_at = now
@@ -152,8 +200,15 @@ def _delivery(session: Session, delivery_id: int) -> Delivery:
 
 
 def _event(session: Session, delivery: Delivery, now: datetime, detail: str) -> None:
-    session.add(DeliveryEvent(delivery_id=delivery.id, at=now, status=delivery.status.value,
-                              source="ops", detail=detail))
+    session.add(
+        DeliveryEvent(
+            delivery_id=delivery.id,
+            at=now,
+            status=delivery.status.value,
+            source="ops",
+            detail=detail,
+        )
+    )
 
 
 def cancel_delivery(session: Session, delivery_id: int, *, now: datetime) -> Delivery:
@@ -161,8 +216,10 @@ def cancel_delivery(session: Session, delivery_id: int, *, now: datetime) -> Del
     delivery = _delivery(session, delivery_id)
     allowed = (*PENDING_STATES, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN)
     if delivery.status not in allowed:
-        raise InvalidStateError(f"delivery {delivery_id} is {delivery.status.value}; "
-                                "only pending, failed or unknown deliveries can be canceled")
+        raise InvalidStateError(
+            f"delivery {delivery_id} is {delivery.status.value}; "
+            "only pending, failed or unknown deliveries can be canceled"
+        )
     delivery.status = DeliveryStatus.CANCELED
     delivery.lease_expires_at = None
     delivery.updated_at = now
@@ -176,15 +233,23 @@ def retry_delivery(session: Session, delivery_id: int, *, now: datetime) -> Deli
     For `unknown` this is ops deciding it did not go out; the message may arrive twice.
     """
     delivery = _delivery(session, delivery_id)
-    allowed = (DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN, DeliveryStatus.CANCELED,
-               DeliveryStatus.SKIPPED, DeliveryStatus.RETRYING)
+    allowed = (
+        DeliveryStatus.FAILED,
+        DeliveryStatus.UNKNOWN,
+        DeliveryStatus.CANCELED,
+        DeliveryStatus.SKIPPED,
+        DeliveryStatus.RETRYING,
+    )
     if delivery.status not in allowed:
-        raise InvalidStateError(f"delivery {delivery_id} is {delivery.status.value}; "
-                                "only failed, unknown, canceled or skipped ones can be retried")
+        raise InvalidStateError(
+            f"delivery {delivery_id} is {delivery.status.value}; "
+            "only failed, unknown, canceled or skipped ones can be retried"
+        )
     enrollment = session.get_one(Enrollment, delivery.enrollment_id)
     if enrollment.status is EnrollmentStatus.STOPPED:
-        raise InvalidStateError(f"delivery {delivery_id} belongs to a stopped enrollment "
-                                f"({enrollment.stop_reason})")
+        raise InvalidStateError(
+            f"delivery {delivery_id} belongs to a stopped enrollment ({enrollment.stop_reason})"
+        )
     delivery.status = DeliveryStatus.SCHEDULED
     delivery.due_at = now
     delivery.attempts = 0

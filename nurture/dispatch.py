@@ -69,8 +69,15 @@ def reclaim_expired(session: Session, *, now: datetime, limit: int, lease: timed
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return _move(session, candidates, (DeliveryStatus.QUEUED,), DeliveryStatus.QUEUED, now=now,
-                 lease=lease, lease_expired=True)
+    return _move(
+        session,
+        candidates,
+        (DeliveryStatus.QUEUED,),
+        DeliveryStatus.QUEUED,
+        now=now,
+        lease=lease,
+        lease_expired=True,
+    )
 
 
 def expire_sending(session: Session, *, now: datetime, limit: int) -> list[int]:
@@ -84,23 +91,41 @@ def expire_sending(session: Session, *, now: datetime, limit: int) -> list[int]:
     ids = list(session.scalars(candidates))
     if not ids:
         return []
-    rows = session.execute(
-        update(Delivery)
-        .where(Delivery.id.in_(ids), Delivery.status == DeliveryStatus.SENDING,
-               Delivery.lease_expires_at < now)
-        .values(status=DeliveryStatus.UNKNOWN, lease_expires_at=None, updated_at=now,
+    rows = (
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.id.in_(ids),
+                Delivery.status == DeliveryStatus.SENDING,
+                Delivery.lease_expires_at < now,
+            )
+            .values(
+                status=DeliveryStatus.UNKNOWN,
+                lease_expires_at=None,
+                updated_at=now,
                 error_code="lease_expired",
-                error_detail="the worker stopped mid-send; it may or may not have gone out")
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
+                error_detail="the worker stopped mid-send; it may or may not have gone out",
+            )
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     _events(session, rows, DeliveryStatus.UNKNOWN, now, "lease expired while sending")
     return list(rows)
 
 
-def _move(session: Session, candidates: object, from_states: Sequence[DeliveryStatus],
-          to_state: DeliveryStatus, *, now: datetime, lease: timedelta,
-          lease_expired: bool = False) -> list[int]:
+def _move(
+    session: Session,
+    candidates: object,
+    from_states: Sequence[DeliveryStatus],
+    to_state: DeliveryStatus,
+    *,
+    now: datetime,
+    lease: timedelta,
+    lease_expired: bool = False,
+) -> list[int]:
     ids = list(session.scalars(candidates))  # type: ignore[call-overload]
     if not ids:
         return []
@@ -111,23 +136,36 @@ def _move(session: Session, candidates: object, from_states: Sequence[DeliverySt
         condition = and_(condition, Delivery.due_at <= now)
     # The conditional UPDATE is the claim: a row another dispatcher took meanwhile no longer
     # matches and is not returned, on every database.
-    claimed = session.execute(
-        update(Delivery)
-        .where(condition)
-        .values(status=to_state, queued_at=now, lease_expires_at=now + lease, updated_at=now)
-        .returning(Delivery.id)
-        .execution_options(synchronize_session=False)
-    ).scalars().all()
+    claimed = (
+        session.execute(
+            update(Delivery)
+            .where(condition)
+            .values(status=to_state, queued_at=now, lease_expires_at=now + lease, updated_at=now)
+            .returning(Delivery.id)
+            .execution_options(synchronize_session=False)
+        )
+        .scalars()
+        .all()
+    )
     return sorted(claimed)
 
 
-def _events(session: Session, ids: Sequence[int], status: DeliveryStatus, now: datetime,
-            detail: str) -> None:
+def _events(
+    session: Session, ids: Sequence[int], status: DeliveryStatus, now: datetime, detail: str
+) -> None:
     if ids:
         session.execute(
             insert(DeliveryEvent),
-            [{"delivery_id": i, "at": now, "status": status.value, "source": "dispatcher",
-              "detail": detail} for i in ids],
+            [
+                {
+                    "delivery_id": i,
+                    "at": now,
+                    "status": status.value,
+                    "source": "dispatcher",
+                    "detail": detail,
+                }
+                for i in ids
+            ],
         )
 
 

@@ -30,8 +30,14 @@ class ConfigError(NurtureError):
 class ScheduleError(NurtureError):
     """A schedule file that does not validate; says which file, line and field."""
 
-    def __init__(self, message: str, *, file: str | None = None, line: int | None = None,
-                 field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
         self.file = file
         self.line = line
         self.field = field
@@ -75,8 +81,14 @@ class InvalidStateError(NurtureError):
 class SendError(NurtureError):
     """A channel could not hand a message to its provider."""
 
-    def __init__(self, message: str, *, provider: str, code: str | None = None,
-                 retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
         self.provider = provider
         self.code = code
         self.retry_after_s = retry_after_s
@@ -90,8 +102,9 @@ class TransientSendError(SendError):
 class PermanentSendError(SendError):
     """The provider refused the message for good; `suppress` says whether the address is dead."""
 
-    def __init__(self, message: str, *, provider: str, code: str | None = None,
-                 suppress: bool = False) -> None:
+    def __init__(
+        self, message: str, *, provider: str, code: str | None = None, suppress: bool = False
+    ) -> None:
         super().__init__(message, provider=provider, code=code)
         self.suppress = suppress
 

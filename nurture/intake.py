@@ -30,8 +30,8 @@ from nurture.models import (
     EnrollmentStatus,
     Suppression,
 )
-from nurture.scheduling import plan_schedule
 from nurture.schedules import Catalog
+from nurture.scheduling import plan_schedule
 from nurture.timing import region_for_phone, resolve_timezone
 
 DEFAULT_PHONE_REGION = "US"
@@ -81,8 +81,16 @@ class ConsultationRequestIn(BaseModel):
     source: str | None = Field(default=None, max_length=100)
 
     _blanks = field_validator(
-        "last_name", "email", "phone", "timezone", "concern", "message", "source",
-        "consent_email", "consent_sms", mode="before",
+        "last_name",
+        "email",
+        "phone",
+        "timezone",
+        "concern",
+        "message",
+        "source",
+        "consent_email",
+        "consent_sms",
+        mode="before",
     )(_blank_to_none)
 
     @field_validator("first_name")
@@ -157,22 +165,29 @@ def enroll(
     """
     if idempotency_key:
         previous = session.scalar(
-            select(ConsultationRequest).where(ConsultationRequest.idempotency_key == idempotency_key)
+            select(ConsultationRequest).where(
+                ConsultationRequest.idempotency_key == idempotency_key
+            )
         )
         if previous is not None and previous.response is not None:
             return EnrollOutcome(response=previous.response, created=False)
 
-    sequence = catalog.get(sequence_id) if sequence_id else catalog.route(
-        request.concern, request.source
+    sequence = (
+        catalog.get(sequence_id) if sequence_id else catalog.route(request.concern, request.source)
     )
     contact = _upsert_contact(session, request, now)
     tz = resolve_timezone(request.timezone, contact.phone, catalog.clinic.timezone)
     if request.timezone or not contact.timezone:
         contact.timezone = tz.key
     record = ConsultationRequest(
-        contact_id=contact.id, received_at=now, idempotency_key=idempotency_key,
-        concern=request.concern, message=request.message, source=request.source or meta.source,
-        ip=meta.ip, user_agent=meta.user_agent,
+        contact_id=contact.id,
+        received_at=now,
+        idempotency_key=idempotency_key,
+        concern=request.concern,
+        message=request.message,
+        source=request.source or meta.source,
+        ip=meta.ip,
+        user_agent=meta.user_agent,
     )
     session.add(record)
     session.flush()
@@ -188,8 +203,9 @@ def enroll(
     created = live is None
     if live is None:
         live = _start_enrollment(session, catalog, sequence.id, contact, record, tz, now)
-    response = describe_enrollment(session, live, request_id=record.id,
-                                   already_enrolled=not created)
+    response = describe_enrollment(
+        session, live, request_id=record.id, already_enrolled=not created
+    )
     record.response = response
     session.flush()
     return EnrollOutcome(response=response, created=created)
@@ -216,12 +232,21 @@ def submit(
     for attempt in range(attempts):
         try:
             with session_scope() as session:
-                return enroll(session, request, catalog=catalog, now=now, meta=meta,
-                              idempotency_key=idempotency_key, sequence_id=sequence_id)
+                return enroll(
+                    session,
+                    request,
+                    catalog=catalog,
+                    now=now,
+                    meta=meta,
+                    idempotency_key=idempotency_key,
+                    sequence_id=sequence_id,
+                )
         except IntegrityError:
             if attempt == attempts - 1:
-                raise IntakeError("a concurrent identical request is being processed; retry",
-                                  field="idempotency_key") from None
+                raise IntakeError(
+                    "a concurrent identical request is being processed; retry",
+                    field="idempotency_key",
+                ) from None
     raise AssertionError("unreachable")
 
 
@@ -236,8 +261,13 @@ def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datet
     contact = next((c for c in matches if request.email and c.email == request.email), None)
     contact = contact or (matches[0] if matches else None)
     if contact is None:
-        contact = Contact(email=request.email, phone=request.phone, first_name=request.first_name,
-                          created_at=now, updated_at=now)
+        contact = Contact(
+            email=request.email,
+            phone=request.phone,
+            first_name=request.first_name,
+            created_at=now,
+            updated_at=now,
+        )
         session.add(contact)
     else:
         contact.first_name = request.first_name
@@ -253,8 +283,14 @@ def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datet
     return contact
 
 
-def _record_consent(session: Session, contact: Contact, request: ConsultationRequestIn,
-                    request_id: int, meta: RequestMeta, now: datetime) -> None:
+def _record_consent(
+    session: Session,
+    contact: Contact,
+    request: ConsultationRequestIn,
+    request_id: int,
+    meta: RequestMeta,
+    now: datetime,
+) -> None:
     """Append to the consent ledger for each channel the request gave an address for.
 
     An omitted consent flag with an address counts as consent by the request itself (the
@@ -275,9 +311,16 @@ def _record_consent(session: Session, contact: Contact, request: ConsultationReq
         }
         if meta.consent_text_version:
             evidence["consent_text_version"] = meta.consent_text_version
-        session.add(ConsentEvent(contact_id=contact.id, channel=channel,
-                                 action="opt_in" if granted else "opt_out", source=meta.source,
-                                 evidence=evidence, at=now))
+        session.add(
+            ConsentEvent(
+                contact_id=contact.id,
+                channel=channel,
+                action="opt_in" if granted else "opt_out",
+                source=meta.source,
+                evidence=evidence,
+                at=now,
+            )
+        )
         if channel is Channel.EMAIL:
             contact.consent_email = granted
         else:
@@ -285,28 +328,54 @@ def _record_consent(session: Session, contact: Contact, request: ConsultationReq
         if flag is True:
             # A fresh, explicit opt-in lifts an earlier opt-out (not a dead-address suppression).
             session.query(Suppression).filter(
-                Suppression.channel == channel, Suppression.address == address,
+                Suppression.channel == channel,
+                Suppression.address == address,
                 Suppression.reason == "opt_out",
             ).delete()
 
 
-def _start_enrollment(session: Session, catalog: Catalog, sequence_id: str, contact: Contact,
-                      record: ConsultationRequest, tz: ZoneInfo, now: datetime) -> Enrollment:
+def _start_enrollment(
+    session: Session,
+    catalog: Catalog,
+    sequence_id: str,
+    contact: Contact,
+    record: ConsultationRequest,
+    tz: ZoneInfo,
+    now: datetime,
+) -> Enrollment:
     sequence = catalog.get(sequence_id)
     region = region_for_phone(contact.phone)
-    enrollment = Enrollment(contact_id=contact.id, request_id=record.id, sequence_id=sequence.id,
-                            status=EnrollmentStatus.ACTIVE, timezone=tz.key, region=region,
-                            started_at=now)
+    enrollment = Enrollment(
+        contact_id=contact.id,
+        request_id=record.id,
+        sequence_id=sequence.id,
+        status=EnrollmentStatus.ACTIVE,
+        timezone=tz.key,
+        region=region,
+        started_at=now,
+    )
     session.add(enrollment)
     session.flush()
-    plan = plan_schedule(sequence, catalog.clinic, start=now, tz=tz, region=region,
-                         addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone})
+    plan = plan_schedule(
+        sequence,
+        catalog.clinic,
+        start=now,
+        tz=tz,
+        region=region,
+        addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
+    )
     session.add_all(
         Delivery(
-            enrollment_id=enrollment.id, contact_id=contact.id, step_id=p.step_id,
-            step_index=p.step_index, channel=p.channel, template=p.template, due_at=p.due_at,
+            enrollment_id=enrollment.id,
+            contact_id=contact.id,
+            step_id=p.step_id,
+            step_index=p.step_index,
+            channel=p.channel,
+            template=p.template,
+            due_at=p.due_at,
             status=DeliveryStatus.SKIPPED if p.skip_reason else DeliveryStatus.SCHEDULED,
-            error_code=p.skip_reason, updated_at=now,
+            error_code=p.skip_reason,
+            updated_at=now,
         )
         for p in plan
     )
@@ -314,11 +383,17 @@ def _start_enrollment(session: Session, catalog: Catalog, sequence_id: str, cont
     return enrollment
 
 
-def describe_enrollment(session: Session, enrollment: Enrollment, *, request_id: int | None = None,
-                        already_enrolled: bool = False) -> dict[str, Any]:
+def describe_enrollment(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    request_id: int | None = None,
+    already_enrolled: bool = False,
+) -> dict[str, Any]:
     """The JSON answer for an enrollment: who, which sequence, and every delivery's due time."""
     deliveries = session.scalars(
-        select(Delivery).where(Delivery.enrollment_id == enrollment.id)
+        select(Delivery)
+        .where(Delivery.enrollment_id == enrollment.id)
         .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
     )
     return {

@@ -10,8 +10,21 @@ import structlog
 from nurture.config import Settings
 
 #: Keys that must never reach a log line, whatever a caller passes.
-REDACTED_KEYS = frozenset({"body", "text", "html", "subject", "message", "concern", "to",
-                           "email", "phone", "first_name", "last_name"})
+REDACTED_KEYS = frozenset(
+    {
+        "body",
+        "text",
+        "html",
+        "subject",
+        "message",
+        "concern",
+        "to",
+        "email",
+        "phone",
+        "first_name",
+        "last_name",
+    }
+)
 
 
 def _redact(_: object, __: str, event_dict: structlog.types.EventDict) -> structlog.types.EventDict:
@@ -41,9 +54,12 @@ def configure_logging(settings: Settings) -> None:
         cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler()
-    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared, processors=[
-            structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer]))
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        )
+    )
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())

@@ -43,13 +43,20 @@ def contact_view(contact: Contact, *, concern: str | None, timezone: str) -> Con
 
 
 SAMPLE_CONTACT = ContactView(
-    id=0, first_name="Alex", last_name="Sample", email="alex@example.com",
-    phone="+16175550123", concern="outer hip pain", booked=False, timezone="America/New_York",
+    id=0,
+    first_name="Alex",
+    last_name="Sample",
+    email="alex@example.com",
+    phone="+16175550123",
+    concern="outer hip pain",
+    booked=False,
+    timezone="America/New_York",
 )
 
 
-def links_for(settings: Settings, catalog: Catalog, contact_id: int, channel: Channel,
-              delivery_id: int | None) -> dict[str, Any]:
+def links_for(
+    settings: Settings, catalog: Catalog, contact_id: int, channel: Channel, delivery_id: int | None
+) -> dict[str, Any]:
     clinic = catalog.clinic
     base = settings.public_url
     unsubscribe = make_unsubscribe_token(settings.secret_key, contact_id, channel)
@@ -64,9 +71,16 @@ def links_for(settings: Settings, catalog: Catalog, contact_id: int, channel: Ch
     }
 
 
-def build_context(*, settings: Settings, catalog: Catalog, sequence: Sequence, step: Step,
-                  channel: Channel, contact: ContactView,
-                  delivery_id: int | None) -> dict[str, Any]:
+def build_context(
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    contact: ContactView,
+    delivery_id: int | None,
+) -> dict[str, Any]:
     """The template context of DESIGN.md: contact, clinic, links, step, sequence."""
     clinic = catalog.clinic.model_dump(mode="json")
     return {
@@ -83,19 +97,42 @@ def build_context(*, settings: Settings, catalog: Catalog, sequence: Sequence, s
     }
 
 
-def render_step(renderer: Renderer, *, settings: Settings, catalog: Catalog, sequence: Sequence,
-                step: Step, channel: Channel, contact: ContactView,
-                delivery_id: int | None) -> RenderedMessage:
+def render_step(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    contact: ContactView,
+    delivery_id: int | None,
+) -> RenderedMessage:
     """Render one step for one channel; the first SMS step carries the opt-out line."""
-    context = build_context(settings=settings, catalog=catalog, sequence=sequence, step=step,
-                            channel=channel, contact=contact, delivery_id=delivery_id)
+    context = build_context(
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        step=step,
+        channel=channel,
+        contact=contact,
+        delivery_id=delivery_id,
+    )
     first_sms = next((s.id for s in sequence.steps if Channel.SMS in s.channels), None)
     return renderer.render(step.template, channel, context, first_sms=step.id == first_sms)
 
 
-def envelope(*, settings: Settings, catalog: Catalog, delivery_id: int, enrollment_id: int,
-             contact: ContactView, rendered: RenderedMessage, now: datetime,
-             not_after: datetime | None) -> OutgoingMessage:
+def envelope(
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    delivery_id: int,
+    enrollment_id: int,
+    contact: ContactView,
+    rendered: RenderedMessage,
+    now: datetime,
+    not_after: datetime | None,
+) -> OutgoingMessage:
     """Wrap a rendered message with its addresses, headers and opaque ids."""
     clinic = catalog.clinic
     channel = rendered.channel

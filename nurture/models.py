@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Enum as SAEnum,
     Boolean,
     DateTime,
     ForeignKey,
@@ -20,6 +19,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     text,
+)
+from sqlalchemy import (
+    Enum as SAEnum,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -50,7 +52,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     """Where one (enrollment, step, channel) message stands."""
 
     #: Written at enrollment; waits for its due time.
@@ -98,7 +100,7 @@ TERMINAL_STATES = frozenset(
 PENDING_STATES = (DeliveryStatus.SCHEDULED, DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
 
 
-class EnrollmentStatus(str, Enum):
+class EnrollmentStatus(StrEnum):
     """Where a contact's run through one sequence stands."""
 
     #: Deliveries go out as they fall due.
@@ -111,7 +113,7 @@ class EnrollmentStatus(str, Enum):
     COMPLETED = "completed"
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """How a message travels."""
 
     EMAIL = "email"

@@ -24,23 +24,29 @@ def collect_status(session: Session, *, now: datetime) -> dict[str, Any]:
     due_now, oldest_due = session.execute(
         select(func.count(), func.min(Delivery.due_at))
         .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-        .where(Delivery.status.in_(DUE_STATES), Delivery.due_at <= now,
-               Enrollment.status == EnrollmentStatus.ACTIVE)
+        .where(
+            Delivery.status.in_(DUE_STATES),
+            Delivery.due_at <= now,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
     ).one()
     if oldest_due is not None and oldest_due.tzinfo is None:
         from datetime import UTC
 
         oldest_due = oldest_due.replace(tzinfo=UTC)
     next_24h = session.scalar(
-        select(func.count()).where(Delivery.status.in_(DUE_STATES), Delivery.due_at > now,
-                                   Delivery.due_at <= now + timedelta(hours=24))
+        select(func.count()).where(
+            Delivery.status.in_(DUE_STATES),
+            Delivery.due_at > now,
+            Delivery.due_at <= now + timedelta(hours=24),
+        )
     )
     heartbeat = session.scalar(select(Heartbeat.at).where(Heartbeat.name == SCHEDULER_HEARTBEAT))
     enrollments = {s.value: 0 for s in EnrollmentStatus}
-    for state, count in session.execute(
+    for e_state, count in session.execute(
         select(Enrollment.status, func.count()).group_by(Enrollment.status)
     ):
-        enrollments[EnrollmentStatus(state).value] = count
+        enrollments[EnrollmentStatus(e_state).value] = count
     return {
         "now": now.isoformat(),
         "deliveries": counts,

@@ -45,6 +45,13 @@ _expressions = SandboxedEnvironment()
 _M = TypeVar("_M", bound=BaseModel)
 
 
+StopReason = Literal["booked", "unsubscribed", "replied"]
+
+
+def _default_stop_on() -> list[StopReason]:
+    return ["booked", "unsubscribed"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -128,9 +135,7 @@ class Sequence(_Strict):
     name: str
     match: dict[Literal["concern", "source"], list[str]] | None = None
     default: bool = False
-    stop_on: list[Literal["booked", "unsubscribed", "replied"]] = Field(
-        default_factory=lambda: ["booked", "unsubscribed"]
-    )
+    stop_on: list[StopReason] = Field(default_factory=_default_stop_on)
     send_window: WindowSpec | None = None
     steps: list[Step] = Field(min_length=1)
 
@@ -266,8 +271,9 @@ def load_catalog(directory: Path) -> Catalog:
         raise ScheduleError(f"schedules folder {str(directory)!r} does not exist")
     clinic_path = directory / CLINIC_FILE
     if not clinic_path.exists():
-        raise ScheduleError("missing; it holds the clinic's name, address and links",
-                            file=str(clinic_path))
+        raise ScheduleError(
+            "missing; it holds the clinic's name, address and links", file=str(clinic_path)
+        )
     clinic = _load_model(clinic_path, Clinic)
     warnings = [
         f"{clinic_path}: {key} still holds a {PLACEHOLDER} placeholder"
@@ -282,13 +288,20 @@ def load_catalog(directory: Path) -> Catalog:
             continue
         sequence = _load_model(path, Sequence)
         if sequence.id in sequences:
-            raise ScheduleError(f"sequence id {sequence.id!r} is also used by {files[sequence.id]}",
-                                file=str(path), line=_line_of(path, ("id",)), field="id")
+            raise ScheduleError(
+                f"sequence id {sequence.id!r} is also used by {files[sequence.id]}",
+                file=str(path),
+                line=_line_of(path, ("id",)),
+                field="id",
+            )
         if sequence.default:
             if default_file:
-                raise ScheduleError(f"only one sequence may be `default: true`; {default_file} is",
-                                    file=str(path), line=_line_of(path, ("default",)),
-                                    field="default")
+                raise ScheduleError(
+                    f"only one sequence may be `default: true`; {default_file} is",
+                    file=str(path),
+                    line=_line_of(path, ("default",)),
+                    field="default",
+                )
             default_file = str(path)
         sequences[sequence.id] = sequence
         files[sequence.id] = str(path)
@@ -303,13 +316,15 @@ def _load_model(path: Path, model: type[_M]) -> _M:
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
-        raise ScheduleError(f"not valid YAML: {exc.problem}", file=str(path),
-                            line=mark.line + 1 if mark else None) from None
+        raise ScheduleError(
+            f"not valid YAML: {exc.problem}", file=str(path), line=mark.line + 1 if mark else None
+        ) from None
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         raise ScheduleError(f"cannot be read: {exc}", file=str(path)) from None
     if not isinstance(data, dict):
-        raise ScheduleError("must be a mapping of keys (id, name, steps, ...)", file=str(path),
-                            line=1)
+        raise ScheduleError(
+            "must be a mapping of keys (id, name, steps, ...)", file=str(path), line=1
+        )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -320,14 +335,14 @@ def _load_model(path: Path, model: type[_M]) -> _M:
             message = "unknown field (check its spelling)"
         elif error["type"] == "missing":
             message = "required field is missing"
-        return _raise(path, loc, message)
+        raise _located(path, loc, message) from None
 
 
-def _raise(path: Path, loc: tuple[Any, ...], message: str) -> Any:
+def _located(path: Path, loc: tuple[Any, ...], message: str) -> ScheduleError:
     dotted = ""
     for part in loc:
         dotted += f"[{part}]" if isinstance(part, int) else f".{part}" if dotted else str(part)
-    raise ScheduleError(message, file=str(path), line=_line_of(path, loc), field=dotted or None)
+    return ScheduleError(message, file=str(path), line=_line_of(path, loc), field=dotted or None)
 
 
 def _line_of(path: Path, loc: tuple[Any, ...]) -> int | None:

@@ -40,8 +40,15 @@ def plan_schedule(
     planned: list[PlannedDelivery] = []
     for index, step in enumerate(sequence.steps, start=1):
         for channel in step.channels:
-            due = plan_due_at(start, step.after, tz=tz, window=window, channel=channel.value,
-                              region=region, closed=clinic.closed)
+            due = plan_due_at(
+                start,
+                step.after,
+                tz=tz,
+                window=window,
+                channel=channel.value,
+                region=region,
+                closed=clinic.closed,
+            )
             planned.append(
                 PlannedDelivery(
                     step_id=step.id,
@@ -56,8 +63,9 @@ def plan_schedule(
     return planned
 
 
-def hold_until(now: datetime, *, tz: ZoneInfo, sequence: Sequence | None, channel: Channel,
-               region: str | None) -> datetime:
+def hold_until(
+    now: datetime, *, tz: ZoneInfo, sequence: Sequence | None, channel: Channel, region: str | None
+) -> datetime:
     """When a message due `now` may go: `now` itself, or the next opening of its windows."""
     window = sequence.window if sequence else None
     return next_send_at(now, tz=tz, window=window, channel=channel.value, region=region)

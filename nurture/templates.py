@@ -54,7 +54,7 @@ class RenderedMessage:
 
 
 def sms_segments(body: str) -> int:
-    """How many SMS segments a body takes: GSM-7 (160/153) or, with any other char, UCS-2 (70/67)."""
+    """SMS segments a body takes: GSM-7 (160/153 chars), or UCS-2 (70/67) for anything else."""
     if all(c in GSM7_BASIC or c in GSM7_EXTENDED for c in body):
         units = sum(2 if c in GSM7_EXTENDED else 1 for c in body)
         return 1 if units <= 160 else -(-units // 153)
@@ -78,8 +78,9 @@ class Renderer:
         )
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
-    def render(self, template: str, channel: Channel, context: dict[str, Any], *,
-               first_sms: bool = False) -> RenderedMessage:
+    def render(
+        self, template: str, channel: Channel, context: dict[str, Any], *, first_sms: bool = False
+    ) -> RenderedMessage:
         """Render `template` (e.g. 'hip-pain/booking') for `channel`; TemplateError names it."""
         if channel is Channel.SMS:
             body = self._render(f"{template}.sms.j2", context).strip()

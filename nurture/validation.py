@@ -51,15 +51,23 @@ def validate_catalog(catalog: Catalog, renderer: Renderer, settings: Settings) -
                     )
                     continue
                 try:
-                    rendered = render_step(renderer, settings=settings, catalog=catalog,
-                                           sequence=sequence, step=step, channel=channel,
-                                           contact=SAMPLE_CONTACT, delivery_id=0)
+                    rendered = render_step(
+                        renderer,
+                        settings=settings,
+                        catalog=catalog,
+                        sequence=sequence,
+                        step=step,
+                        channel=channel,
+                        contact=SAMPLE_CONTACT,
+                        delivery_id=0,
+                    )
                 except TemplateError as exc:
                     report.errors.append(f"{sequence.id}/{step.id} ({channel.value}): {exc}")
                     continue
                 segments = rendered.segments
-                report.checks.append(StepCheck(sequence.id, step.id, channel, segments,
-                                               len(rendered.text)))
+                report.checks.append(
+                    StepCheck(sequence.id, step.id, channel, segments, len(rendered.text))
+                )
                 if segments > MAX_SMS_SEGMENTS:
                     report.warnings.append(
                         f"{sequence.id}/{step.id}: the SMS takes {segments} segments "

@@ -43,15 +43,19 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_queue": SEND_QUEUE,
         "task_default_exchange": _EXCHANGE.name,
         "task_default_routing_key": SEND_QUEUE,
-        "task_routes": {SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
-                        DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE}},
+        "task_routes": {
+            SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
+            DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+        },
         "beat_schedule": {
             "dispatch": {
                 "task": DISPATCH_TASK,
                 "schedule": timedelta(seconds=settings.dispatch_interval_s),
                 # A tick nobody ran within a few seconds is useless: the next one covers it.
-                "options": {"queue": DISPATCH_QUEUE,
-                            "expires": max(5.0, settings.dispatch_interval_s * 5)},
+                "options": {
+                    "queue": DISPATCH_QUEUE,
+                    "expires": max(5.0, settings.dispatch_interval_s * 5),
+                },
             }
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
@@ -135,15 +139,22 @@ def run_dispatcher(celery: Celery) -> int:
     settings = get_settings()
     now = utcnow()
     with session_scope() as session:
-        tick = dispatch_tick(session, now=now, batch=settings.dispatch_batch,
-                             lease=timedelta(seconds=settings.lease_s))
+        tick = dispatch_tick(
+            session,
+            now=now,
+            batch=settings.dispatch_batch,
+            lease=timedelta(seconds=settings.lease_s),
+        )
     ids = tick.to_enqueue
     if ids:
         with celery.producer_or_acquire() as producer:
             for delivery_id in ids:
-                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE,
-                                 producer=producer)
+                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE, producer=producer)
     if ids or tick.unknown:
-        log.info("dispatch.tick", claimed=len(tick.claimed), redispatched=len(tick.redispatched),
-                 unknown=len(tick.unknown))
+        log.info(
+            "dispatch.tick",
+            claimed=len(tick.claimed),
+            redispatched=len(tick.redispatched),
+            unknown=len(tick.unknown),
+        )
     return len(ids)

@@ -4,4 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
 . scripts/services.sh
+echo "lint: ruff and mypy" >&2
+.venv/bin/ruff check -q nurture tests bench
+.venv/bin/mypy --no-error-summary
 exec .venv/bin/python -m pytest "$@"

@@ -60,8 +60,10 @@ def need_service(name: str, host: str, port: int) -> None:
     """Skip (locally) or fail (CI=true) when a real service is not there."""
     if _reachable(host, port):
         return
-    message = (f"{name} is not reachable at {host}:{port}; start it "
-               f"(`make services`) or run `make test`, which starts it")
+    message = (
+        f"{name} is not reachable at {host}:{port}; start it "
+        f"(`make services`) or run `make test`, which starts it"
+    )
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
@@ -167,8 +169,7 @@ def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> 
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, env: dict[str, str],
-       monkeypatch: pytest.MonkeyPatch) -> str:
+def db(request: pytest.FixtureRequest, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
     """A migrated database of each kind; the settings point at it."""
     if request.param == "postgresql":
         url = request.getfixturevalue("pg_url")
@@ -180,18 +181,42 @@ def db(request: pytest.FixtureRequest, env: dict[str, str],
 class WorkerProcess:
     """A real `celery worker` (with beat) started as a subprocess with the test's settings."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, beat: bool = True,
-                 concurrency: int = 4, name: str = "w1") -> None:
-        args = [sys.executable, "-m", "celery", "-A", "nurture.worker", "worker",
-                "--loglevel", "INFO", "-Q", "nurture:send,nurture:dispatch", "--pool", "threads",
-                "--concurrency", str(concurrency), "--without-mingle", "--without-gossip",
-                "-n", f"{name}@%h"]
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        beat: bool = True,
+        concurrency: int = 4,
+        name: str = "w1",
+    ) -> None:
+        args = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "nurture.worker",
+            "worker",
+            "--loglevel",
+            "INFO",
+            "-Q",
+            "nurture:send,nurture:dispatch",
+            "--pool",
+            "threads",
+            "--concurrency",
+            str(concurrency),
+            "--without-mingle",
+            "--without-gossip",
+            "-n",
+            f"{name}@%h",
+        ]
         if beat:
             args += ["--beat", "--schedule", str(Path(env["NURTURE_VAR_DIR"]) / f"beat-{name}")]
         self.log_path = log_path
         self._log = open(log_path, "wb")
-        self.process = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT,
-                                        stdout=self._log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            args, env={**os.environ, **env}, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -216,11 +241,21 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
     """Start real worker processes with the test's current settings; all stopped at the end."""
     started: list[WorkerProcess] = []
 
-    def start(*, beat: bool = True, concurrency: int = 4, name: str | None = None,
-              extra_env: dict[str, str] | None = None) -> WorkerProcess:
+    def start(
+        *,
+        beat: bool = True,
+        concurrency: int = 4,
+        name: str | None = None,
+        extra_env: dict[str, str] | None = None,
+    ) -> WorkerProcess:
         name = name or f"w{len(started) + 1}"
-        worker = WorkerProcess({**env, **(extra_env or {})}, tmp_path / f"{name}.log", beat=beat,
-                               concurrency=concurrency, name=name)
+        worker = WorkerProcess(
+            {**env, **(extra_env or {})},
+            tmp_path / f"{name}.log",
+            beat=beat,
+            concurrency=concurrency,
+            name=name,
+        )
         started.append(worker)
         return worker
 
@@ -229,8 +264,13 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
         worker.stop()
 
 
-def wait_for(predicate: object, *, timeout_s: float = 30.0, interval_s: float = 0.2,
-             message: str = "condition") -> object:
+def wait_for(
+    predicate: object,
+    *,
+    timeout_s: float = 30.0,
+    interval_s: float = 0.2,
+    message: str = "condition",
+) -> object:
     """Poll `predicate()` until it returns something truthy; fail with `message` otherwise."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -23,18 +23,28 @@ from nurture.templates import Renderer
 
 def send_context() -> SendContext:
     settings = get_settings()
-    return SendContext(settings=settings, catalog=load_catalog(settings.schedules_dir),
-                       renderer=Renderer(settings.templates_dir),
-                       channels={c: make_channel(c, settings) for c in Channel},
-                       sessions=session_factory())
+    return SendContext(
+        settings=settings,
+        catalog=load_catalog(settings.schedules_dir),
+        renderer=Renderer(settings.templates_dir),
+        channels={c: make_channel(c, settings) for c in Channel},
+        sessions=session_factory(),
+    )
 
 
 def enroll(now: datetime, **fields: Any) -> dict[str, Any]:
-    data = {"first_name": "Robin", "email": "robin@example.com", "phone": "+16175550199",
-            "concern": "fast", "timezone": "Etc/UTC", **fields}
+    data = {
+        "first_name": "Robin",
+        "email": "robin@example.com",
+        "phone": "+16175550199",
+        "concern": "fast",
+        "timezone": "Etc/UTC",
+        **fields,
+    }
     settings = get_settings()
-    outcome = submit(ConsultationRequestIn(**data), catalog=load_catalog(settings.schedules_dir),
-                     now=now)
+    outcome = submit(
+        ConsultationRequestIn(**data), catalog=load_catalog(settings.schedules_dir), now=now
+    )
     return outcome.response
 
 

@@ -15,12 +15,16 @@ from nurture.config import get_settings
 
 def create_app() -> FastAPI:
     settings = get_settings()
-    app = FastAPI(title="nurture", version=__version__,
-                  description="Consultation requests in, follow-up email and SMS out.")
+    app = FastAPI(
+        title="nurture",
+        version=__version__,
+        description="Consultation requests in, follow-up email and SMS out.",
+    )
 
     @app.middleware("http")
-    async def limit_body(request: Request,
-                         call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         """Refuse bodies over NURTURE_MAX_BODY_BYTES before reading them."""
         length = request.headers.get("content-length")
         limit = settings.max_body_bytes
@@ -28,19 +32,16 @@ def create_app() -> FastAPI:
             if not length.isdigit():
                 return JSONResponse(status_code=400, content={"detail": "bad Content-Length"})
             if int(length) > limit:
-                return JSONResponse(status_code=413,
-                                    content={"detail": f"body over {limit} bytes"})
+                return JSONResponse(status_code=413, content={"detail": f"body over {limit} bytes"})
         elif request.method in ("POST", "PUT", "PATCH"):
             body = await request.body()  # chunked: starlette caches it for the route
             if len(body) > limit:
-                return JSONResponse(status_code=413,
-                                    content={"detail": f"body over {limit} bytes"})
+                return JSONResponse(status_code=413, content={"detail": f"body over {limit} bytes"})
         return await call_next(request)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                  for e in exc.errors()]
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": errors})
 
     app.include_router(health.router)

@@ -33,8 +33,11 @@ _OPENAPI_BODY: dict[str, Any] = {
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """Pydantic errors as `{loc, msg, type}`, with the field named and no input echoed."""
     return [
-        {"loc": ["body", *[str(p) for p in err["loc"]]],
-         "msg": err["msg"].removeprefix("Value error, "), "type": err["type"]}
+        {
+            "loc": ["body", *[str(p) for p in err["loc"]]],
+            "msg": err["msg"].removeprefix("Value error, "),
+            "type": err["type"],
+        }
         for err in exc.errors(include_url=False, include_input=False)
     ]
 
@@ -53,11 +56,13 @@ async def read_payload(request: Request) -> dict[str, Any] | JSONResponse:
     try:
         data = json.loads(raw or b"null")
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return unprocessable([{"loc": ["body"], "msg": f"invalid JSON: {exc}",
-                               "type": "json_invalid"}])
+        return unprocessable(
+            [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+        )
     if not isinstance(data, dict):
-        return unprocessable([{"loc": ["body"], "msg": "expected a JSON object",
-                               "type": "dict_type"}])
+        return unprocessable(
+            [{"loc": ["body"], "msg": "expected a JSON object", "type": "dict_type"}]
+        )
     return data
 
 
@@ -65,8 +70,10 @@ async def read_payload(request: Request) -> dict[str, Any] | JSONResponse:
     "/consultation-requests",
     status_code=201,
     openapi_extra=_OPENAPI_BODY,
-    responses={200: {"description": "already enrolled, or a replay of an Idempotency-Key"},
-               422: {"description": "field errors"}},
+    responses={
+        200: {"description": "already enrolled, or a replay of an Idempotency-Key"},
+        422: {"description": "field errors"},
+    },
 )
 async def create_consultation_request(
     request: Request,
@@ -90,8 +97,7 @@ async def create_consultation_request(
         consent_text_version=str(payload.get("consent_text_version") or "")[:50] or None,
     )
     try:
-        outcome = submit(data, catalog=catalog, now=now, meta=meta,
-                         idempotency_key=idempotency_key)
+        outcome = submit(data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key)
     except IntakeError as exc:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
     except ScheduleError as exc:

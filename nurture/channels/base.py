@@ -86,24 +86,33 @@ class BaseChannel(ABC):
 
     def _check(self, message: OutgoingMessage) -> None:
         if message.channel is not self.channel:
-            raise PermanentSendError(f"{self.provider} cannot send {message.channel.value}",
-                                     provider=self.provider, code="wrong_channel")
+            raise PermanentSendError(
+                f"{self.provider} cannot send {message.channel.value}",
+                provider=self.provider,
+                code="wrong_channel",
+            )
         if not message.to:
-            raise PermanentSendError("no recipient address", provider=self.provider,
-                                     code="no_address")
+            raise PermanentSendError(
+                "no recipient address", provider=self.provider, code="no_address"
+            )
         if self.channel is Channel.SMS and len(message.text) > MAX_SMS_CHARS:
             raise PermanentSendError(
                 f"SMS body has {len(message.text)} characters; the limit is {MAX_SMS_CHARS}",
-                provider=self.provider, code="body_too_long",
+                provider=self.provider,
+                code="body_too_long",
             )
         if self.channel is Channel.EMAIL:
             if not message.subject:
-                raise PermanentSendError("email without a subject", provider=self.provider,
-                                         code="no_subject")
+                raise PermanentSendError(
+                    "email without a subject", provider=self.provider, code="no_subject"
+                )
             size = len(message.text.encode()) + len((message.html or "").encode())
             if size > MAX_EMAIL_BYTES:
-                raise PermanentSendError(f"email body is {size} bytes; limit {MAX_EMAIL_BYTES}",
-                                         provider=self.provider, code="body_too_long")
+                raise PermanentSendError(
+                    f"email body is {size} bytes; limit {MAX_EMAIL_BYTES}",
+                    provider=self.provider,
+                    code="body_too_long",
+                )
 
     @abstractmethod
     def _send(self, message: OutgoingMessage) -> SendResult:

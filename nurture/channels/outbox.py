@@ -31,8 +31,9 @@ def _write_atomic(path: Path, data: bytes, provider: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         # Nothing was "sent": the file is not in the outbox, so a retry is safe.
-        raise TransientSendError(f"outbox not writable: {exc.strerror}", provider=provider,
-                                 code="outbox_io") from None
+        raise TransientSendError(
+            f"outbox not writable: {exc.strerror}", provider=provider, code="outbox_io"
+        ) from None
 
 
 class OutboxEmailChannel(BaseChannel):

@@ -45,26 +45,40 @@ def enroll(
 ) -> None:
     """Enroll a prospect as if they had posted a consultation request."""
     try:
-        request = ConsultationRequestIn(first_name=first_name, last_name=last_name, email=email,
-                                        phone=phone, timezone=timezone, concern=concern,
-                                        source="cli")
+        request = ConsultationRequestIn(
+            first_name=first_name,
+            last_name=last_name,
+            email=email,
+            phone=phone,
+            timezone=timezone,
+            concern=concern,
+            source="cli",
+        )
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "request"
         raise fail(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
     catalog = load_catalog(get_settings().schedules_dir)
-    outcome = submit(request, catalog=catalog, now=utcnow(), meta=RequestMeta(source="cli"),
-                     sequence_id=sequence)
+    outcome = submit(
+        request, catalog=catalog, now=utcnow(), meta=RequestMeta(source="cli"), sequence_id=sequence
+    )
     body = outcome.response
     verb = "enrolled" if outcome.created else "already enrolled"
-    console.print(f"{verb}: enrollment {body['enrollment']['id']} in "
-                  f"{body['enrollment']['sequence']} ({body['enrollment']['timezone']})")
+    console.print(
+        f"{verb}: enrollment {body['enrollment']['id']} in "
+        f"{body['enrollment']['sequence']} ({body['enrollment']['timezone']})"
+    )
     table = Table()
     for column in ("delivery", "step", "channel", "due (UTC)", "status"):
         table.add_column(column)
     for row in body["schedule"]:
-        table.add_row(str(row["delivery_id"]), row["step"], row["channel"], row["due_at"][:19],
-                      row["status"] + (f" ({row['reason']})" if row.get("reason") else ""))
+        table.add_row(
+            str(row["delivery_id"]),
+            row["step"],
+            row["channel"],
+            row["due_at"][:19],
+            row["status"] + (f" ({row['reason']})" if row.get("reason") else ""),
+        )
     console.print(table)
 
 
@@ -98,11 +112,19 @@ def status(
         for state, count in figures["deliveries"].items():
             table.add_row(state, str(count))
         console.print(table)
-        for key in ("due_now", "oldest_overdue_s", "next_24h", "workers",
-                    "scheduler_heartbeat_age_s"):
+        for key in (
+            "due_now",
+            "oldest_overdue_s",
+            "next_24h",
+            "workers",
+            "scheduler_heartbeat_age_s",
+        ):
             console.print(f"{key}: {figures[key]}")
-        console.print("[green]healthy[/green]" if not problems else
-                      "[red]unhealthy:[/red] " + "; ".join(problems))
+        console.print(
+            "[green]healthy[/green]"
+            if not problems
+            else "[red]unhealthy:[/red] " + "; ".join(problems)
+        )
     if problems:
         raise typer.Exit(2)
 
@@ -122,13 +144,28 @@ def deliveries(
             query = query.where(Delivery.step_id == step)
         rows = list(session.scalars(query))
     table = Table()
-    for column in ("id", "enrollment", "step", "channel", "due (UTC)", "status", "attempts",
-                   "note"):
+    for column in (
+        "id",
+        "enrollment",
+        "step",
+        "channel",
+        "due (UTC)",
+        "status",
+        "attempts",
+        "note",
+    ):
         table.add_column(column)
     for d in rows:
-        table.add_row(str(d.id), str(d.enrollment_id), d.step_id, d.channel.value,
-                      d.due_at.strftime("%Y-%m-%d %H:%M:%S"), d.status.value, str(d.attempts),
-                      d.error_code or "")
+        table.add_row(
+            str(d.id),
+            str(d.enrollment_id),
+            d.step_id,
+            d.channel.value,
+            d.due_at.strftime("%Y-%m-%d %H:%M:%S"),
+            d.status.value,
+            str(d.attempts),
+            d.error_code or "",
+        )
     console.print(table)
 
 
@@ -175,5 +212,7 @@ def stop(
     with session_scope() as session:
         contact = find_contact(session, email=email, phone=phone)
         result = stop_contact(session, contact, reason=reason, now=_now())
-    console.print(f"contact {result.contact_id}: {result.enrollments_stopped} enrollment(s) "
-                  f"stopped, {result.deliveries_skipped} pending message(s) skipped")
+    console.print(
+        f"contact {result.contact_id}: {result.enrollments_stopped} enrollment(s) "
+        f"stopped, {result.deliveries_skipped} pending message(s) skipped"
+    )

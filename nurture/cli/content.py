@@ -13,8 +13,8 @@ from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
 from nurture.messages import SAMPLE_CONTACT, render_step
 from nurture.models import Channel
-from nurture.scheduling import plan_schedule
 from nurture.schedules import Catalog, load_catalog
+from nurture.scheduling import plan_schedule
 from nurture.templates import Renderer
 from nurture.timing import UnknownTimezoneError, resolve_timezone
 from nurture.validation import validate_catalog
@@ -34,8 +34,13 @@ def validate() -> None:
     for column in ("sequence", "step", "channel", "chars", "SMS segments"):
         table.add_column(column)
     for c in report.checks:
-        table.add_row(c.sequence, c.step, c.channel.value, str(c.chars),
-                      str(c.segments) if c.channel is Channel.SMS else "")
+        table.add_row(
+            c.sequence,
+            c.step,
+            c.channel.value,
+            str(c.chars),
+            str(c.segments) if c.channel is Channel.SMS else "",
+        )
     console.print(table)
     for warning in report.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
@@ -68,8 +73,16 @@ def preview(
         for ch in s.channels:
             if channel is not None and ch is not channel:
                 continue
-            msg = render_step(renderer, settings=settings, catalog=catalog, sequence=seq, step=s,
-                              channel=ch, contact=SAMPLE_CONTACT, delivery_id=0)
+            msg = render_step(
+                renderer,
+                settings=settings,
+                catalog=catalog,
+                sequence=seq,
+                step=s,
+                channel=ch,
+                contact=SAMPLE_CONTACT,
+                delivery_id=0,
+            )
             if ch is Channel.SMS:
                 title = f"{s.id} · sms · {len(msg.text)} chars · {msg.segments} segment(s)"
                 console.print(Panel(msg.text, title=title, expand=False))
@@ -100,17 +113,26 @@ def timeline(
             raise fail(f"invalid --start {start!r}: use ISO 8601, e.g. 2026-03-02T10:00") from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
-    plan = plan_schedule(seq, catalog.clinic, start=begin.astimezone(UTC), tz=tz, region=None,
-                         addresses={Channel.EMAIL: SAMPLE_CONTACT.email,
-                                    Channel.SMS: SAMPLE_CONTACT.phone})
+    plan = plan_schedule(
+        seq,
+        catalog.clinic,
+        start=begin.astimezone(UTC),
+        tz=tz,
+        region=None,
+        addresses={Channel.EMAIL: SAMPLE_CONTACT.email, Channel.SMS: SAMPLE_CONTACT.phone},
+    )
     table = Table(title=f"{seq.name} — enrolled {begin.astimezone(tz):%a %Y-%m-%d %H:%M} {tz.key}")
     for column in ("step", "channel", "local time", "after start"):
         table.add_column(column)
     for p in plan:
         local = p.due_at.astimezone(ZoneInfo(tz.key))
         delta = p.due_at - begin
-        table.add_row(p.step_id, p.channel.value, f"{local:%a %Y-%m-%d %H:%M %Z}",
-                      _human(delta.total_seconds()))
+        table.add_row(
+            p.step_id,
+            p.channel.value,
+            f"{local:%a %Y-%m-%d %H:%M %Z}",
+            _human(delta.total_seconds()),
+        )
     console.print(table)
 
 
@@ -118,6 +140,12 @@ def _human(seconds: float) -> str:
     days, rest = divmod(int(seconds), 86400)
     hours, rest = divmod(rest, 3600)
     minutes = rest // 60
-    return " ".join(p for p in (f"{days}d" if days else "", f"{hours}h" if hours else "",
-                                f"{minutes}m" if minutes or not (days or hours) else "") if p)
-
+    return " ".join(
+        p
+        for p in (
+            f"{days}d" if days else "",
+            f"{hours}h" if hours else "",
+            f"{minutes}m" if minutes or not (days or hours) else "",
+        )
+        if p
+    )

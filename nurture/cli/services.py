@@ -21,9 +21,19 @@ def _celery(*args: str) -> list[str]:
 
 def _worker_args(concurrency: int, pool: str, beat: bool) -> list[str]:
     settings = get_settings()
-    args = ["worker", "--loglevel", settings.log_level, "-Q", f"{SEND_QUEUE},{DISPATCH_QUEUE}",
-            "--pool", pool, "--concurrency", str(concurrency), "--without-mingle",
-            "--without-gossip"]
+    args = [
+        "worker",
+        "--loglevel",
+        settings.log_level,
+        "-Q",
+        f"{SEND_QUEUE},{DISPATCH_QUEUE}",
+        "--pool",
+        pool,
+        "--concurrency",
+        str(concurrency),
+        "--without-mingle",
+        "--without-gossip",
+    ]
     if beat:
         args += ["--beat", "--schedule", str(settings.var_dir / "celerybeat-schedule")]
     return _celery(*args)
@@ -45,12 +55,14 @@ def run(
     upgrade()
     console.print(f"nurture: database {settings.database_url} is up to date")
     worker = subprocess.Popen(_worker_args(concurrency, "threads", beat=True))
-    console.print(f"nurture: worker and scheduler started (pid {worker.pid}); "
-                  f"outbox: {settings.outbox_dir}")
+    console.print(
+        f"nurture: worker and scheduler started (pid {worker.pid}); outbox: {settings.outbox_dir}"
+    )
     console.print(f"nurture: API on http://{host}:{port} (Ctrl-C to stop)")
     try:
-        uvicorn.run("nurture.api:create_app", factory=True, host=host, port=port,
-                    log_level="warning")
+        uvicorn.run(
+            "nurture.api:create_app", factory=True, host=host, port=port, log_level="warning"
+        )
     finally:
         _stop(worker)
         console.print("nurture: stopped")
@@ -77,8 +89,14 @@ def api(
     """The HTTP API only."""
     import uvicorn
 
-    uvicorn.run("nurture.api:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level="info")
+    uvicorn.run(
+        "nurture.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
 
 
 @app.command()
@@ -96,5 +114,13 @@ def scheduler() -> None:
     """The scheduler: fires the dispatcher every second. Run exactly one."""
     settings = get_settings()
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    os.execv(sys.executable, _celery("beat", "--loglevel", settings.log_level, "--schedule",
-                                     str(settings.var_dir / "celerybeat-schedule")))
+    os.execv(
+        sys.executable,
+        _celery(
+            "beat",
+            "--loglevel",
+            settings.log_level,
+            "--schedule",
+            str(settings.var_dir / "celerybeat-schedule"),
+        ),
+    )

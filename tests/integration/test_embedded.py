@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT, midday_zone, wait_for
+from tests.conftest import midday_zone, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -23,16 +23,22 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_nurture_run_serves_the_api_and_sends_into_the_outbox(env: dict[str, str],
-                                                              tmp_path: Path) -> None:
+def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
+    env: dict[str, str], tmp_path: Path
+) -> None:
     port = _free_port()
     log = open(tmp_path / "run.log", "wb")
     # Nothing points at a server: the broker is a folder and the database a file.
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
     run_env.update({k: v for k, v in env.items() if k != "NURTURE_DATABASE_URL"})
     run_env["NURTURE_BROKER_URL"] = "embedded"
-    process = subprocess.Popen([sys.executable, "-m", "nurture", "run", "--port", str(port)],
-                               cwd=tmp_path, env=run_env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nurture", "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=run_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
 
@@ -43,16 +49,28 @@ def test_nurture_run_serves_the_api_and_sends_into_the_outbox(env: dict[str, str
                 return False
 
         wait_for(up, timeout_s=30, message="the API to answer")
-        response = httpx.post(f"{base}/v1/consultation-requests",
-                              headers={"Authorization": "Bearer test-key"},
-                              json={"first_name": "Kim", "email": "kim@example.com",
-                                    "phone": "+16175550111", "concern": "fast",
-                                    "timezone": midday_zone()}, timeout=10)
+        response = httpx.post(
+            f"{base}/v1/consultation-requests",
+            headers={"Authorization": "Bearer test-key"},
+            json={
+                "first_name": "Kim",
+                "email": "kim@example.com",
+                "phone": "+16175550111",
+                "concern": "fast",
+                "timezone": midday_zone(),
+            },
+            timeout=10,
+        )
         assert response.status_code == 201, response.text
         outbox = Path(env["NURTURE_OUTBOX_DIR"])
-        wait_for(lambda: len(list(outbox.glob("email/*.eml"))) >= 2
-                 and len(list(outbox.glob("sms/*.json"))) >= 2,
-                 timeout_s=40, message="the first two steps in the outbox")
+        wait_for(
+            lambda: (
+                len(list(outbox.glob("email/*.eml"))) >= 2
+                and len(list(outbox.glob("sms/*.json"))) >= 2
+            ),
+            timeout_s=40,
+            message="the first two steps in the outbox",
+        )
         assert (tmp_path / "var" / "nurture.db").exists(), "default SQLite file under ./var"
     finally:
         process.send_signal(signal.SIGINT)

@@ -13,8 +13,13 @@ from nurture.db import session_scope
 from nurture.models import ConsentEvent, ConsultationRequest, Contact, Delivery, Enrollment
 
 AUTH = {"Authorization": "Bearer test-key"}
-GOOD = {"first_name": "Dana", "email": "Dana@Example.com", "phone": "(617) 555-0134",
-        "concern": "outer hip pain", "message": "hurts when I walk"}
+GOOD = {
+    "first_name": "Dana",
+    "email": "Dana@Example.com",
+    "phone": "(617) 555-0134",
+    "concern": "outer hip pain",
+    "message": "hurts when I walk",
+}
 
 
 @pytest.fixture
@@ -38,8 +43,11 @@ def test_a_request_enrolls_the_prospect_with_its_whole_schedule(client: TestClie
     assert body["enrollment"]["sequence"] == "hip-pain-consultation"
     assert body["enrollment"]["timezone"] == "America/New_York"  # from the 617 number
     steps = [(row["step"], row["channel"]) for row in body["schedule"]]
-    assert steps == [(s, c) for s in ("doctor-first", "self-test", "exercise-videos", "booking")
-                     for c in ("email", "sms")]
+    assert steps == [
+        (s, c)
+        for s in ("doctor-first", "self-test", "exercise-videos", "booking")
+        for c in ("email", "sms")
+    ]
     assert all(row["status"] == "scheduled" for row in body["schedule"])
     with session_scope() as s:
         contact = s.scalars(select(Contact)).one()
@@ -62,8 +70,9 @@ def test_a_website_form_post_is_accepted(client: TestClient) -> None:
 def test_the_same_idempotency_key_returns_the_first_answer(client: TestClient) -> None:
     headers = {**AUTH, "Idempotency-Key": "abc-123"}
     first = client.post("/v1/consultation-requests", json=GOOD, headers=headers)
-    again = client.post("/v1/consultation-requests", json={**GOOD, "first_name": "Other"},
-                        headers=headers)
+    again = client.post(
+        "/v1/consultation-requests", json={**GOOD, "first_name": "Other"}, headers=headers
+    )
     assert first.status_code == 201
     assert again.status_code == 200
     assert again.json() == first.json()
@@ -80,10 +89,12 @@ def test_a_second_request_keeps_the_live_enrollment(client: TestClient) -> None:
     assert (contacts, requests, enrollments, deliveries) == (1, 2, 1, 8)
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"},
-                                     {"Authorization": "Basic dGVzdA=="}])
-def test_a_request_without_the_api_key_is_refused(client: TestClient,
-                                                  headers: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic dGVzdA=="}]
+)
+def test_a_request_without_the_api_key_is_refused(
+    client: TestClient, headers: dict[str, str]
+) -> None:
     response = client.post("/v1/consultation-requests", json=GOOD, headers=headers)
     assert response.status_code == 401
     assert _counts() == (0, 0, 0, 0, 0)
@@ -116,8 +127,11 @@ def test_bad_input_gets_a_422_naming_the_field_and_writes_nothing(
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b""])
 def test_a_malformed_body_gets_a_422(client: TestClient, body: bytes) -> None:
-    response = client.post("/v1/consultation-requests", content=body,
-                           headers={**AUTH, "Content-Type": "application/json"})
+    response = client.post(
+        "/v1/consultation-requests",
+        content=body,
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
     assert response.status_code == 422
     assert _counts() == (0, 0, 0, 0, 0)
 

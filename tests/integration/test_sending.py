@@ -62,8 +62,11 @@ def test_concurrent_duplicate_tasks_send_once(db: str) -> None:
     ids = _tick(T0).claimed
     ctx = send_context()
     results: list[object] = []
-    threads = [threading.Thread(target=lambda i=i: results.append(send_delivery(ctx, i, now=T0)))
-               for i in ids for _ in range(4)]
+    threads = [
+        threading.Thread(target=lambda i=i: results.append(send_delivery(ctx, i, now=T0)))
+        for i in ids
+        for _ in range(4)
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -107,8 +110,11 @@ def test_a_worker_that_died_mid_send_leaves_unknown_and_nothing_is_resent(db: st
     enroll(T0)
     ids = _tick(T0).claimed
     with session_scope() as s:  # the worker won the claim, then died
-        s.execute(update(Delivery).where(Delivery.id.in_(ids)).values(
-            status=DeliveryStatus.SENDING, lease_expires_at=T0 + LEASE))
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids))
+            .values(status=DeliveryStatus.SENDING, lease_expires_at=T0 + LEASE)
+        )
     tick = _tick(T0 + LEASE + timedelta(seconds=1))
     assert sorted(tick.unknown) == sorted(ids)
     assert not set(ids) & set(tick.to_enqueue)
@@ -172,7 +178,9 @@ def test_the_booking_step_is_skipped_once_the_prospect_booked(db: str) -> None:
     ctx = send_context()
     for i in ids:
         send_delivery(ctx, i, now=T0 + timedelta(seconds=10))
-    reasons = {(d.step_id, d.error_code) for d in deliveries() if d.status is DeliveryStatus.SKIPPED}
+    reasons = {
+        (d.step_id, d.error_code) for d in deliveries() if d.status is DeliveryStatus.SKIPPED
+    }
     assert ("booking", "booked") in reasons
 
 
@@ -183,6 +191,7 @@ def test_no_consent_means_no_sms(db: str) -> None:
         send_delivery(ctx, i, now=T0)
     assert len(outbox("email")) == 1 and outbox("sms") == []
     with session_scope() as s:
-        sms = s.scalars(select(Delivery).where(Delivery.channel == "sms",
-                                               Delivery.step_id == "doctor-first")).one()
+        sms = s.scalars(
+            select(Delivery).where(Delivery.channel == "sms", Delivery.step_id == "doctor-first")
+        ).one()
         assert (sms.status, sms.error_code) == (DeliveryStatus.SKIPPED, "no_consent")

@@ -39,20 +39,29 @@ def test_the_shipped_schedules_load_with_placeholder_warnings() -> None:
     assert set(catalog.sequences) == {"hip-pain-consultation", "chronic-pain-default"}
     hip = catalog.get("hip-pain-consultation")
     assert [s.id for s in hip.steps] == ["doctor-first", "self-test", "exercise-videos", "booking"]
-    assert [s.after for s in hip.steps] == [Delay(0, "m"), Delay(1, "d"), Delay(3, "d"),
-                                            Delay(5, "d")]
+    assert [s.after for s in hip.steps] == [
+        Delay(0, "m"),
+        Delay(1, "d"),
+        Delay(3, "d"),
+        Delay(5, "d"),
+    ]
     assert hip.step("booking").when == "not contact.booked"
     assert any("CHANGE-ME" in w and "phone" in w for w in catalog.warnings)
 
 
 @pytest.mark.parametrize(
     ("concern", "expected"),
-    [("Outer hip pain", "hip-pain-consultation"), ("my GLUTEUS hurts", "hip-pain-consultation"),
-     ("neck", "chronic-pain-default"), (None, "chronic-pain-default"),
-     ("hippo bite", "chronic-pain-default")],
+    [
+        ("Outer hip pain", "hip-pain-consultation"),
+        ("my GLUTEUS hurts", "hip-pain-consultation"),
+        ("neck", "chronic-pain-default"),
+        (None, "chronic-pain-default"),
+        ("hippo bite", "chronic-pain-default"),
+    ],
 )
-def test_a_request_is_routed_by_its_concern_with_one_default(concern: str | None,
-                                                             expected: str) -> None:
+def test_a_request_is_routed_by_its_concern_with_one_default(
+    concern: str | None, expected: str
+) -> None:
     assert load_catalog(ROOT / "schedules").route(concern).id == expected
 
 
@@ -60,17 +69,39 @@ def test_a_request_is_routed_by_its_concern_with_one_default(concern: str | None
     ("text", "line", "field", "reason"),
     [
         (GOOD.replace("after: 0m", "after: 3x"), 6, "steps[0].after", "invalid delay '3x'"),
-        (GOOD.replace("channels: [email]", "channels: [fax]"), 7, "steps[0].channels[0]",
-         "'email' or 'sms'"),
-        (GOOD.replace("    template: hip-pain/doctor-first\n", ""), 5, "steps[0].template",
-         "required field is missing"),
+        (
+            GOOD.replace("channels: [email]", "channels: [fax]"),
+            7,
+            "steps[0].channels[0]",
+            "'email' or 'sms'",
+        ),
+        (
+            GOOD.replace("    template: hip-pain/doctor-first\n", ""),
+            5,
+            "steps[0].template",
+            "required field is missing",
+        ),
         (GOOD.replace("name: One", "name: One\ncolour: blue"), 3, "colour", "unknown field"),
-        (GOOD + "  - id: first\n    after: 1d\n    channels: [email]\n    template: x\n", 1,
-         None, "step id 'first' is used twice"),
-        (GOOD.replace("default: true", "default: true\nsend_window: {start: '22:00', "
-                      "end: '23:00'}").replace("[email]", "[sms]"), 1, None, "no time for SMS"),
-        (GOOD.replace("    template:", "    when: 'contact.booked and'\n    template:"), 8,
-         "steps[0].when", "invalid expression"),
+        (
+            GOOD + "  - id: first\n    after: 1d\n    channels: [email]\n    template: x\n",
+            1,
+            None,
+            "step id 'first' is used twice",
+        ),
+        (
+            GOOD.replace(
+                "default: true", "default: true\nsend_window: {start: '22:00', end: '23:00'}"
+            ).replace("[email]", "[sms]"),
+            1,
+            None,
+            "no time for SMS",
+        ),
+        (
+            GOOD.replace("    template:", "    when: 'contact.booked and'\n    template:"),
+            8,
+            "steps[0].when",
+            "invalid expression",
+        ),
         ("id: s1\nname: [unclosed\n", 3, None, "not valid YAML"),
     ],
 )
@@ -91,8 +122,11 @@ def test_an_unknown_clinic_timezone_is_named(tmp_path: Path) -> None:
     folder = _folder(tmp_path, s1=GOOD)
     clinic = folder / "clinic.yaml"
     clinic.write_text(clinic.read_text().replace("America/New_York", "Mars/Base"))
-    with pytest.raises(ScheduleError, match=r"clinic.yaml:\d+: timezone: unknown timezone "
-                                            r"'Mars/Base'"):
+    with pytest.raises(
+        ScheduleError,
+        match=r"clinic.yaml:\d+: timezone: unknown timezone "
+        r"'Mars/Base'",
+    ):
         load_catalog(folder)
 
 
