@@ -146,6 +146,13 @@ class EnrollOutcome:
 
     response: dict[str, Any]
     created: bool
+    #: True when this answer is the stored one for an Idempotency-Key seen before.
+    replayed: bool = False
+
+    @property
+    def status_code(self) -> int:
+        """201 when the (first) request created the enrollment, else 200."""
+        return 200 if self.response.get("already_enrolled") else 201
 
 
 def enroll(
@@ -170,7 +177,7 @@ def enroll(
             )
         )
         if previous is not None and previous.response is not None:
-            return EnrollOutcome(response=previous.response, created=False)
+            return EnrollOutcome(response=previous.response, created=False, replayed=True)
 
     sequence = (
         catalog.get(sequence_id) if sequence_id else catalog.route(request.concern, request.source)

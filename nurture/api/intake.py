@@ -102,4 +102,7 @@ async def create_consultation_request(
         return JSONResponse(status_code=409, content={"detail": str(exc)})
     except ScheduleError as exc:
         return JSONResponse(status_code=503, content={"detail": f"schedules: {exc}"})
-    return JSONResponse(status_code=201 if outcome.created else 200, content=outcome.response)
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(
+        status_code=outcome.status_code, content=outcome.response, headers=headers
+    )

@@ -74,7 +74,9 @@ def test_the_same_idempotency_key_returns_the_first_answer(client: TestClient) -
         "/v1/consultation-requests", json={**GOOD, "first_name": "Other"}, headers=headers
     )
     assert first.status_code == 201
-    assert again.status_code == 200
+    assert again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
     assert again.json() == first.json()
     assert _counts()[2] == 1
 

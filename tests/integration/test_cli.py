@@ -1,0 +1,127 @@
+"""The `nurture` command: one clear line and exit 1 for a user's mistake, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "nurture", *args],
+        env={**os.environ, **env, "COLUMNS": "200"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def migrated(env: dict[str, str]) -> dict[str, str]:
+    assert nurture(env, "db", "upgrade").returncode == 0
+    return env
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--email", "nope"], "invalid email 'nope'"),
+        (["--phone", "123"], "invalid phone '123'"),
+        (["--email", "a@example.com", "--timezone", "Mars/Base"], "unknown timezone 'Mars/Base'"),
+        ([], "give an email or a phone number"),
+        (["--email", "a@example.com", "--sequence", "nope"], "no sequence 'nope'"),
+    ],
+)
+def test_a_bad_enrollment_exits_1_with_one_line(
+    migrated: dict[str, str], args: list[str], words: str
+) -> None:
+    result = nurture(migrated, "enroll", "--first-name", "Al", *args)
+    assert result.returncode == 1, result.stdout
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_enroll_prints_the_schedule(migrated: dict[str, str]) -> None:
+    result = nurture(
+        migrated, "enroll", "--first-name", "Al", "--email", "al@example.com", "--concern", "hip"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "enrolled: enrollment 1 in hip-pain-consultation" in result.stdout
+    assert result.stdout.count("scheduled") == 4  # four email steps; no phone, so no SMS rows
+    assert "no_address" in result.stdout
+
+
+def test_validate_names_the_file_and_line_of_a_broken_schedule(
+    env: dict[str, str], schedules_dir: Path
+) -> None:
+    (schedules_dir / "broken.yaml").write_text(
+        "id: broken\nname: B\ndefault: false\nmatch: {concern: [x]}\nsteps:\n"
+        "  - id: one\n    after: soon\n    channels: [email]\n    template: hip-pain/booking\n"
+    )
+    result = nurture(env, "validate")
+    assert result.returncode == 1
+    assert f"{schedules_dir / 'broken.yaml'}:7: steps[0].after: invalid delay 'soon'" in (
+        result.stderr.replace("\n", "")
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_an_unknown_template_variable(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    import shutil
+
+    templates = tmp_path / "templates"
+    shutil.copytree(ROOT / "templates", templates)
+    path = templates / "hip-pain" / "booking.sms.j2"
+    path.write_text(path.read_text() + " {{ contact.favourite_colour }}")
+    result = nurture({**env, "NURTURE_TEMPLATES_DIR": str(templates)}, "validate")
+    assert result.returncode == 1
+    assert "hip-pain/booking.sms.j2: unknown variable" in result.stderr
+    assert "favourite_colour" in result.stderr
+
+
+def test_validate_passes_on_the_shipped_files_and_warns_about_placeholders(
+    env: dict[str, str],
+) -> None:
+    result = nurture(env, "validate")
+    assert result.returncode == 0, result.stderr
+    assert "CHANGE-ME" in result.stderr
+    assert "ok: 3 sequences" in result.stdout
+
+
+def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) -> None:
+    preview = nurture(env, "preview", "hip-pain-consultation", "doctor-first", "--channel", "sms")
+    assert preview.returncode == 0, preview.stderr
+    assert "Reply STOP to opt out" in preview.stdout
+    assert "segment" in preview.stdout
+    timeline = nurture(
+        env, "timeline", "hip-pain-consultation", "--start", "2026-03-06T19:30",
+        "--timezone", "America/Chicago",
+    )
+    assert timeline.returncode == 0, timeline.stderr
+    # Friday 19:30: the window (09-19, no Sunday) holds steps to their next opening.
+    assert "Sat 2026-03-07 09:00 CST" in timeline.stdout
+    bad = nurture(env, "timeline", "hip-pain-consultation", "--timezone", "Nowhere/Town")
+    assert bad.returncode == 1 and "unknown timezone 'Nowhere/Town'" in bad.stderr
+
+
+def test_ops_commands_refuse_what_does_not_fit(migrated: dict[str, str]) -> None:
+    assert "no delivery 99" in nurture(migrated, "retry", "99").stderr
+    result = nurture(migrated, "stop", "--email", "ghost@example.com")
+    assert result.returncode == 1 and "no contact with email 'ghost@example.com'" in result.stderr
+    nurture(migrated, "enroll", "--first-name", "Al", "--email", "al@example.com")
+    result = nurture(migrated, "retry", "1")
+    assert result.returncode == 1 and "delivery 1 is scheduled" in result.stderr
+    assert nurture(migrated, "cancel", "1").returncode == 0
+    assert nurture(migrated, "retry", "1").returncode == 0
+    listing = nurture(migrated, "deliveries", "--status", "scheduled")
+    assert listing.returncode == 0 and "doctor-first" in listing.stdout
