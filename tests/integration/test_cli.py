@@ -74,9 +74,7 @@ def test_validate_names_the_file_and_line_of_a_broken_schedule(
     assert "Traceback" not in result.stderr
 
 
-def test_validate_reports_an_unknown_template_variable(
-    env: dict[str, str], tmp_path: Path
-) -> None:
+def test_validate_reports_an_unknown_template_variable(env: dict[str, str], tmp_path: Path) -> None:
     import shutil
 
     templates = tmp_path / "templates"
@@ -104,8 +102,13 @@ def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) 
     assert "Reply STOP to opt out" in preview.stdout
     assert "segment" in preview.stdout
     timeline = nurture(
-        env, "timeline", "hip-pain-consultation", "--start", "2026-03-06T19:30",
-        "--timezone", "America/Chicago",
+        env,
+        "timeline",
+        "hip-pain-consultation",
+        "--start",
+        "2026-03-06T19:30",
+        "--timezone",
+        "America/Chicago",
     )
     assert timeline.returncode == 0, timeline.stderr
     # Friday 19:30: the window (09-19, no Sunday) holds steps to their next opening.
