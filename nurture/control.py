@@ -13,8 +13,8 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from nurture.addresses import normalize_email, normalize_phone
 from nurture.errors import InvalidStateError, NotFoundError
-from nurture.intake import normalize_email, normalize_phone
 from nurture.models import (
     PENDING_STATES,
     Channel,

@@ -11,13 +11,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nurture.addresses import normalize_email, normalize_phone
 from nurture.errors import IntakeError
 from nurture.models import (
     Channel,
@@ -33,28 +32,6 @@ from nurture.models import (
 from nurture.schedules import Catalog
 from nurture.scheduling import plan_schedule
 from nurture.timing import region_for_phone, resolve_timezone
-
-DEFAULT_PHONE_REGION = "US"
-
-
-def normalize_email(value: str) -> str:
-    """A deliverable-looking address, lowercased; IntakeError names what is wrong."""
-    try:
-        checked = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValueError(f"invalid email {value!r}: {exc}") from None
-    return checked.normalized.lower()
-
-
-def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
-    """E.164 (`+16175550123`) from what a person typed; national numbers are taken as US."""
-    try:
-        number = phonenumbers.parse(value.strip(), region)
-    except phonenumbers.NumberParseException:
-        raise ValueError(f"invalid phone {value!r}: not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError(f"invalid phone {value!r}: not a valid number") from None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _blank_to_none(value: Any) -> Any:

@@ -103,6 +103,4 @@ async def create_consultation_request(
     except ScheduleError as exc:
         return JSONResponse(status_code=503, content={"detail": f"schedules: {exc}"})
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
-    return JSONResponse(
-        status_code=outcome.status_code, content=outcome.response, headers=headers
-    )
+    return JSONResponse(status_code=outcome.status_code, content=outcome.response, headers=headers)
