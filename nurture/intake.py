@@ -17,10 +17,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nurture.addresses import normalize_email, normalize_phone
+from nurture.control import record_consent
 from nurture.errors import IntakeError
 from nurture.models import (
     Channel,
-    ConsentEvent,
     ConsultationRequest,
     Contact,
     Delivery,
@@ -295,20 +295,15 @@ def _record_consent(
         }
         if meta.consent_text_version:
             evidence["consent_text_version"] = meta.consent_text_version
-        session.add(
-            ConsentEvent(
-                contact_id=contact.id,
-                channel=channel,
-                action="opt_in" if granted else "opt_out",
-                source=meta.source,
-                evidence=evidence,
-                at=now,
-            )
+        record_consent(
+            session,
+            contact,
+            channel,
+            granted=granted,
+            source=meta.source,
+            evidence=evidence,
+            now=now,
         )
-        if channel is Channel.EMAIL:
-            contact.consent_email = granted
-        else:
-            contact.consent_sms = granted
         if flag is True:
             # A fresh, explicit opt-in lifts an earlier opt-out (not a dead-address suppression).
             session.query(Suppression).filter(
