@@ -17,6 +17,7 @@ from nurture.dispatch import dispatch_tick
 from nurture.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
 from nurture.models import Channel, Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from nurture.sending import send_delivery
+from tests.conftest import midday_zone
 from tests.helpers import enroll, send_context
 
 LEASE = timedelta(seconds=300)
@@ -122,6 +123,15 @@ def seed(now: datetime, *, timezone: str = "Etc/UTC") -> Seeded:
         timezone=timezone,
     )
     return Seeded(**people)
+
+
+def seed_now() -> tuple[datetime, Seeded]:
+    """Seed around the real clock, in a zone where the last six hours were daytime (so SMS
+    quiet hours hold nothing back)."""
+    from nurture.models import utcnow
+
+    now = utcnow()
+    return now, seed(now, timezone=midday_zone(now - timedelta(hours=3)))
 
 
 def rows() -> list[Delivery]:
