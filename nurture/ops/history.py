@@ -56,8 +56,9 @@ class DeliveryHistory:
         entries = [TimelineEntry(e.at, e.status, e.source, e.detail) for e in self.events]
         queued_at = self.delivery.queued_at
         if queued_at is not None and not any(e.status == "queued" for e in entries):
-            entries.append(TimelineEntry(queued_at, "queued", "dispatcher", "last claim"))
-        entries.sort(key=lambda e: e.at)
+            # First among equals: a claim and its send can share one instant.
+            entries.insert(0, TimelineEntry(queued_at, "queued", "dispatcher", "last claim"))
+        entries.sort(key=lambda e: e.at)  # stable
         return entries
 
 
