@@ -79,12 +79,16 @@ def ping_workers(
     settings = settings or get_settings()
     if settings.embedded_broker:
         return None
-    from nurture.worker import app
+    from nurture.worker import create_app
 
+    # An app for exactly these settings (the module's `app` keeps those it was imported with).
+    celery = create_app(settings)
     try:
-        replies = app.control.ping(timeout=timeout_s, destination=destination) or []
+        replies = celery.control.ping(timeout=timeout_s, destination=destination) or []
     except Exception:
         return 0
+    finally:
+        celery.close()
     return len(replies)
 
 
