@@ -113,8 +113,9 @@ def dashboard(
     now: datetime = Depends(now_dep),
 ) -> Response:
     session = current_session(request, settings)
+    here = "/ops" if refresh is None else f"/ops?refresh={max(refresh, 0)}"
     if session is None:
-        return login_page("/ops")
+        return login_page(here)
     with session_scope() as db:
         attention = needing_attention(db, limit=50)
     return page(
@@ -125,7 +126,7 @@ def dashboard(
         states=[s.value for s in DeliveryStatus],
         flash=_flash(request),
         refresh_s=settings.ops_refresh_s if refresh is None else max(refresh, 0),
-        here="/ops" if refresh is None else f"/ops?refresh={max(refresh, 0)}",
+        here=here,
     )
 
 
