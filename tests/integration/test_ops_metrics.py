@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from datetime import timedelta
@@ -146,6 +147,12 @@ def test_counters_from_several_worker_processes_add_up_and_move(
         assert total(samples, "nurture_sends_total", step=step, status="sent") == 16
     writers = {p.name for p in metrics_dir(get_settings()).glob("counter_*.db")}
     assert len(writers) >= 2, writers  # each worker process wrote its own file
+
+    # With both workers up, the queue drained and the scheduler ticking, status is healthy.
+    status = CliRunner().invoke(cli, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    figures = json.loads(status.output)
+    assert (figures["workers"], figures["due_now"], figures["healthy"]) == (2, 0, True)
 
     # While they run, a container health check finds them: any worker, or this host's only.
     assert CliRunner().invoke(cli, ["health", "worker", "--all"]).exit_code == 0
