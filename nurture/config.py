@@ -68,6 +68,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    #: `nurture status`, `/ops`: unhealthy when the oldest due delivery is later than this,
+    ops_max_lateness_s: float = Field(default=300.0, gt=0)
+    #: or the scheduler has not ticked for this long,
+    ops_max_heartbeat_age_s: float = Field(default=60.0, gt=0)
+    #: or no worker answers a ping within this.
+    ops_ping_timeout_s: float = Field(default=1.0, gt=0)
+    #: How often the /ops page reloads itself (0: never).
+    ops_refresh_s: int = Field(default=15, ge=0)
 
     @field_validator("sms_rate", "email_rate")
     @classmethod

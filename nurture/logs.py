@@ -63,3 +63,6 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # HTTP client libraries log whole URLs at INFO, and a query string may hold an address.
+    for name in ("httpx", "httpx2", "httpcore", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -38,6 +38,7 @@ from nurture.models import (
     EnrollmentStatus,
     Suppression,
 )
+from nurture.ops.metrics import record_send
 from nurture.schedules import Catalog, Sequence, Step
 from nurture.scheduling import hold_until
 from nurture.templates import Renderer
@@ -102,6 +103,7 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
             log.info("send.lost_claim", delivery_id=delivery_id)
             return None
         claimed = _load(session, ctx.catalog, delivery_id)
+        structlog.contextvars.bind_contextvars(enrollment_id=claimed.delivery.enrollment_id)
         verdict = _may_send(session, ctx, claimed, now)
         if verdict is not None:
             return verdict
@@ -200,6 +202,7 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         provider=result.provider,
         provider_message_id=result.message_id,
         log_ctx=log_ctx,
+        lateness_s=(now - delivery.due_at).total_seconds(),
     )
 
 
@@ -249,6 +252,9 @@ def _may_send(
     if reason is not None:
         _set(session, delivery.id, DeliveryStatus.SKIPPED, now, code=reason)
         log.info("send.skipped", delivery_id=delivery.id, reason=reason)
+        record_send(
+            channel=delivery.channel.value, step=delivery.step_id, status=DeliveryStatus.SKIPPED
+        )
         return DeliveryStatus.SKIPPED
     opening = hold_until(
         now,
@@ -370,6 +376,7 @@ def _finish(
     provider: str | None = None,
     provider_message_id: str | None = None,
     log_ctx: dict[str, str | int],
+    lateness_s: float | None = None,
 ) -> DeliveryStatus:
     extra: dict[str, str | datetime | None] = {}
     if provider:
@@ -389,6 +396,15 @@ def _finish(
         )
     event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
     log.info(event, delivery_id=delivery_id, status=status.value, code=code, **log_ctx)
+    channel = Channel(str(log_ctx["channel"]))
+    record_send(
+        channel=channel.value,
+        step=str(log_ctx["step"]),
+        status=status,
+        provider=provider or ctx.channels[channel].provider,
+        code=code,
+        lateness_s=lateness_s,
+    )
     return status
 
 

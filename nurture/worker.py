@@ -120,7 +120,13 @@ def _logging(**_: Any) -> None:
 @app.task(name=SEND_TASK, ignore_result=True, acks_late=True)
 def send_task(delivery_id: int) -> str | None:
     """Send one delivery (a duplicate message for it does nothing)."""
-    status = send_delivery(send_context(), delivery_id, now=utcnow())
+    # Every log line of this send carries the delivery id (and, once loaded, the enrollment's).
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
+    try:
+        status = send_delivery(send_context(), delivery_id, now=utcnow())
+    finally:
+        structlog.contextvars.clear_contextvars()
     return status.value if status else None
 
 

@@ -9,12 +9,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from nurture import __version__
-from nurture.api import health, intake
+from nurture.api import health, intake, metrics, ops
+from nurture.api.requestlog import log_requests
 from nurture.config import get_settings
+from nurture.logs import configure_logging
 
 
 def create_app() -> FastAPI:
     settings = get_settings()
+    configure_logging(settings)
     app = FastAPI(
         title="nurture",
         version=__version__,
@@ -44,6 +47,9 @@ def create_app() -> FastAPI:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": errors})
 
+    app.middleware("http")(log_requests)  # outermost: sees every response, even a 413
     app.include_router(health.router)
     app.include_router(intake.router)
+    app.include_router(ops.router)
+    app.include_router(metrics.router)
     return app

@@ -1,14 +1,12 @@
-"""Intake and ops commands: enroll, status, deliveries, retry, cancel, resolve, stop, db."""
+"""Intake and steering commands: enroll, retry, cancel, resolve, stop, db (see also cli/ops.py)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
-from sqlalchemy import select
 
 from nurture.cli import app, console, db_app, fail
 from nurture.config import get_settings
@@ -21,8 +19,7 @@ from nurture.control import (
 )
 from nurture.db import session_scope, upgrade
 from nurture.intake import ConsultationRequestIn, RequestMeta, submit
-from nurture.models import Delivery, DeliveryStatus, utcnow
-from nurture.ops import collect_status, ping_workers
+from nurture.models import utcnow
 from nurture.schedules import load_catalog
 
 
@@ -78,93 +75,6 @@ def enroll(
             row["channel"],
             row["due_at"][:19],
             row["status"] + (f" ({row['reason']})" if row.get("reason") else ""),
-        )
-    console.print(table)
-
-
-@app.command()
-def status(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    max_lateness_s: float = typer.Option(300.0, help="Unhealthy when overdue longer."),
-    max_heartbeat_age_s: float = typer.Option(60.0, help="Unhealthy when the scheduler is quiet."),
-) -> None:
-    """Queue figures; exits 2 when unhealthy (stale scheduler, late, no worker)."""
-    settings = get_settings()
-    with session_scope() as session:
-        figures = collect_status(session, now=utcnow())
-    figures["workers"] = None if settings.embedded_broker else ping_workers()
-    problems = []
-    age = figures["scheduler_heartbeat_age_s"]
-    if age is None or age > max_heartbeat_age_s:
-        problems.append(f"scheduler heartbeat {'missing' if age is None else f'{age:.0f}s old'}")
-    if figures["oldest_overdue_s"] > max_lateness_s:
-        problems.append(f"oldest overdue delivery is {figures['oldest_overdue_s']:.0f}s late")
-    if figures["workers"] == 0:
-        problems.append("no worker answered a ping")
-    figures["healthy"] = not problems
-    figures["problems"] = problems
-    if as_json:
-        console.print_json(json.dumps(figures))
-    else:
-        table = Table(title="Deliveries by state")
-        table.add_column("state")
-        table.add_column("count", justify="right")
-        for state, count in figures["deliveries"].items():
-            table.add_row(state, str(count))
-        console.print(table)
-        for key in (
-            "due_now",
-            "oldest_overdue_s",
-            "next_24h",
-            "workers",
-            "scheduler_heartbeat_age_s",
-        ):
-            console.print(f"{key}: {figures[key]}")
-        console.print(
-            "[green]healthy[/green]"
-            if not problems
-            else "[red]unhealthy:[/red] " + "; ".join(problems)
-        )
-    if problems:
-        raise typer.Exit(2)
-
-
-@app.command()
-def deliveries(
-    status_: DeliveryStatus | None = typer.Option(None, "--status", help="Only this state."),
-    step: str | None = typer.Option(None, help="Only this step id."),
-    limit: int = typer.Option(50, help="At most this many, newest due first."),
-) -> None:
-    """List deliveries."""
-    with session_scope() as session:
-        query = select(Delivery).order_by(Delivery.due_at.desc()).limit(limit)
-        if status_ is not None:
-            query = query.where(Delivery.status == status_)
-        if step is not None:
-            query = query.where(Delivery.step_id == step)
-        rows = list(session.scalars(query))
-    table = Table()
-    for column in (
-        "id",
-        "enrollment",
-        "step",
-        "channel",
-        "due (UTC)",
-        "status",
-        "attempts",
-        "note",
-    ):
-        table.add_column(column)
-    for d in rows:
-        table.add_row(
-            str(d.id),
-            str(d.enrollment_id),
-            d.step_id,
-            d.channel.value,
-            d.due_at.strftime("%Y-%m-%d %H:%M:%S"),
-            d.status.value,
-            str(d.attempts),
-            d.error_code or "",
         )
     console.print(table)
 

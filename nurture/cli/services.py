@@ -10,7 +10,7 @@ import time
 
 import typer
 
-from nurture.cli import app, console
+from nurture.cli import app, console, fail
 from nurture.config import get_settings
 from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
 
@@ -95,7 +95,10 @@ def api(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=get_settings().log_level.lower(),
+        # nurture's own structured log: one line per request with the route, not the URL.
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -124,3 +127,20 @@ def scheduler() -> None:
             str(settings.var_dir / "celerybeat-schedule"),
         ),
     )
+
+
+@app.command()
+def flower(
+    port: int = typer.Option(5555, help="Port of Flower's web UI."),
+    address: str = typer.Option("127.0.0.1", help="Address to listen on."),
+) -> None:
+    """Flower, Celery's web monitor, on this deployment's broker (pip install 'nurture[flower]')."""
+    import importlib.util
+
+    if importlib.util.find_spec("flower") is None:
+        raise fail("flower is not installed: pip install 'nurture[flower]'")
+    if get_settings().embedded_broker:
+        raise fail(
+            "Flower needs a Redis broker (NURTURE_BROKER_URL); the embedded one has no events"
+        )
+    os.execv(sys.executable, _celery("flower", f"--port={port}", f"--address={address}"))

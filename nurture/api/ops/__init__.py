@@ -1,0 +1,15 @@
+"""The on-call's web page and JSON: `/ops`, `/ops/status`, and the actions behind the buttons."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from nurture.api.ops import actions, pages, status
+
+router = APIRouter()
+# /ops/status before the page routes, so the JSON route is matched by its own path.
+router.include_router(status.router)
+router.include_router(pages.router)
+router.include_router(actions.router)
+
+__all__ = ["router"]
