@@ -11,8 +11,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from nurture.addresses import normalize_phone
 from nurture.errors import NotFoundError
-from nurture.intake import normalize_phone
 from nurture.models import (
     PENDING_STATES,
     Channel,
