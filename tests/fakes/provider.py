@@ -77,6 +77,9 @@ class FakeProvider:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, latency_s: float = 0.0) -> None:
         self.latency_s = latency_s
+        #: When set, requests must carry exactly these credentials (else 401, as the real APIs).
+        self.sendgrid_api_key: str | None = None
+        self.twilio_auth_token: str | None = None
         self._lock = threading.Lock()
         self._failures: deque[Failure] = deque()
         self._received: list[Received] = []
@@ -90,7 +93,9 @@ class FakeProvider:
         return f"http://{host!s}:{port}"
 
     def start(self) -> FakeProvider:
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -263,7 +268,8 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
         def _sendgrid(self, raw: bytes) -> tuple[int, dict[str, str], bytes]:
             received_at = time.time()
             auth = self.headers.get("Authorization", "")
-            if not auth.startswith("Bearer ") or len(auth) < 10:
+            expected = fake.sendgrid_api_key
+            if not auth.startswith("Bearer ") or (expected and auth != f"Bearer {expected}"):
                 return _sendgrid_errors(401, "The provided authorization grant is invalid.")
             try:
                 payload = json.loads(raw)
@@ -303,10 +309,11 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
             received_at = time.time()
             account = self.path[len(_TWILIO_PREFIX) :].split("/", 1)[0]
             auth = self.headers.get("Authorization", "")
-            user = ""
+            user, token = "", ""
             if auth.startswith("Basic "):
-                user = base64.b64decode(auth[6:]).decode().partition(":")[0]
-            if user != account:
+                user, _, token = base64.b64decode(auth[6:]).decode().partition(":")
+            expected = fake.twilio_auth_token
+            if user != account or (expected and token != expected):
                 return _twilio_error(401, 20003, "Authenticate")
             form = {k: v[-1] for k, v in parse_qs(raw.decode(), keep_blank_values=True).items()}
             failure = fake._take_failure("twilio")
