@@ -9,7 +9,6 @@ re-sends an `unknown` delivery by itself.
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -18,8 +17,10 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from nurture.backoff import compute_backoff
 from nurture.channels.base import BaseChannel, OutgoingMessage
 from nurture.config import Settings
+from nurture.consent import refuse_address
 from nurture.errors import (
     AmbiguousSendError,
     PermanentSendError,
@@ -38,6 +39,7 @@ from nurture.models import (
     EnrollmentStatus,
     Suppression,
 )
+from nurture.ratelimit import Throttle
 from nurture.schedules import Catalog, Sequence, Step
 from nurture.scheduling import hold_until
 from nurture.templates import Renderer
@@ -54,23 +56,8 @@ class SendContext:
     renderer: Renderer
     channels: dict[Channel, BaseChannel]
     sessions: sessionmaker[Session]
-
-
-def compute_backoff(
-    attempt: int,
-    *,
-    base_s: float,
-    max_s: float,
-    retry_after_s: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds before attempt `attempt + 1`: exponential with full jitter, at least Retry-After."""
-    rng = rng or random.Random()
-    ceiling = min(max_s, base_s * (2 ** max(attempt - 1, 0)))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    if retry_after_s is not None:
-        delay = max(delay, retry_after_s)
-    return float(min(delay, max(max_s, retry_after_s or 0)))
+    #: Per-channel rate limits (NURTURE_SMS_RATE / EMAIL_RATE); None when there are none.
+    throttle: Throttle | None = None
 
 
 @dataclass(frozen=True)
@@ -84,6 +71,11 @@ class _Claimed:
 
 def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> DeliveryStatus | None:
     """Send one delivery if this call wins it; the status it ended in, or None if another did."""
+    if ctx.throttle is not None:
+        waited_s = ctx.throttle.wait_turn(ctx.sessions, delivery_id, now=now)
+        if waited_s is None:
+            return DeliveryStatus.SCHEDULED  # its rate slot is later: handed back for then
+        now += timedelta(seconds=waited_s)
     lease = timedelta(seconds=ctx.settings.lease_s)
     with ctx.sessions.begin() as session:
         won = session.execute(
@@ -158,9 +150,8 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         )
     except PermanentSendError as exc:
         if exc.suppress:
-            _suppress(
-                ctx, delivery.channel, message.to, reason=f"{exc.provider}:{exc.code}", now=now
-            )
+            with ctx.sessions.begin() as session:
+                refuse_address(session, delivery, message.to, exc, now=now)
         return _finish(
             ctx,
             delivery_id,
@@ -230,6 +221,17 @@ def _may_send(
         ).where(Contact.id == contact.id)
     )
     reason: str | None = None
+    if c.enrollment.status is EnrollmentStatus.PAUSED:
+        # A person wrote back: hold the message until the clinic resumes or stops the run.
+        _set(
+            session,
+            delivery.id,
+            DeliveryStatus.SCHEDULED,
+            now,
+            code="enrollment_paused",
+            attempts=delivery.attempts - 1,
+        )
+        return DeliveryStatus.SCHEDULED
     if c.enrollment.status is not EnrollmentStatus.ACTIVE:
         reason = f"enrollment_{c.enrollment.status.value}"
     elif not address:
@@ -376,7 +378,7 @@ def _finish(
         extra = {"provider": provider, "provider_message_id": provider_message_id, "sent_at": now}
     with ctx.sessions.begin() as session:
         # `unknown` too: if the lease ran out mid-send, the real outcome still wins.
-        _set(
+        changed = _set(
             session,
             delivery_id,
             status,
@@ -387,15 +389,14 @@ def _finish(
             from_states=(DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN),
             extra=extra,
         )
+        if not changed and extra:
+            # A delivery report got here first and moved the status on: keep the provider id.
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.provider_message_id.is_(None))
+                .values(**extra)
+                .execution_options(synchronize_session=False)
+            )
     event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
     log.info(event, delivery_id=delivery_id, status=status.value, code=code, **log_ctx)
     return status
-
-
-def _suppress(
-    ctx: SendContext, channel: Channel, address: str, *, reason: str, now: datetime
-) -> None:
-    from nurture.control import add_suppression
-
-    with ctx.sessions.begin() as session:
-        add_suppression(session, channel, address, reason=reason, source="provider", now=now)
