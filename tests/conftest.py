@@ -324,18 +324,16 @@ def use_providers(
     **values: str,
 ) -> None:
     """Point the SendGrid and Twilio channels (and their webhooks) at the fake."""
-    use(
-        env,
-        monkeypatch,
-        email_backend="sendgrid",
-        sendgrid_api_key=SENDGRID_API_KEY,
-        sendgrid_api_host=fake.url,
-        sendgrid_webhook_public_key=sendgrid_public_key(key),
-        sms_backend="twilio",
-        twilio_account_sid=TWILIO_ACCOUNT_SID,
-        twilio_auth_token=TWILIO_AUTH_TOKEN,
-        twilio_from=TWILIO_FROM,
-        twilio_api_base=fake.url,
-        provider_timeout_s="2",
-        **values,
-    )
+    settings = {
+        "email_backend": "sendgrid",
+        "sendgrid_api_key": SENDGRID_API_KEY,
+        "sendgrid_api_host": fake.url,
+        "sendgrid_webhook_public_key": sendgrid_public_key(key),
+        "sms_backend": "twilio",
+        "twilio_account_sid": TWILIO_ACCOUNT_SID,
+        "twilio_auth_token": TWILIO_AUTH_TOKEN,
+        "twilio_from": TWILIO_FROM,
+        "twilio_api_base": fake.url,
+        "provider_timeout_s": "2",
+    }
+    use(env, monkeypatch, **{**settings, **values})
