@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nurture.control import stop_contact
@@ -71,12 +71,15 @@ def resume_contact(session: Session, contact: Contact, *, now: datetime) -> int:
     )
     for enrollment in paused:
         shift = now - (enrollment.paused_at or now)
-        session.execute(
-            update(Delivery)
-            .where(Delivery.enrollment_id == enrollment.id, Delivery.status.in_(PENDING_STATES))
-            .values(due_at=Delivery.due_at + shift, updated_at=now)
-            .execution_options(synchronize_session=False)
+        # Row by row: SQLite keeps datetimes as text, so no date arithmetic in SQL.
+        waiting = session.scalars(
+            select(Delivery).where(
+                Delivery.enrollment_id == enrollment.id, Delivery.status.in_(PENDING_STATES)
+            )
         )
+        for delivery in waiting:
+            delivery.due_at += shift
+            delivery.updated_at = now
         enrollment.status = EnrollmentStatus.ACTIVE
         enrollment.paused_at = None
     return len(paused)
