@@ -6,10 +6,11 @@ Lua script using Redis's own clock, so any number of workers on any number of ho
 never go faster than the rate. Without Redis (the embedded broker) an in-process limiter does
 the same for the one process that sends.
 
-A worker waits for a slot only briefly (`max_wait_s`, well inside the lease); a delivery
-whose slot is further away goes back to `scheduled` for the dispatcher to hand out later, so a
-backlog never holds worker threads for long. Throttling happens before the send claim, so a
-stop that arrives while a worker waits is still seen by the claim.
+The slot is taken right before the provider call, after rendering, so what reaches the
+provider is spaced by the rate and not by how long each message took to prepare. A worker
+waits for a slot only briefly (`max_wait_s`, well inside the lease); a delivery whose slot is
+further away goes back to `scheduled` for the dispatcher to hand out later, so a backlog never
+holds worker threads for long (sending.py re-checks stops after any wait).
 """
 
 from __future__ import annotations
@@ -19,16 +20,13 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.config import Settings, parse_rate
 from nurture.keys import rate_limit_key
-from nurture.models import Channel, Delivery, DeliveryStatus
+from nurture.models import Channel
 
 log = structlog.get_logger(__name__)
 
@@ -100,9 +98,19 @@ class LocalRateLimiter:
             return Reservation(granted=True, wait_s=wait)
 
 
+@dataclass(frozen=True)
+class Turn:
+    """The outcome of waiting for a send slot."""
+
+    #: Seconds slept before the slot came (0 when it was free, or the channel is unlimited).
+    waited_s: float = 0.0
+    #: Set when the slot is further than the throttle waits: try again in that many seconds.
+    retry_in_s: float | None = None
+
+
 @dataclass
 class Throttle:
-    """Holds each delivery to its channel's rate before the send claim."""
+    """Holds each send to its channel's rate, right before the provider call."""
 
     limiter: RateLimiter
     #: Messages per second per channel; a channel without an entry is not limited.
@@ -113,45 +121,19 @@ class Throttle:
     sleep: Callable[[float], None] = time.sleep
     rng: random.Random = field(default_factory=random.Random)
 
-    def wait_turn(
-        self, sessions: sessionmaker[Session], delivery_id: int, *, now: datetime
-    ) -> float | None:
-        """Seconds slept for the delivery's slot (0 if unlimited), or None if it was handed
-        back to the dispatcher because its slot is further away than `max_wait_s`."""
-        if not self.rates:
-            return 0.0
-        with sessions() as session:
-            channel = session.scalar(
-                select(Delivery.channel).where(
-                    Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED
-                )
-            )
-        per_s = self.rates.get(channel) if channel is not None else None
-        if channel is None or per_s is None:
-            return 0.0  # unlimited, or not ours to send (the claim will say so)
+    def wait_turn(self, channel: Channel) -> Turn:
+        """Sleep until this channel's next send slot, unless it is more than `max_wait_s` away."""
+        per_s = self.rates.get(channel)
+        if per_s is None:
+            return Turn()
         key = rate_limit_key(channel.value, self.senders.get(channel, ""))
         reservation = self.limiter.reserve(key, per_s=per_s, max_wait_s=self.max_wait_s)
-        if reservation.granted:
-            if reservation.wait_s > 0:
-                self.sleep(reservation.wait_s)
-            return reservation.wait_s
-        # Spread the returns so a backlog does not come back as one herd.
-        later = reservation.wait_s * self.rng.uniform(1.0, 1.5)
-        with sessions.begin() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED)
-                .values(
-                    status=DeliveryStatus.SCHEDULED,
-                    due_at=now + timedelta(seconds=later),
-                    lease_expires_at=None,
-                    error_code="rate_limited",
-                    updated_at=now,
-                )
-                .execution_options(synchronize_session=False)
-            )
-        log.info("send.rate_limited", delivery_id=delivery_id, retry_in_s=round(later, 1))
-        return None
+        if not reservation.granted:
+            # Spread the returns so a backlog does not come back as one herd.
+            return Turn(retry_in_s=reservation.wait_s * self.rng.uniform(1.0, 1.5))
+        if reservation.wait_s > 0:
+            self.sleep(reservation.wait_s)
+        return Turn(waited_s=reservation.wait_s)
 
 
 def make_throttle(settings: Settings, *, email_sender: str) -> Throttle | None:

@@ -9,7 +9,7 @@ re-sends an `unknown` delivery by itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.backoff import compute_backoff
-from nurture.channels.base import BaseChannel, OutgoingMessage
+from nurture.channels.base import BaseChannel
 from nurture.config import Settings
 from nurture.consent import refuse_address
 from nurture.errors import (
@@ -27,7 +27,7 @@ from nurture.errors import (
     TemplateError,
     TransientSendError,
 )
-from nurture.messages import ContactView, contact_view, envelope, quiet_hours_end, render_step
+from nurture.messages import ContactView, compose_message, contact_view
 from nurture.models import (
     Channel,
     ConsultationRequest,
@@ -71,11 +71,6 @@ class _Claimed:
 
 def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> DeliveryStatus | None:
     """Send one delivery if this call wins it; the status it ended in, or None if another did."""
-    if ctx.throttle is not None:
-        waited_s = ctx.throttle.wait_turn(ctx.sessions, delivery_id, now=now)
-        if waited_s is None:
-            return DeliveryStatus.SCHEDULED  # its rate slot is later: handed back for then
-        now += timedelta(seconds=waited_s)
     lease = timedelta(seconds=ctx.settings.lease_s)
     with ctx.sessions.begin() as session:
         won = session.execute(
@@ -105,7 +100,17 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         "channel": delivery.channel.value,
     }
     try:
-        message = _compose(ctx, claimed, now)
+        message = compose_message(
+            ctx.renderer,
+            settings=ctx.settings,
+            catalog=ctx.catalog,
+            delivery=delivery,
+            enrollment=claimed.enrollment,
+            contact=claimed.contact,
+            sequence=claimed.sequence,
+            step=claimed.step,
+            now=now,
+        )
     except TemplateError as exc:
         # Nothing went out; ops fix the template and `nurture retry` it.
         return _finish(
@@ -119,6 +124,11 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         )
 
     channel = ctx.channels[delivery.channel]
+    if ctx.throttle is not None:
+        verdict, now = _take_turn(ctx, claimed, now)
+        if verdict is not None:
+            return verdict
+        message = replace(message, now=now)
     try:
         result = channel.send(message)
     except TransientSendError as exc:
@@ -285,35 +295,34 @@ def _when(c: _Claimed, ctx: SendContext) -> bool:
     )
 
 
-def _compose(ctx: SendContext, c: _Claimed, now: datetime) -> OutgoingMessage:
-    if c.sequence is None or c.step is None:
-        raise TemplateError(
-            f"step {c.delivery.step_id!r} of sequence "
-            f"{c.enrollment.sequence_id!r} is no longer in the schedule files"
-        )
-    rendered = render_step(
-        ctx.renderer,
-        settings=ctx.settings,
-        catalog=ctx.catalog,
-        sequence=c.sequence,
-        step=c.step,
-        channel=c.delivery.channel,
-        contact=c.contact,
-        delivery_id=c.delivery.id,
-    )
-    not_after = None
-    if c.delivery.channel is Channel.SMS:
-        not_after = quiet_hours_end(now, c.enrollment.timezone, c.enrollment.region)
-    return envelope(
-        settings=ctx.settings,
-        catalog=ctx.catalog,
-        delivery_id=c.delivery.id,
-        enrollment_id=c.enrollment.id,
-        contact=c.contact,
-        rendered=rendered,
-        now=now,
-        not_after=not_after,
-    )
+def _take_turn(
+    ctx: SendContext, c: _Claimed, now: datetime
+) -> tuple[DeliveryStatus | None, datetime]:
+    """Wait for the channel's rate slot; hand the delivery back when the slot is far off.
+
+    After a wait, the checks run again: a stop that came meanwhile still wins.
+    """
+    assert ctx.throttle is not None
+    turn = ctx.throttle.wait_turn(c.delivery.channel)
+    if turn.retry_in_s is not None:
+        with ctx.sessions.begin() as session:
+            _set(
+                session,
+                c.delivery.id,
+                DeliveryStatus.SCHEDULED,
+                now,
+                code="rate_limited",
+                due_at=now + timedelta(seconds=turn.retry_in_s),
+                attempts=c.delivery.attempts - 1,
+                from_states=(DeliveryStatus.SENDING,),
+            )
+        log.info("send.rate_limited", delivery_id=c.delivery.id, retry_in_s=turn.retry_in_s)
+        return DeliveryStatus.SCHEDULED, now
+    if not turn.waited_s:
+        return None, now
+    now += timedelta(seconds=turn.waited_s)
+    with ctx.sessions.begin() as session:
+        return _may_send(session, ctx, _load(session, ctx.catalog, c.delivery.id), now), now
 
 
 def _set(

@@ -145,6 +145,8 @@ class TwilioChannel(BaseChannel):
     ) -> None:
         self.http = RoutedTwilioHttpClient(api_base, timeout_s=timeout_s)
         self.client = Client(account_sid, auth_token, http_client=self.http)
+        # The SDK imports its resources on first use; do it now, not inside a rate slot.
+        self.messages = self.client.messages
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
@@ -164,7 +166,7 @@ class TwilioChannel(BaseChannel):
         if validity is not None:
             params["validity_period"] = validity
         try:
-            created = self.client.messages.create(**params)
+            created = self.messages.create(**params)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise _refusal(exc) from None
         return SendResult(provider=self.provider, message_id=str(created.sid))

@@ -6,16 +6,18 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from nurture.control import find_contact, stop_contact
 from nurture.db import session_scope
 from nurture.dispatch import claim_due
 from nurture.models import Channel, DeliveryStatus
-from nurture.ratelimit import RedisRateLimiter
+from nurture.ratelimit import LocalRateLimiter, RedisRateLimiter, Throttle
 from nurture.sending import send_delivery
 from tests.conftest import midday_zone, use, use_providers
 from tests.fakes.provider import FakeProvider
@@ -112,3 +114,30 @@ def test_a_delivery_whose_slot_is_too_far_goes_back_to_the_dispatcher(
     assert held.error_code == "rate_limited"
     assert now + timedelta(seconds=55) < held.due_at <= now + timedelta(seconds=91)
     assert len(fake_provider.messages("twilio")) == 1
+
+
+def test_a_stop_that_comes_while_a_send_waits_for_its_slot_still_wins(
+    on_redis: str, fake_provider: FakeProvider
+) -> None:
+    now = datetime.now(UTC)
+    enroll(now, timezone=midday_zone())
+    claimed = _claim_all(now)
+    [sms] = [d.id for d in deliveries() if d.channel is Channel.SMS and d.id in claimed]
+
+    def stop_while_waiting(seconds: float) -> None:
+        with session_scope() as s:
+            stop_contact(s, find_contact(s, phone="+16175550199"), reason="asked", now=now)
+
+    limiter = LocalRateLimiter()
+    limiter.reserve("nurture:rate:sms:+16175550100", per_s=1, max_wait_s=5)  # slot taken
+    ctx = replace(
+        send_context(),
+        throttle=Throttle(
+            limiter=limiter,
+            rates={Channel.SMS: 1.0},
+            senders={Channel.SMS: "+16175550100"},
+            sleep=stop_while_waiting,
+        ),
+    )
+    assert send_delivery(ctx, sms, now=now) is DeliveryStatus.SKIPPED
+    assert fake_provider.messages("twilio") == []
