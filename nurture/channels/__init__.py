@@ -12,7 +12,14 @@ from nurture.config import Settings
 from nurture.errors import ConfigError
 from nurture.models import Channel
 
-__all__ = ["BaseChannel", "OutgoingMessage", "SendResult", "make_channel", "status_callback_url"]
+__all__ = [
+    "BaseChannel",
+    "OutgoingMessage",
+    "SendResult",
+    "check_channels",
+    "make_channel",
+    "status_callback_url",
+]
 
 #: Where Twilio posts delivery reports (PUBLIC_URL + this path).
 TWILIO_STATUS_PATH = "/webhooks/twilio/status"
@@ -68,3 +75,9 @@ def make_channel(channel: Channel, settings: Settings) -> BaseChannel:
     raise ConfigError(
         f"NURTURE_{channel.value.upper()}_BACKEND={backend!r} is not available in this build"
     )
+
+
+def check_channels(settings: Settings) -> None:
+    """Build every configured channel once, so missing credentials stop a worker at start."""
+    for channel in Channel:
+        make_channel(channel, settings).close()
