@@ -12,7 +12,6 @@ from tests.integration.webhook_setup import (
     EMAIL,
     PHONE,
     by_step,
-    client,
     consent_events,
     contact,
     enrollment,
@@ -21,7 +20,6 @@ from tests.integration.webhook_setup import (
     suppressions,
 )
 
-__all__ = ["client"]  # the fixture, imported for pytest
 AUTH = {"Authorization": "Bearer test-key"}
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -30,19 +28,21 @@ def _unsubscribe_path(channel: Channel = Channel.EMAIL) -> str:
     return f"/u/{make_unsubscribe_token('test-secret', contact().id, channel)}"
 
 
-def test_the_unsubscribe_page_asks_first_and_changes_nothing(client: TestClient) -> None:
+def test_the_unsubscribe_page_asks_first_and_changes_nothing(webhook_client: TestClient) -> None:
     first_step_sent()
     before = snapshot()
-    response = client.get(_unsubscribe_path())
+    response = webhook_client.get(_unsubscribe_path())
     assert response.status_code == 200
     assert 'method="post"' in response.text and "r***@example.com" in response.text
     assert EMAIL not in response.text
     assert snapshot() == before
 
 
-def test_one_click_unsubscribe_stops_email_at_once_and_sms_goes_on(client: TestClient) -> None:
+def test_one_click_unsubscribe_stops_email_at_once_and_sms_goes_on(
+    webhook_client: TestClient,
+) -> None:
     first_step_sent()
-    response = client.post(
+    response = webhook_client.post(
         _unsubscribe_path(),
         content="List-Unsubscribe=One-Click",
         headers={**ONE_CLICK, "User-Agent": "MailClient/1.0"},
@@ -62,31 +62,35 @@ def test_one_click_unsubscribe_stops_email_at_once_and_sms_goes_on(client: TestC
     assert entry.evidence["user_agent"] == "MailClient/1.0"
 
 
-def test_the_pages_own_button_unsubscribes_too(client: TestClient) -> None:
+def test_the_pages_own_button_unsubscribes_too(webhook_client: TestClient) -> None:
     first_step_sent()
-    response = client.post(_unsubscribe_path(Channel.SMS), data={"List-Unsubscribe": "One-Click"})
+    response = webhook_client.post(
+        _unsubscribe_path(Channel.SMS), data={"List-Unsubscribe": "One-Click"}
+    )
     assert response.status_code == 200 and "text messages" in response.text
     assert [(s.channel, s.address) for s in suppressions()] == [(Channel.SMS, PHONE)]
 
 
-def test_a_tampered_unsubscribe_link_changes_nothing(client: TestClient) -> None:
+def test_a_tampered_unsubscribe_link_changes_nothing(webhook_client: TestClient) -> None:
     first_step_sent()
     before = snapshot()
     path = _unsubscribe_path()[:-3] + "xyz"
-    assert client.get(path).status_code == 404
+    assert webhook_client.get(path).status_code == 404
     assert (
-        client.post(path, content="List-Unsubscribe=One-Click", headers=ONE_CLICK).status_code
+        webhook_client.post(
+            path, content="List-Unsubscribe=One-Click", headers=ONE_CLICK
+        ).status_code
         == 404
     )
     assert snapshot() == before
 
 
 def test_a_booking_link_records_the_click_and_redirects_to_the_booking_page(
-    client: TestClient,
+    webhook_client: TestClient,
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     token = make_booking_token("test-secret", contact().id, email.id)
-    response = client.get(f"/b/{token}", follow_redirects=False)
+    response = webhook_client.get(f"/b/{token}", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == "https://change-me.example/CHANGE-ME/book"
     with session_scope() as s:
@@ -94,10 +98,10 @@ def test_a_booking_link_records_the_click_and_redirects_to_the_booking_page(
     assert [(c.delivery_id, c.detail) for c in clicks] == [(email.id, "booking link clicked")]
 
 
-def test_a_mangled_booking_link_still_leads_to_the_booking_page(client: TestClient) -> None:
+def test_a_mangled_booking_link_still_leads_to_the_booking_page(webhook_client: TestClient) -> None:
     first_step_sent()
     before = snapshot()
-    response = client.get("/b/not-a-token", follow_redirects=False)
+    response = webhook_client.get("/b/not-a-token", follow_redirects=False)
     assert (response.status_code, response.headers["location"]) == (
         302,
         "https://change-me.example/CHANGE-ME/book",
@@ -105,9 +109,11 @@ def test_a_mangled_booking_link_still_leads_to_the_booking_page(client: TestClie
     assert snapshot() == before
 
 
-def test_a_booking_stops_every_pending_message(client: TestClient) -> None:
+def test_a_booking_stops_every_pending_message(webhook_client: TestClient) -> None:
     first_step_sent()
-    response = client.post("/v1/bookings", json={"email": "Robin@Example.com"}, headers=AUTH)
+    response = webhook_client.post(
+        "/v1/bookings", json={"email": "Robin@Example.com"}, headers=AUTH
+    )
     assert response.status_code == 200
     body = response.json()
     assert (body["enrollments_stopped"], body["deliveries_skipped"]) == (1, 4)
@@ -117,19 +123,21 @@ def test_a_booking_stops_every_pending_message(client: TestClient) -> None:
     assert set(pending) == {DeliveryStatus.SKIPPED}
 
 
-def test_a_booking_can_name_the_prospect_by_phone(client: TestClient) -> None:
+def test_a_booking_can_name_the_prospect_by_phone(webhook_client: TestClient) -> None:
     first_step_sent()
-    response = client.post("/v1/bookings", json={"phone": "(617) 555-0199"}, headers=AUTH)
+    response = webhook_client.post("/v1/bookings", json={"phone": "(617) 555-0199"}, headers=AUTH)
     assert response.status_code == 200 and response.json()["deliveries_skipped"] == 4
 
 
-def test_a_booking_needs_the_api_key_and_an_address(client: TestClient) -> None:
+def test_a_booking_needs_the_api_key_and_an_address(webhook_client: TestClient) -> None:
     first_step_sent()
     before = snapshot()
-    assert client.post("/v1/bookings", json={"email": EMAIL}).status_code == 401
-    missing = client.post("/v1/bookings", json={}, headers=AUTH)
+    assert webhook_client.post("/v1/bookings", json={"email": EMAIL}).status_code == 401
+    missing = webhook_client.post("/v1/bookings", json={}, headers=AUTH)
     assert missing.status_code == 422
     assert "email or the phone" in missing.json()["detail"][0]["msg"]
-    unknown = client.post("/v1/bookings", json={"email": "nobody@example.com"}, headers=AUTH)
+    unknown = webhook_client.post(
+        "/v1/bookings", json={"email": "nobody@example.com"}, headers=AUTH
+    )
     assert unknown.status_code == 404
     assert snapshot() == before

@@ -13,7 +13,6 @@ from tests.conftest import use
 from tests.integration.webhook_setup import (
     EMAIL,
     by_step,
-    client,
     consent_events,
     contact,
     enrollment,
@@ -22,8 +21,6 @@ from tests.integration.webhook_setup import (
     suppressions,
 )
 from tests.signing import post_sendgrid
-
-__all__ = ["client"]  # the fixture, imported for pytest
 
 
 def _event(delivery: Delivery, kind: str, event_id: str = "ev-1", **extra: Any) -> dict[str, Any]:
@@ -40,20 +37,20 @@ def _event(delivery: Delivery, kind: str, event_id: str = "ev-1", **extra: Any) 
 
 
 def test_delivered_moves_the_email_to_delivered(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    response = post_sendgrid(client, sendgrid_key, [_event(email, "delivered")])
+    response = post_sendgrid(webhook_client, sendgrid_key, [_event(email, "delivered")])
     assert response.status_code == 204
     assert by_step()["doctor-first", Channel.EMAIL].status is DeliveryStatus.DELIVERED
 
 
 def test_a_hard_bounce_suppresses_the_address_and_stops_email_while_sms_goes_on(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     post_sendgrid(
-        client,
+        webhook_client,
         sendgrid_key,
         [_event(email, "bounce", type="bounce", status="5.1.1", reason="550 5.1.1 no such user")],
     )
@@ -68,11 +65,13 @@ def test_a_hard_bounce_suppresses_the_address_and_stops_email_while_sms_goes_on(
 
 
 def test_a_blocked_bounce_is_recorded_but_does_not_suppress(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     post_sendgrid(
-        client, sendgrid_key, [_event(email, "bounce", type="blocked", reason="421 try later")]
+        webhook_client,
+        sendgrid_key,
+        [_event(email, "bounce", type="blocked", reason="421 try later")],
     )
     assert by_step()["doctor-first", Channel.EMAIL].status is DeliveryStatus.BOUNCED
     assert suppressions() == []
@@ -80,10 +79,12 @@ def test_a_blocked_bounce_is_recorded_but_does_not_suppress(
 
 
 def test_dropped_for_a_bounced_address_fails_and_suppresses(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    post_sendgrid(client, sendgrid_key, [_event(email, "dropped", reason="Bounced Address")])
+    post_sendgrid(
+        webhook_client, sendgrid_key, [_event(email, "dropped", reason="Bounced Address")]
+    )
     row = by_step()["doctor-first", Channel.EMAIL]
     assert (row.status, row.error_detail) == (DeliveryStatus.FAILED, "Bounced Address")
     assert [s.channel for s in suppressions()] == [Channel.EMAIL]
@@ -94,10 +95,10 @@ def test_dropped_for_a_bounced_address_fails_and_suppresses(
     [("unsubscribe", "opt_out"), ("group_unsubscribe", "opt_out"), ("spamreport", "complaint")],
 )
 def test_an_unsubscribe_or_spam_report_opts_out_of_email_only(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, kind: str, reason: str
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, kind: str, reason: str
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    post_sendgrid(client, sendgrid_key, [_event(email, kind, asm_group_id=12)])
+    post_sendgrid(webhook_client, sendgrid_key, [_event(email, kind, asm_group_id=12)])
     rows = by_step()
     assert rows["self-test", Channel.EMAIL].status is DeliveryStatus.SKIPPED
     assert rows["booking", Channel.EMAIL].status is DeliveryStatus.SKIPPED
@@ -113,13 +114,13 @@ def test_an_unsubscribe_or_spam_report_opts_out_of_email_only(
 
 
 def test_opting_out_of_the_last_channel_stops_a_sequence_that_stops_on_unsubscribed(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     from tests.signing import post_twilio
 
     post_twilio(
-        client,
+        webhook_client,
         "/webhooks/twilio/inbound",
         {
             "MessageSid": "SM" + "c" * 32,
@@ -128,7 +129,7 @@ def test_opting_out_of_the_last_channel_stops_a_sequence_that_stops_on_unsubscri
             "Body": "STOP",
         },
     )
-    post_sendgrid(client, sendgrid_key, [_event(email, "unsubscribe")])
+    post_sendgrid(webhook_client, sendgrid_key, [_event(email, "unsubscribe")])
     assert (enrollment().status, enrollment().stop_reason) == (
         EnrollmentStatus.STOPPED,
         "unsubscribed",
@@ -136,18 +137,20 @@ def test_opting_out_of_the_last_channel_stops_a_sequence_that_stops_on_unsubscri
 
 
 def test_the_same_event_delivered_twice_is_applied_once(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    post_sendgrid(client, sendgrid_key, [_event(email, "spamreport", event_id="ev-9")])
+    post_sendgrid(webhook_client, sendgrid_key, [_event(email, "spamreport", event_id="ev-9")])
     before = snapshot()
-    response = post_sendgrid(client, sendgrid_key, [_event(email, "spamreport", event_id="ev-9")])
+    response = post_sendgrid(
+        webhook_client, sendgrid_key, [_event(email, "spamreport", event_id="ev-9")]
+    )
     assert response.status_code == 204
     assert snapshot() == before
 
 
 def test_opens_clicks_and_processed_events_change_nothing(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     before = snapshot()
@@ -155,53 +158,57 @@ def test_opens_clicks_and_processed_events_change_nothing(
         _event(email, kind, event_id=f"ev-{kind}")
         for kind in ("processed", "open", "click", "deferred")
     ]
-    assert post_sendgrid(client, sendgrid_key, events).status_code == 204
+    assert post_sendgrid(webhook_client, sendgrid_key, events).status_code == 204
     assert snapshot() == before
 
 
 def test_a_late_delivered_does_not_undo_a_bounce(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    post_sendgrid(client, sendgrid_key, [_event(email, "bounce", event_id="ev-a", type="bounce")])
-    post_sendgrid(client, sendgrid_key, [_event(email, "delivered", event_id="ev-b")])
+    post_sendgrid(
+        webhook_client, sendgrid_key, [_event(email, "bounce", event_id="ev-a", type="bounce")]
+    )
+    post_sendgrid(webhook_client, sendgrid_key, [_event(email, "delivered", event_id="ev-b")])
     assert by_step()["doctor-first", Channel.EMAIL].status is DeliveryStatus.BOUNCED
 
 
 def test_a_tampered_batch_gets_403_and_changes_nothing(
-    client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     before = snapshot()
-    response = post_sendgrid(client, sendgrid_key, [_event(email, "delivered")], tamper=True)
+    response = post_sendgrid(
+        webhook_client, sendgrid_key, [_event(email, "delivered")], tamper=True
+    )
     assert response.status_code == 403
     assert snapshot() == before
 
 
-def test_a_batch_signed_with_another_key_gets_403(client: TestClient) -> None:
+def test_a_batch_signed_with_another_key_gets_403(webhook_client: TestClient) -> None:
     email = first_step_sent()[Channel.EMAIL]
     before = snapshot()
     stranger = ec.generate_private_key(ec.SECP256R1())
-    assert post_sendgrid(client, stranger, [_event(email, "bounce")]).status_code == 403
+    assert post_sendgrid(webhook_client, stranger, [_event(email, "bounce")]).status_code == 403
     assert snapshot() == before
 
 
-def test_an_unsigned_batch_gets_403(client: TestClient) -> None:
+def test_an_unsigned_batch_gets_403(webhook_client: TestClient) -> None:
     email = first_step_sent()[Channel.EMAIL]
     before = snapshot()
-    response = client.post("/webhooks/sendgrid/events", json=[_event(email, "bounce")])
+    response = webhook_client.post("/webhooks/sendgrid/events", json=[_event(email, "bounce")])
     assert response.status_code == 403
     assert snapshot() == before
 
 
 def test_without_a_public_key_every_batch_is_refused(
-    client: TestClient,
+    webhook_client: TestClient,
     sendgrid_key: ec.EllipticCurvePrivateKey,
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
     use(env, monkeypatch, sendgrid_webhook_public_key="")
-    response = post_sendgrid(client, sendgrid_key, [_event(email, "bounce")])
+    response = post_sendgrid(webhook_client, sendgrid_key, [_event(email, "bounce")])
     assert response.status_code == 403
     assert "NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY" in response.json()["detail"]

@@ -20,7 +20,6 @@ from tests.integration.webhook_setup import (
     PHONE,
     T0,
     by_step,
-    client,
     consent_events,
     contact,
     enrollment,
@@ -30,7 +29,6 @@ from tests.integration.webhook_setup import (
 )
 from tests.signing import post_twilio, twilio_signature
 
-__all__ = ["client"]  # the fixture, imported for pytest
 CLINIC = "Benjamin Friction Therapy"
 INBOUND = "/webhooks/twilio/inbound"
 STATUS = "/webhooks/twilio/status"
@@ -66,10 +64,10 @@ def _messages(response_text: str) -> list[str]:
     ],
 )
 def test_an_opt_out_keyword_in_any_case_suppresses_sms_and_skips_every_pending_sms(
-    client: TestClient, keyword: str
+    webhook_client: TestClient, keyword: str
 ) -> None:
     first_step_sent()
-    response = post_twilio(client, INBOUND, _text(keyword))
+    response = post_twilio(webhook_client, INBOUND, _text(keyword))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/xml")
     [confirmation] = _messages(response.text)
@@ -89,21 +87,21 @@ def test_an_opt_out_keyword_in_any_case_suppresses_sms_and_skips_every_pending_s
 
 
 def test_twilio_retrying_a_stop_changes_nothing_more_and_confirms_nothing_more(
-    client: TestClient,
+    webhook_client: TestClient,
 ) -> None:
     first_step_sent()
-    first = post_twilio(client, INBOUND, _text("STOP"))
+    first = post_twilio(webhook_client, INBOUND, _text("STOP"))
     before = snapshot()
-    again = post_twilio(client, INBOUND, _text("STOP"))
+    again = post_twilio(webhook_client, INBOUND, _text("STOP"))
     assert len(_messages(first.text)) == 1
     assert again.status_code == 200 and _messages(again.text) == []
     assert snapshot() == before
 
 
-def test_start_opts_back_in_and_the_ledger_keeps_both_entries(client: TestClient) -> None:
+def test_start_opts_back_in_and_the_ledger_keeps_both_entries(webhook_client: TestClient) -> None:
     first_step_sent()
-    post_twilio(client, INBOUND, _text("STOP", sid="SM1" + "0" * 31))
-    response = post_twilio(client, INBOUND, _text("start", sid="SM2" + "0" * 31))
+    post_twilio(webhook_client, INBOUND, _text("STOP", sid="SM1" + "0" * 31))
+    response = post_twilio(webhook_client, INBOUND, _text("start", sid="SM2" + "0" * 31))
     [confirmation] = _messages(response.text)
     assert "subscribed" in confirmation and CLINIC in confirmation
     assert suppressions() == []
@@ -114,11 +112,11 @@ def test_start_opts_back_in_and_the_ledger_keeps_both_entries(client: TestClient
 
 @pytest.mark.parametrize("keyword", ["HELP", " info "])
 def test_help_gets_one_reply_with_the_clinics_name_and_phone_and_nothing_changes(
-    client: TestClient, keyword: str
+    webhook_client: TestClient, keyword: str
 ) -> None:
     first_step_sent()
     before = snapshot()
-    response = post_twilio(client, INBOUND, _text(keyword))
+    response = post_twilio(webhook_client, INBOUND, _text(keyword))
     [reply] = _messages(response.text)
     assert CLINIC in reply and "+1 617 555 0100" in reply
     assert snapshot()[1:] == before[1:]  # deliveries, enrollments and consent untouched
@@ -126,10 +124,10 @@ def test_help_gets_one_reply_with_the_clinics_name_and_phone_and_nothing_changes
 
 
 def test_a_written_reply_pauses_the_sequence_and_is_listed_for_the_clinic(
-    client: TestClient,
+    webhook_client: TestClient,
 ) -> None:
     first_step_sent()
-    response = post_twilio(client, INBOUND, _text("Can I come on Thursday afternoon?"))
+    response = post_twilio(webhook_client, INBOUND, _text("Can I come on Thursday afternoon?"))
     assert response.status_code == 200 and _messages(response.text) == []
     assert enrollment().status is EnrollmentStatus.PAUSED
     with session_scope() as s:
@@ -141,7 +139,10 @@ def test_a_written_reply_pauses_the_sequence_and_is_listed_for_the_clinic(
 
 
 def test_a_reply_stops_a_sequence_that_stops_on_replied(
-    client: TestClient, schedules_dir: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    webhook_client: TestClient,
+    schedules_dir: Path,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fast = (schedules_dir / "fast.yaml").read_text()
     (schedules_dir / "fast.yaml").write_text(
@@ -158,8 +159,8 @@ def test_a_reply_stops_a_sequence_that_stops_on_replied(
     }
 
 
-def test_stop_from_a_number_we_do_not_know_still_suppresses_it(client: TestClient) -> None:
-    response = post_twilio(client, INBOUND, _text("STOP", sender="+16175550111"))
+def test_stop_from_a_number_we_do_not_know_still_suppresses_it(webhook_client: TestClient) -> None:
+    response = post_twilio(webhook_client, INBOUND, _text("STOP", sender="+16175550111"))
     assert len(_messages(response.text)) == 1
     assert [(s.channel, s.address) for s in suppressions()] == [(Channel.SMS, "+16175550111")]
 
@@ -169,29 +170,31 @@ def test_stop_from_a_number_we_do_not_know_still_suppresses_it(client: TestClien
     ["no signature", "wrong signature", "another account's token", "another host"],
 )
 def test_a_forged_inbound_text_gets_403_and_changes_nothing(
-    client: TestClient, forgery: str
+    webhook_client: TestClient, forgery: str
 ) -> None:
     first_step_sent()
     before = snapshot()
     params = _text("STOP")
     if forgery == "no signature":
-        response = client.post(INBOUND, data=params)
+        response = webhook_client.post(INBOUND, data=params)
     elif forgery == "wrong signature":
-        response = post_twilio(client, INBOUND, params, signature="bm90IGEgc2lnbmF0dXJl")
+        response = post_twilio(webhook_client, INBOUND, params, signature="bm90IGEgc2lnbmF0dXJl")
     elif forgery == "another account's token":
-        response = post_twilio(client, INBOUND, params, token="someone-elses-token")
+        response = post_twilio(webhook_client, INBOUND, params, token="someone-elses-token")
     else:
         signature = twilio_signature(f"https://attacker.example{INBOUND}", params)
-        response = post_twilio(client, INBOUND, params, signature=signature)
+        response = post_twilio(webhook_client, INBOUND, params, signature=signature)
     assert response.status_code == 403
     assert snapshot() == before
 
 
-def test_a_tampered_body_under_a_real_signature_gets_403(client: TestClient) -> None:
+def test_a_tampered_body_under_a_real_signature_gets_403(webhook_client: TestClient) -> None:
     first_step_sent()
     before = snapshot()
     signature = twilio_signature(f"https://nurture.test{INBOUND}", _text("HELP"))
-    response = client.post(INBOUND, data=_text("STOP"), headers={"X-Twilio-Signature": signature})
+    response = webhook_client.post(
+        INBOUND, data=_text("STOP"), headers={"X-Twilio-Signature": signature}
+    )
     assert response.status_code == 403
     assert snapshot() == before
 
@@ -210,21 +213,24 @@ def _status(sid: str, status: str, **extra: str) -> dict[str, str]:
 
 
 def test_status_only_moves_forward_whatever_order_the_callbacks_arrive_in(
-    client: TestClient,
+    webhook_client: TestClient,
 ) -> None:
     sms = first_step_sent()[Channel.SMS]
     sid, query = sms.provider_message_id or "", f"d={sms.id}"
-    assert post_twilio(client, STATUS, _status(sid, "delivered"), query=query).status_code == 204
-    post_twilio(client, STATUS, _status(sid, "sent"), query=query)
-    post_twilio(client, STATUS, _status(sid, "queued"), query=query)
-    post_twilio(client, STATUS, _status(sid, "undelivered", ErrorCode="30003"), query=query)
+    assert (
+        post_twilio(webhook_client, STATUS, _status(sid, "delivered"), query=query).status_code
+        == 204
+    )
+    post_twilio(webhook_client, STATUS, _status(sid, "sent"), query=query)
+    post_twilio(webhook_client, STATUS, _status(sid, "queued"), query=query)
+    post_twilio(webhook_client, STATUS, _status(sid, "undelivered", ErrorCode="30003"), query=query)
     assert by_step()["doctor-first", Channel.SMS].status is DeliveryStatus.DELIVERED
 
 
-def test_an_undelivered_report_records_the_carrier_error_code(client: TestClient) -> None:
+def test_an_undelivered_report_records_the_carrier_error_code(webhook_client: TestClient) -> None:
     sms = first_step_sent()[Channel.SMS]
     post_twilio(
-        client,
+        webhook_client,
         STATUS,
         _status(sms.provider_message_id or "", "undelivered", ErrorCode="30005"),
         query=f"d={sms.id}",
@@ -233,7 +239,7 @@ def test_an_undelivered_report_records_the_carrier_error_code(client: TestClient
     assert (row.status, row.error_code) == (DeliveryStatus.UNDELIVERED, "30005")
 
 
-def test_a_report_settles_a_delivery_whose_send_answer_was_lost(client: TestClient) -> None:
+def test_a_report_settles_a_delivery_whose_send_answer_was_lost(webhook_client: TestClient) -> None:
     sms = first_step_sent()[Channel.SMS]
     with session_scope() as s:
         s.execute(
@@ -241,28 +247,34 @@ def test_a_report_settles_a_delivery_whose_send_answer_was_lost(client: TestClie
             .where(Delivery.id == sms.id)
             .values(status=DeliveryStatus.UNKNOWN, provider_message_id=None)
         )
-    post_twilio(client, STATUS, _status("SM" + "b" * 32, "delivered"), query=f"d={sms.id}")
+    post_twilio(webhook_client, STATUS, _status("SM" + "b" * 32, "delivered"), query=f"d={sms.id}")
     row = by_step()["doctor-first", Channel.SMS]
     assert (row.status, row.provider_message_id) == (DeliveryStatus.DELIVERED, "SM" + "b" * 32)
 
 
-def test_a_repeated_status_callback_is_applied_once(client: TestClient) -> None:
+def test_a_repeated_status_callback_is_applied_once(webhook_client: TestClient) -> None:
     sms = first_step_sent()[Channel.SMS]
     post_twilio(
-        client, STATUS, _status(sms.provider_message_id or "", "delivered"), query=f"d={sms.id}"
+        webhook_client,
+        STATUS,
+        _status(sms.provider_message_id or "", "delivered"),
+        query=f"d={sms.id}",
     )
     before = snapshot()
     post_twilio(
-        client, STATUS, _status(sms.provider_message_id or "", "delivered"), query=f"d={sms.id}"
+        webhook_client,
+        STATUS,
+        _status(sms.provider_message_id or "", "delivered"),
+        query=f"d={sms.id}",
     )
     assert snapshot() == before
 
 
-def test_a_forged_status_callback_gets_403_and_changes_nothing(client: TestClient) -> None:
+def test_a_forged_status_callback_gets_403_and_changes_nothing(webhook_client: TestClient) -> None:
     sms = first_step_sent()[Channel.SMS]
     before = snapshot()
     params = _status(sms.provider_message_id or "", "undelivered", ErrorCode="30003")
     signature = twilio_signature(f"https://nurture.test{STATUS}?d=999", params)
-    response = post_twilio(client, STATUS, params, query=f"d={sms.id}", signature=signature)
+    response = post_twilio(webhook_client, STATUS, params, query=f"d={sms.id}", signature=signature)
     assert response.status_code == 403
     assert snapshot() == before

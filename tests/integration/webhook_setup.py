@@ -3,15 +3,10 @@ whose first step went out through the fake SendGrid and Twilio (so it carries th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from nurture.api import create_app
 from nurture.db import session_scope
 from nurture.dispatch import dispatch_tick
 from nurture.models import (
@@ -26,27 +21,11 @@ from nurture.models import (
     Suppression,
 )
 from nurture.sending import send_delivery
-from tests.conftest import use_providers
-from tests.fakes.provider import FakeProvider
 from tests.helpers import at, deliveries, enroll, send_context
 
 T0 = at("2026-03-03 12:00")
 PHONE = "+16175550199"
 EMAIL = "robin@example.com"
-
-
-@pytest.fixture
-def client(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-    fake_provider: FakeProvider,
-) -> Iterator[TestClient]:
-    """The API, with SendGrid and Twilio (the fake) as the channels and their webhook keys."""
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key)
-    with TestClient(create_app()) as test_client:
-        yield test_client
 
 
 def first_step_sent() -> dict[Channel, Delivery]:
