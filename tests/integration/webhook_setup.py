@@ -1,5 +1,5 @@
-"""Shared set-up for webhook tests: an API client with the providers' secrets, and a prospect
-whose first step went out through the fake SendGrid and Twilio (so it carries their ids)."""
+"""Shared set-up for webhook tests: a prospect whose first step went out through the fake
+SendGrid and Twilio (so it carries their ids), and snapshots of what a webhook may change."""
 
 from __future__ import annotations
 
