@@ -234,11 +234,12 @@ def test_sms_from_two_workers_keep_to_the_shared_rate(
     start_worker(name="b", concurrency=8, beat=False)
     wait_for(lambda: _count(fake_provider, "twilio") >= 8, timeout_s=60, message="8 first SMS")
     arrivals = sorted(m.at for m in fake_provider.messages("twilio"))[:8]
-    within_a_second = max(
-        sum(1 for t in arrivals if start <= t < start + 1.0 - 0.05) for start in arrivals
-    )
-    assert within_a_second <= 2, arrivals
-    assert arrivals[-1] - arrivals[0] >= 7 * 0.5 - 0.1
+    # Slots are 0.5 s apart; each arrival can be late by the worker's scheduling jitter (tens
+    # of ms on a busy machine), never early. So: no more than one slot's worth of tolerance
+    # in any second, and the whole run takes as long as the rate says.
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= 3, arrivals
+    assert arrivals[-1] - arrivals[0] >= 7 * 0.5 - 0.1, arrivals
 
 
 def test_the_worker_log_holds_no_bodies_addresses_or_health_details(
