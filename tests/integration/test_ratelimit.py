@@ -91,11 +91,11 @@ def test_threads_sending_at_once_reach_twilio_no_faster_than_the_sms_rate(
         thread.join()
     arrivals = sorted(m.at for m in fake_provider.messages("twilio"))
     assert len(arrivals) == 6
-    gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-    # Slots are exactly 1/rate apart; arrivals differ by the jitter of each call's latency
-    # (the first call of a fresh channel opens its connection).
-    assert min(gaps) > 0.25 - 0.05, gaps
-    assert arrivals[-1] - arrivals[0] > 5 * 0.25 - 0.05
+    # Slots are exactly 1/rate apart; an arrival can be late by the jitter of its call (never
+    # early), so allow one slot's worth in any second, and the run lasts as the rate says.
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert busiest <= 4 + 1, arrivals
+    assert arrivals[-1] - arrivals[0] > 5 * 0.25 - 0.05, arrivals
 
 
 def test_a_delivery_whose_slot_is_too_far_goes_back_to_the_dispatcher(
