@@ -40,7 +40,7 @@ def test_two_processes_share_one_limit_through_redis(clients: list[redis.Redis])
         assert reservation.granted
         slots.append(time.time() + reservation.wait_s)
     gaps = [b - a for a, b in itertools.pairwise(slots)]
-    assert all(abs(gap - 0.2) < 0.03 for gap in gaps), gaps
+    assert all(abs(gap - 0.2) < 0.05 for gap in gaps), gaps
 
 
 def test_redis_refuses_a_slot_beyond_the_wait_and_reserves_nothing(
