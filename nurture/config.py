@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     twilio_from: str = ""
     twilio_messaging_service_sid: str = ""
     twilio_api_base: str = "https://api.twilio.com"
+    #: Seconds a provider call may take; a read timeout after sending makes the delivery unknown.
+    provider_timeout_s: float = Field(default=10.0, gt=0)
 
     public_url: str = "http://127.0.0.1:8000"
     secret_key: str = "dev-secret-change-me"
@@ -83,7 +85,7 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
-    @field_validator("public_url")
+    @field_validator("public_url", "sendgrid_api_host", "twilio_api_base")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")

@@ -100,13 +100,24 @@ class TransientSendError(SendError):
 
 
 class PermanentSendError(SendError):
-    """The provider refused the message for good; `suppress` says whether the address is dead."""
+    """The provider refused the message for good.
+
+    `suppress` says the address must not be used again; `opt_out` that the recipient opted
+    out at the provider (Twilio 21610), which also goes into the consent ledger.
+    """
 
     def __init__(
-        self, message: str, *, provider: str, code: str | None = None, suppress: bool = False
+        self,
+        message: str,
+        *,
+        provider: str,
+        code: str | None = None,
+        suppress: bool = False,
+        opt_out: bool = False,
     ) -> None:
         super().__init__(message, provider=provider, code=code)
-        self.suppress = suppress
+        self.suppress = suppress or opt_out
+        self.opt_out = opt_out
 
 
 class AmbiguousSendError(SendError):

@@ -9,8 +9,9 @@ from urllib.parse import quote
 
 from nurture.channels.base import OutgoingMessage
 from nurture.config import Settings
+from nurture.errors import TemplateError
 from nurture.links import make_booking_token, make_unsubscribe_token
-from nurture.models import Channel, Contact
+from nurture.models import Channel, Contact, Delivery, Enrollment
 from nurture.schedules import Catalog, Sequence, Step
 from nurture.templates import RenderedMessage, Renderer
 
@@ -154,6 +155,49 @@ def envelope(
         not_after=not_after,
         now=now,
         metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},
+    )
+
+
+def compose_message(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    delivery: Delivery,
+    enrollment: Enrollment,
+    contact: ContactView,
+    sequence: Sequence | None,
+    step: Step | None,
+    now: datetime,
+) -> OutgoingMessage:
+    """The message for one claimed delivery, rendered now; TemplateError if it cannot be."""
+    if sequence is None or step is None:
+        raise TemplateError(
+            f"step {delivery.step_id!r} of sequence "
+            f"{enrollment.sequence_id!r} is no longer in the schedule files"
+        )
+    rendered = render_step(
+        renderer,
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        step=step,
+        channel=delivery.channel,
+        contact=contact,
+        delivery_id=delivery.id,
+    )
+    not_after = None
+    if delivery.channel is Channel.SMS:
+        not_after = quiet_hours_end(now, enrollment.timezone, enrollment.region)
+    return envelope(
+        settings=settings,
+        catalog=catalog,
+        delivery_id=delivery.id,
+        enrollment_id=enrollment.id,
+        contact=contact,
+        rendered=rendered,
+        now=now,
+        not_after=not_after,
     )
 
 

@@ -206,6 +206,8 @@ class Enrollment(Base):
     region: Mapped[str | None] = mapped_column(String(10))
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
+    #: When a reply paused it; resuming shifts the pending deliveries by the pause.
+    paused_at: Mapped[datetime | None]
 
     contact: Mapped[Contact] = relationship(back_populates="enrollments")
     deliveries: Mapped[list[Delivery]] = relationship(
@@ -288,6 +290,45 @@ class ConsentEvent(Base):
     source: Mapped[str] = mapped_column(String(30))  # form, api, keyword, link, webhook, ops
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProviderEvent(Base):
+    """A webhook event already applied, so a provider's retry of it changes nothing.
+
+    `external_id` is the provider's own id: Twilio's MessageSid (inbound) or MessageSid and
+    status (reports), SendGrid's sg_event_id.
+    """
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Codes and reasons only; never a message body.
+    detail: Mapped[str | None] = mapped_column(String(500))
+
+
+class InboundMessage(Base):
+    """A text a prospect sent the clinic's number: keywords, and replies a person must read."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    provider_message_id: Mapped[str] = mapped_column(String(64), unique=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    from_address: Mapped[str] = mapped_column(String(40))
+    to_address: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(Text)
+    #: opt_out, opt_in, help, or reply (a person wrote back: shown to the clinic).
+    kind: Mapped[str] = mapped_column(String(20))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the clinic marked the reply as dealt with.
+    handled_at: Mapped[datetime | None]
 
 
 class Heartbeat(Base):

@@ -9,8 +9,7 @@ re-sends an `unknown` delivery by itself.
 
 from __future__ import annotations
 
-import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,15 +17,17 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from nurture.channels.base import BaseChannel, OutgoingMessage
+from nurture.backoff import compute_backoff
+from nurture.channels.base import BaseChannel
 from nurture.config import Settings
+from nurture.consent import refuse_address
 from nurture.errors import (
     AmbiguousSendError,
     PermanentSendError,
     TemplateError,
     TransientSendError,
 )
-from nurture.messages import ContactView, contact_view, envelope, quiet_hours_end, render_step
+from nurture.messages import ContactView, compose_message, contact_view
 from nurture.models import (
     Channel,
     ConsultationRequest,
@@ -39,6 +40,7 @@ from nurture.models import (
     Suppression,
 )
 from nurture.ops.metrics import record_send
+from nurture.ratelimit import Throttle
 from nurture.schedules import Catalog, Sequence, Step
 from nurture.scheduling import hold_until
 from nurture.templates import Renderer
@@ -55,23 +57,8 @@ class SendContext:
     renderer: Renderer
     channels: dict[Channel, BaseChannel]
     sessions: sessionmaker[Session]
-
-
-def compute_backoff(
-    attempt: int,
-    *,
-    base_s: float,
-    max_s: float,
-    retry_after_s: float | None = None,
-    rng: random.Random | None = None,
-) -> float:
-    """Seconds before attempt `attempt + 1`: exponential with full jitter, at least Retry-After."""
-    rng = rng or random.Random()
-    ceiling = min(max_s, base_s * (2 ** max(attempt - 1, 0)))
-    delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-    if retry_after_s is not None:
-        delay = max(delay, retry_after_s)
-    return float(min(delay, max(max_s, retry_after_s or 0)))
+    #: Per-channel rate limits (NURTURE_SMS_RATE / EMAIL_RATE); None when there are none.
+    throttle: Throttle | None = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +102,17 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         "channel": delivery.channel.value,
     }
     try:
-        message = _compose(ctx, claimed, now)
+        message = compose_message(
+            ctx.renderer,
+            settings=ctx.settings,
+            catalog=ctx.catalog,
+            delivery=delivery,
+            enrollment=claimed.enrollment,
+            contact=claimed.contact,
+            sequence=claimed.sequence,
+            step=claimed.step,
+            now=now,
+        )
     except TemplateError as exc:
         # Nothing went out; ops fix the template and `nurture retry` it.
         return _finish(
@@ -129,6 +126,11 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         )
 
     channel = ctx.channels[delivery.channel]
+    if ctx.throttle is not None:
+        verdict, now = _take_turn(ctx, claimed, now)
+        if verdict is not None:
+            return verdict
+        message = replace(message, now=now)
     try:
         result = channel.send(message)
     except TransientSendError as exc:
@@ -160,9 +162,8 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         )
     except PermanentSendError as exc:
         if exc.suppress:
-            _suppress(
-                ctx, delivery.channel, message.to, reason=f"{exc.provider}:{exc.code}", now=now
-            )
+            with ctx.sessions.begin() as session:
+                refuse_address(session, delivery, message.to, exc, now=now)
         return _finish(
             ctx,
             delivery_id,
@@ -233,6 +234,17 @@ def _may_send(
         ).where(Contact.id == contact.id)
     )
     reason: str | None = None
+    if c.enrollment.status is EnrollmentStatus.PAUSED:
+        # A person wrote back: hold the message until the clinic resumes or stops the run.
+        _set(
+            session,
+            delivery.id,
+            DeliveryStatus.SCHEDULED,
+            now,
+            code="enrollment_paused",
+            attempts=delivery.attempts - 1,
+        )
+        return DeliveryStatus.SCHEDULED
     if c.enrollment.status is not EnrollmentStatus.ACTIVE:
         reason = f"enrollment_{c.enrollment.status.value}"
     elif not address:
@@ -289,35 +301,34 @@ def _when(c: _Claimed, ctx: SendContext) -> bool:
     )
 
 
-def _compose(ctx: SendContext, c: _Claimed, now: datetime) -> OutgoingMessage:
-    if c.sequence is None or c.step is None:
-        raise TemplateError(
-            f"step {c.delivery.step_id!r} of sequence "
-            f"{c.enrollment.sequence_id!r} is no longer in the schedule files"
-        )
-    rendered = render_step(
-        ctx.renderer,
-        settings=ctx.settings,
-        catalog=ctx.catalog,
-        sequence=c.sequence,
-        step=c.step,
-        channel=c.delivery.channel,
-        contact=c.contact,
-        delivery_id=c.delivery.id,
-    )
-    not_after = None
-    if c.delivery.channel is Channel.SMS:
-        not_after = quiet_hours_end(now, c.enrollment.timezone, c.enrollment.region)
-    return envelope(
-        settings=ctx.settings,
-        catalog=ctx.catalog,
-        delivery_id=c.delivery.id,
-        enrollment_id=c.enrollment.id,
-        contact=c.contact,
-        rendered=rendered,
-        now=now,
-        not_after=not_after,
-    )
+def _take_turn(
+    ctx: SendContext, c: _Claimed, now: datetime
+) -> tuple[DeliveryStatus | None, datetime]:
+    """Wait for the channel's rate slot; hand the delivery back when the slot is far off.
+
+    After a wait, the checks run again: a stop that came meanwhile still wins.
+    """
+    assert ctx.throttle is not None
+    turn = ctx.throttle.wait_turn(c.delivery.channel)
+    if turn.retry_in_s is not None:
+        with ctx.sessions.begin() as session:
+            _set(
+                session,
+                c.delivery.id,
+                DeliveryStatus.SCHEDULED,
+                now,
+                code="rate_limited",
+                due_at=now + timedelta(seconds=turn.retry_in_s),
+                attempts=c.delivery.attempts - 1,
+                from_states=(DeliveryStatus.SENDING,),
+            )
+        log.info("send.rate_limited", delivery_id=c.delivery.id, retry_in_s=turn.retry_in_s)
+        return DeliveryStatus.SCHEDULED, now
+    if not turn.waited_s:
+        return None, now
+    now += timedelta(seconds=turn.waited_s)
+    with ctx.sessions.begin() as session:
+        return _may_send(session, ctx, _load(session, ctx.catalog, c.delivery.id), now), now
 
 
 def _set(
@@ -383,7 +394,7 @@ def _finish(
         extra = {"provider": provider, "provider_message_id": provider_message_id, "sent_at": now}
     with ctx.sessions.begin() as session:
         # `unknown` too: if the lease ran out mid-send, the real outcome still wins.
-        _set(
+        changed = _set(
             session,
             delivery_id,
             status,
@@ -394,6 +405,14 @@ def _finish(
             from_states=(DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN),
             extra=extra,
         )
+        if not changed and extra:
+            # A delivery report got here first and moved the status on: keep the provider id.
+            session.execute(
+                update(Delivery)
+                .where(Delivery.id == delivery_id, Delivery.provider_message_id.is_(None))
+                .values(**extra)
+                .execution_options(synchronize_session=False)
+            )
     event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
     log.info(event, delivery_id=delivery_id, status=status.value, code=code, **log_ctx)
     channel = Channel(str(log_ctx["channel"]))
@@ -406,12 +425,3 @@ def _finish(
         lateness_s=lateness_s,
     )
     return status
-
-
-def _suppress(
-    ctx: SendContext, channel: Channel, address: str, *, reason: str, now: datetime
-) -> None:
-    from nurture.control import add_suppression
-
-    with ctx.sessions.begin() as session:
-        add_suppression(session, channel, address, reason=reason, source="provider", now=now)

@@ -21,6 +21,7 @@ from nurture.dispatch import dispatch_tick
 from nurture.keys import DISPATCH_QUEUE, DISPATCH_TASK, EXCHANGE, SEND_QUEUE, SEND_TASK
 from nurture.logs import configure_logging
 from nurture.models import Channel, utcnow
+from nurture.ratelimit import make_throttle
 from nurture.schedules import load_catalog
 from nurture.sending import SendContext, send_delivery
 from nurture.templates import Renderer
@@ -96,12 +97,14 @@ app = create_app()
 def send_context() -> SendContext:
     """Per process: settings, the schedules, the renderer and the channels, built once."""
     settings = get_settings()
+    catalog = load_catalog(settings.schedules_dir)
     return SendContext(
         settings=settings,
-        catalog=load_catalog(settings.schedules_dir),
+        catalog=catalog,
         renderer=Renderer(settings.templates_dir),
         channels={c: make_channel(c, settings) for c in Channel},
         sessions=session_factory(),
+        throttle=make_throttle(settings, email_sender=str(catalog.clinic.from_email)),
     )
 
 

@@ -3,6 +3,7 @@ an isolated settings environment per test, and real Celery worker processes."""
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -15,9 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from nurture.config import get_settings
 from nurture.db import reset_engines, upgrade
+from tests.fakes.provider import FakeProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -280,3 +284,56 @@ def wait_for(
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout_s}s waiting for {message}")
         time.sleep(interval_s)
+
+
+# --- providers: the fake SendGrid/Twilio server and the keys that sign their webhooks ------
+
+TWILIO_ACCOUNT_SID = "AC" + "5" * 32
+TWILIO_AUTH_TOKEN = "twilio-test-token"
+TWILIO_FROM = "+16175550100"
+SENDGRID_API_KEY = "SG.test-key.for-the-fake"
+
+
+@pytest.fixture
+def fake_provider() -> Iterator[FakeProvider]:
+    """A fake SendGrid + Twilio HTTP server on a free port, stopped after the test."""
+    fake = FakeProvider().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def sendgrid_key() -> ec.EllipticCurvePrivateKey:
+    """An ECDSA P-256 key pair like the one SendGrid signs its event webhook with."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def sendgrid_public_key(key: ec.EllipticCurvePrivateKey) -> str:
+    """The public half as SendGrid's console shows it: base64 DER, no PEM armour."""
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return base64.b64encode(der).decode()
+
+
+def use_providers(
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    fake: FakeProvider,
+    key: ec.EllipticCurvePrivateKey,
+    **values: str,
+) -> None:
+    """Point the SendGrid and Twilio channels (and their webhooks) at the fake."""
+    settings = {
+        "email_backend": "sendgrid",
+        "sendgrid_api_key": SENDGRID_API_KEY,
+        "sendgrid_api_host": fake.url,
+        "sendgrid_webhook_public_key": sendgrid_public_key(key),
+        "sms_backend": "twilio",
+        "twilio_account_sid": TWILIO_ACCOUNT_SID,
+        "twilio_auth_token": TWILIO_AUTH_TOKEN,
+        "twilio_from": TWILIO_FROM,
+        "twilio_api_base": fake.url,
+        "provider_timeout_s": "2",
+    }
+    use(env, monkeypatch, **{**settings, **values})

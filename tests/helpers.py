@@ -16,6 +16,7 @@ from nurture.config import get_settings
 from nurture.db import session_factory, session_scope
 from nurture.intake import ConsultationRequestIn, submit
 from nurture.models import Channel, Delivery
+from nurture.ratelimit import make_throttle
 from nurture.schedules import load_catalog
 from nurture.sending import SendContext
 from nurture.templates import Renderer
@@ -23,12 +24,14 @@ from nurture.templates import Renderer
 
 def send_context() -> SendContext:
     settings = get_settings()
+    catalog = load_catalog(settings.schedules_dir)
     return SendContext(
         settings=settings,
-        catalog=load_catalog(settings.schedules_dir),
+        catalog=catalog,
         renderer=Renderer(settings.templates_dir),
         channels={c: make_channel(c, settings) for c in Channel},
         sessions=session_factory(),
+        throttle=make_throttle(settings, email_sender=str(catalog.clinic.from_email)),
     )
 
 

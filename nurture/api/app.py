@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from nurture import __version__
-from nurture.api import health, intake, metrics, ops
+from nurture.api import bookings, health, intake, links, metrics, ops, webhooks
 from nurture.api.requestlog import log_requests
 from nurture.config import get_settings
 from nurture.logs import configure_logging
@@ -31,6 +31,8 @@ def create_app() -> FastAPI:
         """Refuse bodies over NURTURE_MAX_BODY_BYTES before reading them."""
         length = request.headers.get("content-length")
         limit = settings.max_body_bytes
+        if request.url.path == "/webhooks/sendgrid/events":
+            limit = max(limit, webhooks.SENDGRID_MAX_BODY_BYTES)
         if length is not None:
             if not length.isdigit():
                 return JSONResponse(status_code=400, content={"detail": "bad Content-Length"})
@@ -52,4 +54,7 @@ def create_app() -> FastAPI:
     app.include_router(intake.router)
     app.include_router(ops.router)
     app.include_router(metrics.router)
+    app.include_router(bookings.router)
+    app.include_router(links.router)
+    app.include_router(webhooks.router)
     return app

@@ -29,7 +29,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def main() -> None:
-    from nurture.cli import admin, content, ops, services  # noqa: F401 - register commands
+    from nurture.cli import admin, content, ops, replies, services  # noqa: F401 - register commands
 
     try:
         app()

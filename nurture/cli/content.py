@@ -15,7 +15,7 @@ from nurture.messages import SAMPLE_CONTACT, render_step
 from nurture.models import Channel
 from nurture.schedules import Catalog, load_catalog
 from nurture.scheduling import plan_schedule
-from nurture.templates import Renderer
+from nurture.templates import Renderer, sms_encoding
 from nurture.timing import UnknownTimezoneError, resolve_timezone
 from nurture.validation import validate_catalog
 
@@ -84,7 +84,10 @@ def preview(
                 delivery_id=0,
             )
             if ch is Channel.SMS:
-                title = f"{s.id} · sms · {len(msg.text)} chars · {msg.segments} segment(s)"
+                title = (
+                    f"{s.id} · sms · {len(msg.text)} chars · {sms_encoding(msg.text)} · "
+                    f"{msg.segments} segment(s)"
+                )
                 console.print(Panel(msg.text, title=title, expand=False))
             else:
                 title = f"{s.id} · email · Subject: {msg.subject}"

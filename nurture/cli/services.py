@@ -10,6 +10,7 @@ import time
 
 import typer
 
+from nurture.channels import check_channels
 from nurture.cli import app, console, fail
 from nurture.config import get_settings
 from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
@@ -51,6 +52,7 @@ def run(
     from nurture.db import upgrade
 
     settings = get_settings()
+    check_channels(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
     console.print(f"nurture: database {settings.database_url} is up to date")
@@ -109,6 +111,7 @@ def worker(
     beat: bool = typer.Option(False, "--beat", help="Also run the scheduler in this process."),
 ) -> None:
     """A Celery worker that sends due messages (also: celery -A nurture.worker worker)."""
+    check_channels(get_settings())
     os.execv(sys.executable, _worker_args(concurrency, pool, beat))
 
 

@@ -1,0 +1,198 @@
+"""SMS through Twilio's official SDK (`Client().messages.create`).
+
+Each message carries a `StatusCallback` (delivery reports reach /webhooks/twilio/status) and a
+`ValidityPeriod` no longer than the time left before the recipient's quiet hours, so a
+message held in Twilio's queue cannot land at night. The SDK's region/edge settings keep the
+twilio.com suffix; `NURTURE_TWILIO_API_BASE` is honoured by rewriting URLs in our own
+http client, which also turns each transport failure into a typed SendError.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioRestException, TwilioServiceException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from urllib3.exceptions import MaxRetryError, NewConnectionError
+
+from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.channels.errors import error_for_status, maybe_sent, not_sent
+from nurture.errors import PermanentSendError
+from nurture.models import Channel, utcnow
+
+TWILIO_API = "https://api.twilio.com"
+#: Twilio accepts ValidityPeriod in whole seconds from 1 to 36,000 (10 hours).
+MIN_VALIDITY_S = 1
+MAX_VALIDITY_S = 36_000
+#: The recipient opted out of this sender: suppress SMS and record the opt-out.
+OPTED_OUT_CODES = frozenset({"21610"})
+#: Invalid number, not SMS-capable, landline: the number is marked unusable.
+UNUSABLE_NUMBER_CODES = frozenset({"21211", "21614", "21635"})
+
+# The SDK logs every request's URL and headers at INFO; nurture logs its own summary.
+_http_log = logging.getLogger("nurture.channels.twilio.http")
+_http_log.setLevel(logging.WARNING)
+
+
+def validity_period_s(now: datetime | None, not_after: datetime | None) -> int | None:
+    """Seconds the message may wait at Twilio: until `not_after`, within Twilio's 1..36000."""
+    if now is None or not_after is None:
+        return None
+    left = int((not_after - now).total_seconds())
+    return max(MIN_VALIDITY_S, min(MAX_VALIDITY_S, left))
+
+
+class RoutedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped SDK
+    """The SDK's http client, sending to `api_base` instead of https://api.twilio.com.
+
+    It raises Transient/AmbiguousSendError itself for transport failures and for 429/5xx
+    answers, whose Retry-After header the SDK's exception would drop.
+    """
+
+    def __init__(self, api_base: str, *, timeout_s: float, pool_size: int = 64) -> None:
+        super().__init__(pool_connections=True, timeout=timeout_s, logger=_http_log)
+        self.api_base = api_base.rstrip("/")
+        assert self.session is not None
+        for scheme in ("http://", "https://"):
+            # No retries at this level: a retried POST could send a message twice.
+            self.session.mount(scheme, HTTPAdapter(pool_maxsize=pool_size, max_retries=0))
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, object] | None = None,
+        data: dict[str, object] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        if url.startswith(TWILIO_API):
+            url = self.api_base + url[len(TWILIO_API) :]
+        try:
+            response: Response = super().request(
+                method, url, params, data, headers, auth, timeout, allow_redirects
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise not_sent("twilio", "connect timeout") from None
+        except requests.exceptions.ReadTimeout:
+            raise maybe_sent("twilio", "read timeout") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _connection_error(exc) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise error_for_status(
+                "twilio",
+                response.status_code,
+                message=_twilio_message(response.text),
+                code=_twilio_code(response.text),
+                headers=dict(response.headers or {}),
+                now=utcnow(),
+            )
+        return response
+
+
+def _connection_error(exc: requests.exceptions.ConnectionError) -> Exception:
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    if isinstance(reason, NewConnectionError):
+        return not_sent("twilio", "connection refused")
+    return maybe_sent("twilio", "connection dropped")
+
+
+def _twilio_json(text: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _twilio_message(text: str) -> str:
+    return str(_twilio_json(text).get("message") or text[:200] or "no details")
+
+
+def _twilio_code(text: str) -> str | None:
+    code = _twilio_json(text).get("code")
+    return str(code) if code is not None else None
+
+
+class TwilioChannel(BaseChannel):
+    """Sends SMS with Twilio from a number or a Messaging Service; the SID is the provider id."""
+
+    provider = "twilio"
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        from_number: str = "",
+        messaging_service_sid: str = "",
+        api_base: str = TWILIO_API,
+        status_callback: str | None = None,
+        timeout_s: float,
+    ) -> None:
+        self.http = RoutedTwilioHttpClient(api_base, timeout_s=timeout_s)
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        # The SDK imports its resources on first use; do it now, not inside a rate slot.
+        self.messages = self.client.messages
+        self.from_number = from_number
+        self.messaging_service_sid = messaging_service_sid
+        self.status_callback = status_callback
+
+    def _send(self, message: OutgoingMessage) -> SendResult:
+        params: dict[str, Any] = {"to": message.to, "body": message.text}
+        if self.messaging_service_sid:
+            params["messaging_service_sid"] = self.messaging_service_sid
+        else:
+            params["from_"] = self.from_number
+        if self.status_callback:
+            # The delivery id lets a report settle even a delivery whose answer was lost.
+            params["status_callback"] = (
+                f"{self.status_callback}?{urlencode({'d': message.delivery_id})}"
+            )
+        validity = validity_period_s(message.now, message.not_after)
+        if validity is not None:
+            params["validity_period"] = validity
+        try:
+            created = self.messages.create(**params)
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise _refusal(exc) from None
+        return SendResult(provider=self.provider, message_id=str(created.sid))
+
+    def close(self) -> None:
+        if self.http.session is not None:
+            self.http.session.close()
+
+
+def _refusal(exc: TwilioRestException | TwilioServiceException) -> Exception:
+    """A 4xx from Twilio: permanent, suppressing where the code says the number is dead."""
+    code = str(exc.code) if exc.code is not None else None
+    status = int(exc.status)
+    reason = exc.msg if isinstance(exc, TwilioRestException) else (exc.detail or exc.title)
+    if code in OPTED_OUT_CODES:
+        return PermanentSendError(
+            f"twilio {code}: the recipient unsubscribed from this sender",
+            provider="twilio",
+            code=code,
+            opt_out=True,
+        )
+    if code in UNUSABLE_NUMBER_CODES:
+        return PermanentSendError(
+            f"twilio {code}: the number cannot receive SMS ({reason})"[:300],
+            provider="twilio",
+            code=code,
+            suppress=True,
+        )
+    return error_for_status("twilio", status, message=str(reason), code=code, now=utcnow())

@@ -1,0 +1,56 @@
+"""For the clinic: texts prospects wrote back, and resuming a sequence a reply paused."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from nurture.cli import app, console, fail
+from nurture.control import find_contact
+from nurture.db import session_scope
+from nurture.models import utcnow
+from nurture.replies import list_replies, mark_handled, resume_contact
+
+
+@app.command()
+def replies(
+    include_handled: bool = typer.Option(False, "--all", help="Include handled replies."),
+    handled: int | None = typer.Option(None, "--handled", metavar="ID", help="Mark one handled."),
+) -> None:
+    """Texts from prospects a person should read (their sequence is paused meanwhile)."""
+    with session_scope() as session:
+        if handled is not None:
+            mark_handled(session, handled, now=utcnow())
+            console.print(f"reply {handled} marked handled")
+            return
+        rows = [
+            (r.id, r.received_at, r.from_address, r.body, r.handled_at)
+            for r in list_replies(session, include_handled=include_handled)
+        ]
+    table = Table(title="Replies from prospects")
+    for column in ("id", "received (UTC)", "from", "text", "handled"):
+        table.add_column(column)
+    for reply_id, received, sender, body, done in rows:
+        table.add_row(
+            str(reply_id),
+            received.strftime("%Y-%m-%d %H:%M"),
+            sender,
+            body,
+            done.strftime("%Y-%m-%d %H:%M") if done else "",
+        )
+    console.print(table)
+    console.print(f"{len(rows)} repl{'y' if len(rows) == 1 else 'ies'}")
+
+
+@app.command()
+def resume(
+    email: str | None = typer.Option(None, "--email"),
+    phone: str | None = typer.Option(None, "--phone"),
+) -> None:
+    """Resume a prospect's paused sequences; their next messages keep their spacing."""
+    if not email and not phone:
+        raise fail("give --email or --phone")
+    with session_scope() as session:
+        contact = find_contact(session, email=email, phone=phone)
+        count = resume_contact(session, contact, now=utcnow())
+    console.print(f"contact {contact.id}: {count} paused sequence(s) resumed")

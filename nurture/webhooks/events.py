@@ -1,0 +1,65 @@
+"""The normalised events every webhook becomes, whatever provider sent it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class EventType(StrEnum):
+    """What a provider reports about a message or an address."""
+
+    #: Handed to the carrier or the receiving mail server.
+    SENT = "sent"
+    #: Reached the handset or the mailbox.
+    DELIVERED = "delivered"
+    #: The carrier could not deliver it (Twilio `undelivered`).
+    UNDELIVERED = "undelivered"
+    #: The provider gave up on it after accepting it (Twilio `failed`, SendGrid `dropped`).
+    FAILED = "failed"
+    #: The receiving mail server rejected it.
+    BOUNCED = "bounced"
+    #: The recipient unsubscribed at the provider (SendGrid unsubscribe, group_unsubscribe).
+    UNSUBSCRIBED = "unsubscribed"
+    #: The recipient marked it as spam.
+    COMPLAINED = "complained"
+
+
+class Suppress(StrEnum):
+    """What an event says about the address itself."""
+
+    #: The address does not work (hard bounce, invalid): never use it again.
+    UNUSABLE = "unusable"
+    #: The recipient does not want it: an opt-out for the consent ledger.
+    OPT_OUT = "opt_out"
+
+
+@dataclass(frozen=True)
+class TrackingEvent:
+    """A provider's report about one message we sent, or about its recipient."""
+
+    provider: str
+    #: The provider's id for this event, unique across providers (idempotency key).
+    event_id: str
+    event_type: EventType
+    #: The provider's message id (Twilio SID, SendGrid X-Message-Id), when given.
+    message_id: str | None
+    #: Our delivery id, when the provider echoes it back (status callback URL, custom_args).
+    delivery_id: int | None
+    recipient: str | None
+    code: str | None = None
+    reason: str | None = None
+    suppress: Suppress | None = None
+    occurred_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """A text a prospect sent to the clinic's number."""
+
+    provider: str
+    message_id: str
+    sender: str
+    recipient: str
+    text: str
