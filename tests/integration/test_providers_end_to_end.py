@@ -249,6 +249,7 @@ def test_the_worker_log_holds_no_bodies_addresses_or_health_details(
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     use(env, monkeypatch, log_level="DEBUG")
     worker = start_worker()
@@ -261,7 +262,10 @@ def test_the_worker_log_holds_no_bodies_addresses_or_health_details(
     wait_for(lambda: len(fake_provider.messages()) >= 4, timeout_s=30, message="two steps")
     _inbound(live, "Can I come Thursday? My hip is worse", "SM" + "4" * 32)
     time.sleep(0.5)
-    logs = worker.log() + capsys.readouterr().out
+    captured = capsys.readouterr()
+    # The API's handler may be bound to the stream pytest had when the app was built, so read
+    # the records themselves as well.
+    logs = worker.log() + captured.out + captured.err + caplog.text
     assert "send.sent" in logs and "inbound.applied" in logs
     secrets = ["robin@example.com", "+16175550199", "6175550199", "Robin", "outer hip", "stairs"]
     secrets += ["Thursday", "hip is worse"]
