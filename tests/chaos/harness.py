@@ -3,7 +3,6 @@ processes) with a thousand deliveries falling due at once, and exact accounting 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -16,7 +15,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -25,6 +23,7 @@ from nurture.db import session_scope
 from nurture.intake import ConsultationRequestIn, submit
 from nurture.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from nurture.schedules import load_catalog
+from tests.fakes.provider import FakeProvider, delivery_id_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,6 +108,9 @@ class Stack:
 
     env: dict[str, str]
     folder: Path
+    redis: RedisServer
+    fake: FakeProvider
+    app_name: str
     procs: list[Proc] = field(default_factory=list)
 
     def _spawn(self, name: str, args: list[str]) -> Proc:
@@ -190,17 +192,9 @@ def enroll_many(count: int, *, timezone: str, now: datetime | None = None) -> No
         )
 
 
-def outbox_records(outbox: Path) -> list[int]:
-    """The delivery id of every message the outbox "provider" accepted."""
-    ids: list[int] = []
-    for path in (outbox / "sms").glob("*.json"):
-        ids.append(int(json.loads(path.read_text())["metadata"]["delivery_id"]))
-    for path in (outbox / "email").glob("*.eml"):
-        for line in path.read_text(errors="replace").splitlines():
-            if line.lower().startswith("x-nurture-delivery-id:"):
-                ids.append(int(line.split(":", 1)[1]))
-                break
-    return ids
+def provider_records(fake: FakeProvider) -> list[int]:
+    """The delivery id of every message the fake SendGrid and Twilio accepted."""
+    return [delivery_id_of(m) for m in fake.messages()]
 
 
 @dataclass(frozen=True)
@@ -284,7 +278,3 @@ def copy_schedules(target: Path) -> Path:
     shutil.copytree(ROOT / "schedules", target)
     (target / "chaos.yaml").write_text(CHAOS_SEQUENCE)
     return target
-
-
-def dump(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import random
 import threading
 import time
 import uuid
@@ -25,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from nurture.templates import sms_segments
 
@@ -67,9 +68,23 @@ class Received:
     params: dict[str, Any] = field(default_factory=dict)
 
 
+def delivery_id_of(message: Received) -> int:
+    """Our delivery id, as each provider carries it back (custom_args, the callback URL)."""
+    if message.api == "sendgrid":
+        return int(message.custom_args["delivery_id"])
+    return int(parse_qs(urlsplit(message.params["StatusCallback"]).query)["d"][0])
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # load tests open many connections at once
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client killed mid-request (the chaos suite does it on purpose) is not our error.
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class FakeProvider:
@@ -82,6 +97,9 @@ class FakeProvider:
         self.twilio_auth_token: str | None = None
         self._lock = threading.Lock()
         self._failures: deque[Failure] = deque()
+        #: Failures drawn at random when none is queued: (probability, failure) pairs.
+        self._random: list[tuple[float, Failure]] = []
+        self._rng = random.Random(0)
         self._received: list[Received] = []
         self.requests = 0
         self.server = _Server((host, port), _handler_for(self))
@@ -108,9 +126,16 @@ class FakeProvider:
         with self._lock:
             self._failures.extend(failures)
 
+    def fail_at_random(self, *weighted: tuple[float, Failure], seed: int = 0) -> None:
+        """Answer each request with one of `weighted`'s failures at its probability."""
+        with self._lock:
+            self._random = list(weighted)
+            self._rng = random.Random(seed)
+
     def reset(self) -> None:
         with self._lock:
             self._failures.clear()
+            self._random = []
             self._received.clear()
             self.requests = 0
 
@@ -129,6 +154,11 @@ class FakeProvider:
                 if failure.api in (None, api):
                     self._failures.remove(failure)
                     return failure
+            roll = self._rng.random()
+            for probability, failure in self._random:
+                if roll < probability:
+                    return failure
+                roll -= probability
         return None
 
     def _record(self, message: Received) -> None:

@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -21,7 +20,7 @@ from fastapi.testclient import TestClient
 from nurture.api import create_app
 from nurture.models import Channel, DeliveryStatus
 from tests.conftest import TWILIO_FROM, midday_zone, use, use_providers, wait_for
-from tests.fakes.provider import Failure, FakeProvider, Received
+from tests.fakes.provider import Failure, FakeProvider, delivery_id_of
 from tests.helpers import deliveries, enroll
 from tests.signing import post_twilio
 
@@ -57,11 +56,7 @@ def live(
         yield client
 
 
-def _d(message: Received) -> int:
-    """Our delivery id, as each provider carries it back (custom_args, the callback URL)."""
-    if message.api == "sendgrid":
-        return int(message.custom_args["delivery_id"])
-    return int(parse_qs(urlsplit(message.params["StatusCallback"]).query)["d"][0])
+_d = delivery_id_of
 
 
 def _count(fake: FakeProvider, api: str) -> int:
