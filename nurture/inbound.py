@@ -46,8 +46,9 @@ class InboundKind(StrEnum):
 
 
 def classify(text: str) -> InboundKind:
-    """Which keyword a text is, if it is one (whole text, any case, spaces around ignored)."""
-    word = text.strip().upper()
+    """Which keyword a text is, if it is one: the whole text, any case, with spaces and a final
+    full stop or exclamation mark ignored ("Stop!" is an opt-out; "stop by Friday" a reply)."""
+    word = text.strip().rstrip(".!").strip().upper()
     if word in OPT_OUT_KEYWORDS:
         return InboundKind.OPT_OUT
     if word in OPT_IN_KEYWORDS:

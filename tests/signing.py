@@ -51,9 +51,10 @@ def post_sendgrid(
     events: list[dict[str, Any]],
     *,
     tamper: bool = False,
+    age_s: int = 0,
 ) -> Response:
     payload = json.dumps(events)
-    timestamp = str(int(time.time()))
+    timestamp = str(int(time.time()) - age_s)
     signature = sign_sendgrid(key, payload, timestamp)
     if tamper:
         payload = payload.replace("delivered", "bounce")

@@ -105,13 +105,14 @@ async def sendgrid_events(
             payload,
             request.headers.get(sendgrid_hooks.SIGNATURE_HEADER),
             request.headers.get(sendgrid_hooks.TIMESTAMP_HEADER),
+            now=now,
         )
     except sendgrid_hooks.InvalidPublicKey:
         raise _forbidden(
             "sendgrid", "cannot be checked: NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY is invalid"
         ) from None
     if not valid:
-        raise _forbidden("sendgrid", "missing or wrong")
+        raise _forbidden("sendgrid", "missing, wrong or stale")
     try:
         events = sendgrid_hooks.parse_events(payload)
     except ValueError:

@@ -28,12 +28,28 @@ class InvalidPublicKey(ValueError):
     """NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key."""
 
 
+#: How far a signed timestamp may be from our clock: an older signature is a replay. SendGrid
+#: signs each delivery attempt afresh, so its own retries are never stale.
+MAX_SKEW_S = 600
+
+
 def verify_signature(
-    public_key: str, payload: bytes, signature: str | None, timestamp: str | None
+    public_key: str,
+    payload: bytes,
+    signature: str | None,
+    timestamp: str | None,
+    *,
+    now: datetime | None = None,
+    max_skew_s: float = MAX_SKEW_S,
 ) -> bool:
-    """Whether SendGrid signed exactly this body at this timestamp."""
+    """Whether SendGrid signed exactly this body at this timestamp, and recently (if `now`)."""
     if not signature or not timestamp:
         return False
+    if now is not None:
+        if not timestamp.isdigit():
+            return False
+        if abs(now.timestamp() - int(timestamp)) > max_skew_s:
+            return False
     try:
         verifier = EventWebhook(public_key)
     except (ValueError, TypeError) as exc:

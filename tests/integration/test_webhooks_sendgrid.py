@@ -193,6 +193,19 @@ def test_a_batch_signed_with_another_key_gets_403(webhook_client: TestClient) ->
     assert snapshot() == before
 
 
+@pytest.mark.parametrize("age_s", [601, 3600, -700])
+def test_a_stale_or_future_signature_gets_403(
+    webhook_client: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, age_s: int
+) -> None:
+    email = first_step_sent()[Channel.EMAIL]
+    before = snapshot()
+    response = post_sendgrid(webhook_client, sendgrid_key, [_event(email, "bounce")], age_s=age_s)
+    assert response.status_code == 403
+    assert snapshot() == before
+    fresh = post_sendgrid(webhook_client, sendgrid_key, [_event(email, "bounce")], age_s=30)
+    assert fresh.status_code == 204
+
+
 def test_an_unsigned_batch_gets_403(webhook_client: TestClient) -> None:
     email = first_step_sent()[Channel.EMAIL]
     before = snapshot()
