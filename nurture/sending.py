@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.channels.base import BaseChannel, OutgoingMessage
@@ -43,6 +43,8 @@ from nurture.scheduling import hold_until
 from nurture.templates import Renderer
 
 log = structlog.get_logger(__name__)
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -80,28 +82,19 @@ class _Claimed:
     contact: ContactView
     sequence: Sequence | None
     step: Step | None
+    #: The contact's current consent on the delivery's channel.
+    consent: bool
+    #: The delivery's address is on the channel's suppression list.
+    suppressed: bool
 
 
 def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> DeliveryStatus | None:
     """Send one delivery if this call wins it; the status it ended in, or None if another did."""
-    lease = timedelta(seconds=ctx.settings.lease_s)
     with ctx.sessions.begin() as session:
-        won = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED)
-            .values(
-                status=DeliveryStatus.SENDING,
-                attempts=Delivery.attempts + 1,
-                lease_expires_at=now + lease,
-                updated_at=now,
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if won is None:
+        claimed = _claim(session, ctx, delivery_id, now)
+        if claimed is None:
             log.info("send.lost_claim", delivery_id=delivery_id)
             return None
-        claimed = _load(session, ctx.catalog, delivery_id)
         verdict = _may_send(session, ctx, claimed, now)
         if verdict is not None:
             return verdict
@@ -203,19 +196,48 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
     )
 
 
-def _load(session: Session, catalog: Catalog, delivery_id: int) -> _Claimed:
-    delivery = session.get_one(Delivery, delivery_id)
-    enrollment = session.get_one(Enrollment, delivery.enrollment_id)
-    contact = session.get_one(Contact, delivery.contact_id)
-    concern = session.scalar(
-        select(ConsultationRequest.concern).where(ConsultationRequest.id == enrollment.request_id)
+def _claim(session: Session, ctx: SendContext, delivery_id: int, now: datetime) -> _Claimed | None:
+    """The compare-and-set `queued → sending`, then all the send needs in one more query.
+
+    Both run in the caller's transaction, so the stop, consent and suppression state read
+    here is the one the claim commits with.
+    """
+    lease = timedelta(seconds=ctx.settings.lease_s)
+    delivery = session.scalars(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(
+            status=DeliveryStatus.SENDING,
+            attempts=Delivery.attempts + 1,
+            lease_expires_at=now + lease,
+            updated_at=now,
+        )
+        .returning(Delivery)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if delivery is None:
+        return None
+    email = delivery.channel is Channel.EMAIL
+    address = Contact.email if email else Contact.phone
+    suppressed = (
+        select(Suppression.id)
+        .where(Suppression.channel == delivery.channel, Suppression.address == address)
+        .exists()
     )
-    sequence = catalog.sequences.get(enrollment.sequence_id)
+    enrollment, contact, concern, is_suppressed = session.execute(
+        select(Enrollment, Contact, ConsultationRequest.concern, suppressed)
+        .select_from(Enrollment)
+        .join(Contact, Contact.id == delivery.contact_id)
+        .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
+        .where(Enrollment.id == delivery.enrollment_id)
+    ).one()
+    sequence = ctx.catalog.sequences.get(enrollment.sequence_id)
     step = None
     if sequence is not None:
         step = next((s for s in sequence.steps if s.id == delivery.step_id), None)
     view = contact_view(contact, concern=concern, timezone=enrollment.timezone)
-    return _Claimed(delivery, enrollment, view, sequence, step)
+    consent = contact.consent_email if email else contact.consent_sms
+    return _Claimed(delivery, enrollment, view, sequence, step, bool(consent), bool(is_suppressed))
 
 
 def _may_send(
@@ -224,23 +246,14 @@ def _may_send(
     """None if the delivery may go now; else park it (skipped or held) and say how."""
     delivery, contact = c.delivery, c.contact
     address = contact.email if delivery.channel is Channel.EMAIL else contact.phone
-    consent = session.scalar(
-        select(
-            Contact.consent_email if delivery.channel is Channel.EMAIL else Contact.consent_sms
-        ).where(Contact.id == contact.id)
-    )
     reason: str | None = None
     if c.enrollment.status is not EnrollmentStatus.ACTIVE:
         reason = f"enrollment_{c.enrollment.status.value}"
     elif not address:
         reason = "no_address"
-    elif session.scalar(
-        select(Suppression.id).where(
-            Suppression.channel == delivery.channel, Suppression.address == address
-        )
-    ):
+    elif c.suppressed:
         reason = "suppressed"
-    elif not consent:
+    elif not c.consent:
         reason = "no_consent"
     elif contact.booked and c.sequence is not None and "booked" in c.sequence.stop_on:
         reason = "booked"
@@ -339,15 +352,17 @@ def _set(
         values["due_at"] = due_at
     if attempts is not None:
         values["attempts"] = attempts
-    stmt = update(Delivery).where(Delivery.id == delivery_id)
+    # Core statements on the tables: the ORM's bulk-update and unit-of-work machinery cost
+    # more than the round trips here, and nothing in the session needs refreshing.
+    stmt = update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id)
     if from_states:
-        stmt = stmt.where(Delivery.status.in_(from_states))
-    done = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
+        stmt = stmt.where(_DELIVERIES.c.status.in_(from_states))
+    done = session.execute(stmt.values(**values))
     changed = bool(done.rowcount)  # type: ignore[attr-defined]
     if changed:
         note = code if detail is None else f"{code}: {detail}"
-        session.add(
-            DeliveryEvent(
+        session.execute(
+            insert(_EVENTS).values(
                 delivery_id=delivery_id,
                 at=now,
                 status=status.value,
