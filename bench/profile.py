@@ -1,7 +1,7 @@
 """Profile a hot path in-process with pyinstrument: `python -m bench.profile send|render|tick`.
 
 `send`: claim and send N due deliveries (outbox on tmpfs) on PostgreSQL, as a worker does.
-`render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due.
+`render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due. `intake`: N `submit()` calls.
 Prints pyinstrument's call tree; `--html FILE` writes the interactive page too.
 """
 
@@ -64,7 +64,24 @@ def _tick(stack: Stack, count: int) -> Callable[[], None]:
     return work
 
 
-PATHS = {"send": _send, "render": _render, "tick": _tick}
+def _intake(stack: Stack, count: int) -> Callable[[], None]:
+    import json
+
+    from bench.loadgen import body_for
+    from nurture.api.deps import _catalog_cached
+    from nurture.intake import ConsultationRequestIn, submit
+
+    catalog = _catalog_cached(str(stack.env["NURTURE_SCHEDULES_DIR"]))
+    bodies = [json.loads(body_for(n, 7)) for n in range(count)]
+
+    def work() -> None:
+        for body in bodies:
+            submit(ConsultationRequestIn.model_validate(body), catalog=catalog, now=datetime.now(UTC))
+
+    return work
+
+
+PATHS = {"send": _send, "render": _render, "tick": _tick, "intake": _intake}
 
 
 def main() -> None:
