@@ -53,8 +53,9 @@ def _nurture_once(run: Run, db: Db, procs: list[Proc], count: int) -> tuple[Samp
     db.make_due(loaded)
     # The final states the send path can leave; anything but `sent` spoils the figure.
     done = wait_until(
-        lambda: db.count_status(loaded, "sent", "failed", "skipped", "unknown", "retrying")
-        >= count,
+        lambda: (
+            db.count_status(loaded, "sent", "failed", "skipped", "unknown", "retrying") >= count
+        ),
         timeout_s=120 + count / 50,
         interval_s=0.05,
     )
@@ -88,9 +89,7 @@ def _bare_once(run: Run, provider: Provider, worker: Proc, count: int) -> Sample
     return Sample(count / (done - started), cpu / count * 1000)
 
 
-def measure(
-    run: Run, fig: Figure, provider: Provider, pool: Pool, *, bare_name: str
-) -> Figure:
+def measure(run: Run, fig: Figure, provider: Provider, pool: Pool, *, bare_name: str) -> Figure:
     """Interleaved runs of nurture and the bare task, `run.repeat` times each."""
     stack = run.stack
     count = run.scale.dispatch_messages

@@ -1,9 +1,9 @@
 """Figure 6, intake: consultation requests per second through the HTTP API on PostgreSQL
 (target at least 300/s), against a FastAPI route returning a constant, served the same way.
 
-Both servers run as `uvicorn --workers 1` on loopback; the load generator is a second
-process (`bench.loadgen`) with keep-alive connections, so the 2 cores are split between
-one server process, the client and PostgreSQL.
+Both servers run as `uvicorn --workers 2` on loopback; the load generator is a second
+process (`bench.loadgen`) with keep-alive connections; the 2 cores are shared by the
+server's processes, the client and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from bench.harness import Figure, Run, Target
 from bench.stack import ROOT, Proc, Stack
 
 CONCURRENCY = 16
+#: uvicorn processes for both servers: one per core.
+WORKERS = 2
 
 
 def _free_port() -> int:
@@ -42,7 +44,7 @@ def _serve(stack: Stack, name: str, factory: str) -> tuple[Proc, str]:
             "--port",
             str(port),
             "--workers",
-            "1",
+            str(WORKERS),
             "--log-level",
             "warning",
             "--no-access-log",
@@ -111,7 +113,9 @@ def run(run: Run) -> Figure:
             p99.runs.append(float(result["p99_ms"]))  # type: ignore[arg-type]
             ceiling_result = _load(run.stack, ceiling_base, count, seed=i)
             base.runs.append(float(ceiling_result["rate"]))  # type: ignore[arg-type]
-            run.say(f"intake #{i + 1}: {ours.runs[-1]:.0f} req/s, ceiling {base.runs[-1]:.0f} req/s")
+            run.say(
+                f"intake #{i + 1}: {ours.runs[-1]:.0f} req/s, ceiling {base.runs[-1]:.0f} req/s"
+            )
     finally:
         api.stop()
         ceiling.stop()

@@ -75,7 +75,9 @@ async def _main(args: argparse.Namespace) -> dict[str, object]:
     out: dict = {"latency": [], "status": Counter()}
     started = time.perf_counter()
     clients = [
-        _client(url.hostname or "127.0.0.1", url.port or 80, url.path, args.key, jobs, args.seed, out)
+        _client(
+            url.hostname or "127.0.0.1", url.port or 80, url.path, args.key, jobs, args.seed, out
+        )
         for _ in range(args.concurrency)
     ]
     await asyncio.wait_for(asyncio.gather(*clients), timeout=args.timeout_s)

@@ -39,7 +39,9 @@ def run(run: Run) -> Figure:
     stack.apply(dispatch_interval_s="0.5")
     small, big = run.scale.memory_sizes
     samples = max(3, run.repeat)
-    load_deliveries(stack.database_url, small, due_from=timedelta(hours=1), due_to=timedelta(days=30))
+    load_deliveries(
+        stack.database_url, small, due_from=timedelta(hours=1), due_to=timedelta(days=30)
+    )
     worker = stack.celery(
         "worker", queues=f"{SEND_QUEUE},{DISPATCH_QUEUE}", pool="threads", concurrency=8, beat=True
     )
@@ -62,9 +64,7 @@ def run(run: Run) -> Figure:
     # The naive design, same broker: a bare worker takes the ETA tasks as they are published.
     naive_n = run.scale.naive_eta_tasks
     idle = fig.add("bare Celery worker, idle", "MiB", note="threads x8")
-    naive = fig.add(
-        f"naive: bare worker holding {naive_n:,} ETA tasks", "MiB", baseline=idle.name
-    )
+    naive = fig.add(f"naive: bare worker holding {naive_n:,} ETA tasks", "MiB", baseline=idle.name)
     bare = stack.celery("naive", app="bench.bare", queues=ETA_QUEUE, pool="threads", concurrency=8)
     idle.runs = _settled_rss(bare, samples=samples, interval_s=0.5)
     app = create_app()
@@ -80,7 +80,9 @@ def run(run: Run) -> Figure:
             if abs(current - previous) < 2:
                 break
             previous = current
-        run.say(f"memory: the naive worker holds {naive_n:,} after {time.monotonic() - started:.0f} s")
+        run.say(
+            f"memory: the naive worker holds {naive_n:,} after {time.monotonic() - started:.0f} s"
+        )
         naive.runs = _settled_rss(bare, samples=samples, interval_s=0.5)
     finally:
         app.close()

@@ -52,14 +52,14 @@ def _tick(stack: Stack, count: int) -> Callable[[], None]:
     from nurture.db import session_scope
     from nurture.dispatch import dispatch_tick
 
-    load_deliveries(stack.database_url, count, due_from=timedelta(days=1), due_to=timedelta(days=30))
+    load_deliveries(
+        stack.database_url, count, due_from=timedelta(days=1), due_to=timedelta(days=30)
+    )
 
     def work() -> None:
         for _ in range(200):
             with session_scope() as session:
-                dispatch_tick(
-                    session, now=datetime.now(UTC), batch=500, lease=timedelta(minutes=5)
-                )
+                dispatch_tick(session, now=datetime.now(UTC), batch=500, lease=timedelta(minutes=5))
 
     return work
 
@@ -76,7 +76,9 @@ def _intake(stack: Stack, count: int) -> Callable[[], None]:
 
     def work() -> None:
         for body in bodies:
-            submit(ConsultationRequestIn.model_validate(body), catalog=catalog, now=datetime.now(UTC))
+            submit(
+                ConsultationRequestIn.model_validate(body), catalog=catalog, now=datetime.now(UTC)
+            )
 
     return work
 
@@ -100,7 +102,11 @@ def main() -> None:
         profiler.start()
         work()
         profiler.stop()
-    print(profiler.output_text(unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))))
+    print(
+        profiler.output_text(
+            unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))
+        )
+    )
     if args.html:
         args.html.write_text(profiler.output_html())
 

@@ -59,7 +59,14 @@ class FakeHttpProvider(Provider):
         base = f"http://127.0.0.1:{port}"
         self.server = stack.spawn(
             "fake-provider",
-            ["-m", "tests.fakes.provider", "--port", str(port), "--latency-ms", str(self.latency_ms)],
+            [
+                "-m",
+                "tests.fakes.provider",
+                "--port",
+                str(port),
+                "--latency-ms",
+                str(self.latency_ms),
+            ],
         )
         self.settings = {
             "email_backend": "sendgrid",

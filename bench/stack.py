@@ -206,7 +206,9 @@ def wait_ready(proc: Proc, broker_url: str, timeout_s: float = 60.0) -> None:
         probe.close()
 
 
-def wait_until(predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.05) -> float:
+def wait_until(
+    predicate: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.05
+) -> float:
     """Poll until `predicate()`; the monotonic time it first held. TimeoutError otherwise."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -238,7 +240,9 @@ def bench_stack(*, redis_url: str = REDIS_URL, pg_dsn: str = PG_DSN) -> Iterator
     schema = f"nurture_bench_{token}"
     work_dir = Path(tempfile.mkdtemp(prefix="nurture-bench-"))
     shm = Path("/dev/shm")
-    outbox = Path(tempfile.mkdtemp(prefix="nurture-bench-outbox-", dir=shm if shm.is_dir() else None))
+    outbox = Path(
+        tempfile.mkdtemp(prefix="nurture-bench-outbox-", dir=shm if shm.is_dir() else None)
+    )
     schedules = work_dir / "schedules"
     shutil.copytree(ROOT / "schedules", schedules)
     (schedules / "bench.yaml").write_text(BENCH_SEQUENCE)

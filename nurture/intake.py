@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,8 @@ from nurture.scheduling import plan_schedule
 from nurture.timing import region_for_phone, resolve_timezone
 
 DEFAULT_PHONE_REGION = "US"
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_CONSENT_EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
 
 
 def normalize_email(value: str) -> str:
@@ -175,7 +177,7 @@ def enroll(
     sequence = (
         catalog.get(sequence_id) if sequence_id else catalog.route(request.concern, request.source)
     )
-    contact = _upsert_contact(session, request, now)
+    contact, new_contact = _upsert_contact(session, request, now, catalog.clinic.timezone)
     tz = resolve_timezone(request.timezone, contact.phone, catalog.clinic.timezone)
     if request.timezone or not contact.timezone:
         contact.timezone = tz.key
@@ -193,21 +195,26 @@ def enroll(
     session.flush()
     _record_consent(session, contact, request, record.id, meta, now)
 
-    live = session.scalar(
-        select(Enrollment).where(
-            Enrollment.contact_id == contact.id,
-            Enrollment.sequence_id == sequence.id,
-            Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+    # A contact created by this request has no enrollment yet: no need to look.
+    live = None
+    if not new_contact:
+        live = session.scalar(
+            select(Enrollment).where(
+                Enrollment.contact_id == contact.id,
+                Enrollment.sequence_id == sequence.id,
+                Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
+            )
         )
-    )
     created = live is None
     if live is None:
-        live = _start_enrollment(session, catalog, sequence.id, contact, record, tz, now)
-    response = describe_enrollment(
-        session, live, request_id=record.id, already_enrolled=not created
-    )
-    record.response = response
-    session.flush()
+        live, schedule = _start_enrollment(session, catalog, sequence.id, contact, record, tz, now)
+        response = describe_enrollment(session, live, request_id=record.id, schedule=schedule)
+    else:
+        response = describe_enrollment(session, live, request_id=record.id, already_enrolled=True)
+    if idempotency_key:
+        # Kept only where it can be replayed: one UPDATE less for requests without a key.
+        record.response = response
+        session.flush()
     return EnrollOutcome(response=response, created=created)
 
 
@@ -250,7 +257,10 @@ def submit(
     raise AssertionError("unreachable")
 
 
-def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datetime) -> Contact:
+def _upsert_contact(
+    session: Session, request: ConsultationRequestIn, now: datetime, clinic_tz: str
+) -> tuple[Contact, bool]:
+    """The contact found by email or phone, updated, or a new one; and whether it is new."""
     filters = []
     if request.email:
         filters.append(Contact.email == request.email)
@@ -261,10 +271,14 @@ def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datet
     contact = next((c for c in matches if request.email and c.email == request.email), None)
     contact = contact or (matches[0] if matches else None)
     if contact is None:
+        # Everything the request decides about a new contact goes into its one INSERT.
         contact = Contact(
             email=request.email,
             phone=request.phone,
             first_name=request.first_name,
+            timezone=resolve_timezone(request.timezone, request.phone, clinic_tz).key,
+            consent_email=bool(request.email) and request.consent_email is not False,
+            consent_sms=bool(request.phone) and request.consent_sms is not False,
             created_at=now,
             updated_at=now,
         )
@@ -280,7 +294,7 @@ def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datet
     if request.last_name:
         contact.last_name = request.last_name
     session.flush()
-    return contact
+    return contact, not matches
 
 
 def _record_consent(
@@ -296,6 +310,7 @@ def _record_consent(
     An omitted consent flag with an address counts as consent by the request itself (the
     prospect asked to be contacted there); an explicit `false` records an opt-out.
     """
+    rows: list[dict[str, Any]] = []
     for channel, address, flag in (
         (Channel.EMAIL, request.email, request.consent_email),
         (Channel.SMS, request.phone, request.consent_sms),
@@ -311,15 +326,15 @@ def _record_consent(
         }
         if meta.consent_text_version:
             evidence["consent_text_version"] = meta.consent_text_version
-        session.add(
-            ConsentEvent(
-                contact_id=contact.id,
-                channel=channel,
-                action="opt_in" if granted else "opt_out",
-                source=meta.source,
-                evidence=evidence,
-                at=now,
-            )
+        rows.append(
+            {
+                "contact_id": contact.id,
+                "channel": channel,
+                "action": "opt_in" if granted else "opt_out",
+                "source": meta.source,
+                "evidence": evidence,
+                "at": now,
+            }
         )
         if channel is Channel.EMAIL:
             contact.consent_email = granted
@@ -332,6 +347,9 @@ def _record_consent(
                 Suppression.address == address,
                 Suppression.reason == "opt_out",
             ).delete()
+    if rows:
+        # One multi-row Core INSERT: the ledger rows are never read back in this request.
+        session.execute(insert(_CONSENT_EVENTS), rows)
 
 
 def _start_enrollment(
@@ -342,7 +360,8 @@ def _start_enrollment(
     record: ConsultationRequest,
     tz: ZoneInfo,
     now: datetime,
-) -> Enrollment:
+) -> tuple[Enrollment, list[dict[str, Any]]]:
+    """The enrollment and its deliveries, written; with the schedule as the answer shows it."""
     sequence = catalog.get(sequence_id)
     region = region_for_phone(contact.phone)
     enrollment = Enrollment(
@@ -364,23 +383,41 @@ def _start_enrollment(
         region=region,
         addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
     )
-    session.add_all(
-        Delivery(
-            enrollment_id=enrollment.id,
-            contact_id=contact.id,
-            step_id=p.step_id,
-            step_index=p.step_index,
-            channel=p.channel,
-            template=p.template,
-            due_at=p.due_at,
-            status=DeliveryStatus.SKIPPED if p.skip_reason else DeliveryStatus.SCHEDULED,
-            error_code=p.skip_reason,
-            updated_at=now,
-        )
+    rows = [
+        {
+            "enrollment_id": enrollment.id,
+            "contact_id": contact.id,
+            "step_id": p.step_id,
+            "step_index": p.step_index,
+            "channel": p.channel,
+            "template": p.template,
+            "due_at": p.due_at,
+            "status": DeliveryStatus.SKIPPED if p.skip_reason else DeliveryStatus.SCHEDULED,
+            "attempts": 0,
+            "error_code": p.skip_reason,
+            "updated_at": now,
+        }
         for p in plan
-    )
-    session.flush()
-    return enrollment
+    ]
+    # One multi-row Core INSERT instead of the ORM's unit of work: the answer is built from
+    # these rows and their ids, in the order `describe_enrollment` reads them back.
+    ids = session.scalars(
+        insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True),
+        rows,
+    ).all()
+    schedule = [_schedule_row(i, r) for i, r in zip(ids, rows, strict=True)]
+    return enrollment, schedule
+
+
+def _schedule_row(delivery_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "step": row["step_id"],
+        "channel": row["channel"].value,
+        "due_at": row["due_at"].isoformat(),
+        "status": row["status"].value,
+        **({"reason": row["error_code"]} if row["error_code"] else {}),
+    }
 
 
 def describe_enrollment(
@@ -389,13 +426,31 @@ def describe_enrollment(
     *,
     request_id: int | None = None,
     already_enrolled: bool = False,
+    schedule: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON answer for an enrollment: who, which sequence, and every delivery's due time."""
-    deliveries = session.scalars(
-        select(Delivery)
-        .where(Delivery.enrollment_id == enrollment.id)
-        .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
-    )
+    """The JSON answer for an enrollment: who, which sequence, and every delivery's due time.
+
+    `schedule` is the answer's schedule when the caller has just written it (no read back).
+    """
+    if schedule is None:
+        deliveries = session.scalars(
+            select(Delivery)
+            .where(Delivery.enrollment_id == enrollment.id)
+            .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
+        )
+        schedule = [
+            _schedule_row(
+                d.id,
+                {
+                    "step_id": d.step_id,
+                    "channel": d.channel,
+                    "due_at": d.due_at,
+                    "status": d.status,
+                    "error_code": d.error_code,
+                },
+            )
+            for d in deliveries
+        ]
     return {
         "request_id": request_id,
         "already_enrolled": already_enrolled,
@@ -407,15 +462,5 @@ def describe_enrollment(
             "timezone": enrollment.timezone,
             "started_at": enrollment.started_at.isoformat(),
         },
-        "schedule": [
-            {
-                "delivery_id": d.id,
-                "step": d.step_id,
-                "channel": d.channel.value,
-                "due_at": d.due_at.isoformat(),
-                "status": d.status.value,
-                **({"reason": d.error_code} if d.error_code else {}),
-            }
-            for d in deliveries
-        ],
+        "schedule": schedule,
     }
