@@ -16,6 +16,8 @@ from rich.console import Console
 from bench.harness import RESULTS, SCALES, Figure, Run, machine, table, write_json
 from bench.providers import make_provider
 from bench.stack import PG_DSN, REDIS_URL, bench_stack
+from nurture.config import get_settings
+from nurture.logs import configure_logging
 
 #: Figure key → module in `bench/`; each module has `run(Run) -> Figure`.
 FIGURES = {
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         module = importlib.import_module(FIGURES[key])
         # Each figure gets a fresh schema and a flushed Redis database.
         with bench_stack(redis_url=args.redis_url, pg_dsn=args.pg) as stack:
+            configure_logging(get_settings())  # as the workers: WARNING, no per-message lines
             run = Run(stack, SCALES[args.scale], args.repeat, make_provider(args.provider), console)
             try:
                 figure = module.run(run)

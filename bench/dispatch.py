@@ -17,6 +17,7 @@ from datetime import timedelta
 
 import redis
 
+from bench.bare import NOOP_QUEUE
 from bench.harness import Figure, Run, Target
 from bench.load import Db, Loaded, load_deliveries
 from bench.providers import Provider
@@ -67,7 +68,7 @@ def _nurture_once(run: Run, db: Db, procs: list[Proc], count: int) -> tuple[Samp
 
 
 def _bare_once(run: Run, provider: Provider, worker: Proc, count: int) -> Sample:
-    from bench.bare import NOOP_QUEUE, create_app, publish
+    from bench.bare import create_app, publish
 
     app = create_app()
     client = redis.Redis.from_url(run.stack.redis_url)
@@ -89,52 +90,72 @@ def _bare_once(run: Run, provider: Provider, worker: Proc, count: int) -> Sample
     return Sample(count / (done - started), cpu / count * 1000)
 
 
-def measure(run: Run, fig: Figure, provider: Provider, pool: Pool, *, bare_name: str) -> Figure:
-    """Interleaved runs of nurture and the bare task, `run.repeat` times each."""
+def measure(
+    run: Run,
+    fig: Figure,
+    provider: Provider,
+    pool: Pool,
+    *,
+    bare_name: str,
+    chunks: tuple[int, ...] | None = None,
+) -> Figure:
+    """Runs of nurture (for each send chunk) interleaved with the bare task's."""
     stack = run.stack
     count = run.scale.dispatch_messages
     provider.start(stack)
     stack.apply(dispatch_interval_s=DISPATCH_INTERVAL_S)
     run.say(f"{fig.key}: starting workers ({pool}, provider {provider.name})")
-    scheduler = stack.celery(
-        "scheduler", queues=DISPATCH_QUEUE, pool="solo", concurrency=1, beat=True
-    )
     worker = stack.celery("worker", queues=SEND_QUEUE, pool=pool.kind, concurrency=pool.concurrency)
     bare = stack.celery(
-        "bare", app="bench.bare", queues="bench:noop", pool=pool.kind, concurrency=pool.concurrency
-    )
-    ours_rate = fig.add(
-        "nurture msg/s", "msg/s", baseline=f"{bare_name} msg/s", target=Target(">=", 0.5, "ratio")
+        "bare", app="bench.bare", queues=NOOP_QUEUE, pool=pool.kind, concurrency=pool.concurrency
     )
     bare_rate = fig.add(f"{bare_name} msg/s", "msg/s", note=str(pool))
-    ours_cpu = fig.add(
-        "nurture CPU per 1000",
-        "cpu-s",
-        baseline=f"{bare_name} CPU per 1000",
-        target=Target("<=", 2.0, "ratio"),
-    )
     bare_cpu = fig.add(f"{bare_name} CPU per 1000", "cpu-s")
-    p50 = fig.add("nurture lateness p50 (drain)", "s", note=f"{count} due at once")
-    p99 = fig.add("nurture lateness p99 (drain)", "s")
     db = Db(stack.database_url)
     try:
-        for i in range(run.repeat):
-            sample, loaded = _nurture_once(run, db, [scheduler, worker], count)
-            ours_rate.runs.append(sample.rate)
-            ours_cpu.runs.append(sample.cpu_per_1000_s)
-            late = db.lateness_s(loaded)
-            p50.runs.append(statistics.median(late))
-            p99.runs.append(late[min(len(late) - 1, int(len(late) * 0.99))])
-            base = _bare_once(run, provider, bare, count)
-            bare_rate.runs.append(base.rate)
-            bare_cpu.runs.append(base.cpu_per_1000_s)
-            run.say(
-                f"{fig.key} #{i + 1}: nurture {sample.rate:.0f}/s {sample.cpu_per_1000_s:.2f} cpu-s,"
-                f" bare {base.rate:.0f}/s {base.cpu_per_1000_s:.2f} cpu-s per 1000"
+        for chunk in chunks or run.scale.dispatch_chunks:
+            label = "1 task per delivery" if chunk == 1 else f"{chunk} deliveries per task"
+            rate = fig.add(
+                f"nurture msg/s, {label}",
+                "msg/s",
+                baseline=bare_rate.name,
+                target=Target(">=", 0.5, "ratio"),
             )
+            cpu = fig.add(
+                f"nurture CPU per 1000, {label}",
+                "cpu-s",
+                baseline=bare_cpu.name,
+                target=Target("<=", 2.0, "ratio"),
+            )
+            p50 = fig.add(f"lateness p50, {label}", "s", note=f"{count} due at once")
+            p99 = fig.add(f"lateness p99, {label}", "s")
+            scheduler = stack.celery(
+                "scheduler",
+                queues=DISPATCH_QUEUE,
+                pool="solo",
+                concurrency=1,
+                beat=True,
+                extra_env={"NURTURE_SEND_CHUNK": str(chunk)},
+            )
+            for i in range(run.repeat):
+                sample, loaded = _nurture_once(run, db, [scheduler, worker], count)
+                rate.runs.append(sample.rate)
+                cpu.runs.append(sample.cpu_per_1000_s)
+                late = db.lateness_s(loaded)
+                p50.runs.append(statistics.median(late))
+                p99.runs.append(late[min(len(late) - 1, int(len(late) * 0.99))])
+                base = _bare_once(run, provider, bare, count)
+                bare_rate.runs.append(base.rate)
+                bare_cpu.runs.append(base.cpu_per_1000_s)
+                run.say(
+                    f"{fig.key} {label} #{i + 1}: nurture {sample.rate:.0f}/s"
+                    f" {sample.cpu_per_1000_s:.2f} cpu-s, bare {base.rate:.0f}/s"
+                    f" {base.cpu_per_1000_s:.2f} cpu-s per 1000"
+                )
+            scheduler.stop()
     finally:
         db.close()
-        for proc in (bare, worker, scheduler):
+        for proc in (bare, worker):
             proc.stop()
         provider.stop()
     return fig

@@ -106,6 +106,8 @@ class Scale:
     """How big each figure runs: `full` for the real numbers, `tiny` for the smoke test."""
 
     dispatch_messages: int
+    #: Deliveries per send task to measure (NURTURE_SEND_CHUNK), each against the baseline.
+    dispatch_chunks: tuple[int, ...]
     scheduler_sizes: tuple[int, ...]
     scheduler_ticks: int
     memory_sizes: tuple[int, ...]
@@ -116,7 +118,8 @@ class Scale:
 
 SCALES = {
     "full": Scale(
-        dispatch_messages=6000,
+        dispatch_messages=4000,
+        dispatch_chunks=(1, 10),
         scheduler_sizes=(10_000, 100_000, 1_000_000),
         scheduler_ticks=50,
         memory_sizes=(10_000, 1_000_000),
@@ -126,6 +129,7 @@ SCALES = {
     ),
     "tiny": Scale(
         dispatch_messages=80,
+        dispatch_chunks=(10,),
         scheduler_sizes=(200, 1000),
         scheduler_ticks=3,
         memory_sizes=(100, 1000),

@@ -131,6 +131,14 @@ class Db:
         )
         return now
 
+    def pace_due(self, loaded: Loaded, *, start: datetime, rate: float) -> None:
+        """Make `loaded` fall due one after another from `start`, `rate` per second."""
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'scheduled', lease_expires_at = NULL,"
+            " due_at = %s + (id - %s) * interval '1 second' / %s WHERE id BETWEEN %s AND %s",
+            (start, loaded.first_id, rate, loaded.first_id, loaded.last_id),
+        )
+
     def count_status(self, loaded: Loaded, *statuses: str) -> int:
         row = self.conn.execute(
             "SELECT count(*) FROM deliveries WHERE status = ANY(%s) AND id BETWEEN %s AND %s",

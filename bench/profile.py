@@ -1,7 +1,8 @@
-"""Profile a hot path in-process with pyinstrument: `python -m bench.profile send|render|tick`.
+"""Profile a hot path in-process with pyinstrument: `python -m bench.profile PATH [-n N]`.
 
 `send`: claim and send N due deliveries (outbox on tmpfs) on PostgreSQL, as a worker does.
-`render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due. `intake`: N `submit()` calls.
+`render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due.
+`intake`: N `submit()` calls, as the API makes them.
 Prints pyinstrument's call tree; `--html FILE` writes the interactive page too.
 """
 
@@ -22,8 +23,8 @@ from bench.stack import Stack, bench_stack
 def _send(stack: Stack, count: int) -> Callable[[], None]:
     from nurture.db import session_scope
     from nurture.dispatch import claim_due
-    from nurture.worker import send_context
     from nurture.sending import send_delivery
+    from nurture.worker import send_context
 
     loaded = load_deliveries(
         stack.database_url, count, due_from=timedelta(days=30), due_to=timedelta(days=31)

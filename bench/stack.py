@@ -3,6 +3,7 @@ tmpfs outbox, and real worker processes; everything is removed again at the end.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,8 +21,15 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_DSN = os.environ.get("NURTURE_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("NURTURE_BENCH_REDIS", "redis://127.0.0.1:6379/12")
+# `scripts/services.sh` exports where the test servers are; the bench uses the same ones.
+PG_DSN = os.environ.get(
+    "NURTURE_BENCH_PG",
+    os.environ.get("NURTURE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+)
+REDIS_URL = os.environ.get(
+    "NURTURE_BENCH_REDIS",
+    f"redis://127.0.0.1:{os.environ.get('NURTURE_TEST_REDIS_PORT', '6379')}/12",
+)
 
 #: The sequence deliveries are planned in: no send window, so only SMS quiet hours apply,
 #: and the enrollment's zone is chosen where it is midday (see `midday_zone`).
@@ -66,20 +74,16 @@ class Proc:
         """User + system CPU seconds of the process and its live children so far."""
         total = 0.0
         for p in self.tree:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 t = p.cpu_times()
                 total += t.user + t.system
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def rss_bytes(self) -> int:
         total = 0
         for p in self.tree:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 total += p.memory_info().rss
-            except psutil.NoSuchProcess:
-                pass
         return total
 
     def log(self) -> str:
