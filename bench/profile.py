@@ -23,7 +23,8 @@ from bench.stack import Stack, bench_stack
 def _send(stack: Stack, count: int) -> Callable[[], None]:
     from nurture.db import session_scope
     from nurture.dispatch import claim_due
-    from nurture.sending import send_delivery
+    from nurture.models import utcnow
+    from nurture.sending import send_deliveries
     from nurture.worker import send_context
 
     loaded = load_deliveries(
@@ -37,8 +38,8 @@ def _send(stack: Stack, count: int) -> Callable[[], None]:
     ctx = send_context()
 
     def work() -> None:
-        for delivery_id in ids:
-            send_delivery(ctx, delivery_id, now=datetime.now(UTC))
+        for start in range(0, len(ids), 10):  # as `nurture.send_batch` tasks of 10
+            send_deliveries(ctx, ids[start : start + 10], clock=utcnow)
 
     return work
 

@@ -29,7 +29,7 @@ from nurture.keys import (
 from nurture.logs import configure_logging
 from nurture.models import Channel, DeliveryStatus, utcnow
 from nurture.schedules import load_catalog
-from nurture.sending import SendContext, send_delivery
+from nurture.sending import SendContext, send_deliveries
 from nurture.templates import Renderer
 
 log = structlog.get_logger(__name__)
@@ -128,7 +128,7 @@ def _logging(**_: Any) -> None:
 @app.task(name=SEND_TASK, ignore_result=True, acks_late=True)
 def send_task(delivery_id: int) -> str | None:
     """Send one delivery (a duplicate message for it does nothing)."""
-    status = send_delivery(send_context(), delivery_id, now=utcnow())
+    [status] = send_deliveries(send_context(), [delivery_id], clock=utcnow)
     return status.value if status else None
 
 
@@ -138,12 +138,8 @@ def send_batch_task(delivery_ids: list[int]) -> int:
 
     A redelivered batch message is harmless: deliveries already sent lose their claim.
     """
-    ctx = send_context()
-    sent = 0
-    for delivery_id in delivery_ids:
-        if send_delivery(ctx, delivery_id, now=utcnow()) is DeliveryStatus.SENT:
-            sent += 1
-    return sent
+    statuses = send_deliveries(send_context(), delivery_ids, clock=utcnow)
+    return statuses.count(DeliveryStatus.SENT)
 
 
 @app.task(name=DISPATCH_TASK, ignore_result=True)

@@ -55,7 +55,7 @@ def test_a_scheduler_with_chunked_sends_delivers_every_due_message(
     start_worker()
     wait_for(
         lambda: len(outbox("email")) + len(outbox("sms")) >= 8,
-        timeout_s=30,
+        timeout_s=45,
         message="the first step for four prospects",
     )
     first = {
