@@ -10,6 +10,7 @@ CPU is the scheduler's (or publisher's) plus the worker's, user + system, over t
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from dataclasses import dataclass
@@ -161,8 +162,17 @@ def measure(
     return fig
 
 
+def _pool_from_env(default: Pool) -> Pool:
+    """`NURTURE_BENCH_POOL=prefork:4` (kind:concurrency) overrides a figure's pool."""
+    text = os.environ.get("NURTURE_BENCH_POOL", "")
+    if not text:
+        return default
+    kind, _, concurrency = text.partition(":")
+    return Pool(kind, int(concurrency or default.concurrency))
+
+
 #: Figure 1's pool: a CPU-bound send path on 2 cores.
-POOL = Pool("prefork", 2)
+POOL = _pool_from_env(Pool("prefork", 2))
 
 
 def run(run: Run) -> Figure:
