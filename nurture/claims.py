@@ -9,14 +9,12 @@ commit with it, so a stop that committed first is always seen. Two ways to claim
   whose WHERE carries the checks, so it only wins if the delivery may go. When it does not
   win, the caller falls back to `claim`, which finds out why (lost, skipped or held).
 
-`record_outcome` writes the final state and its event: one statement on PostgreSQL.
+How a send ends is recorded by `nurture.outcomes`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from collections.abc import Sequence as Seq
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -25,13 +23,9 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import (
-    Connection,
-    Engine,
     Table,
     bindparam,
     exists,
-    insert,
-    literal,
     select,
     true,
     update,
@@ -44,12 +38,12 @@ from nurture.models import (
     ConsultationRequest,
     Contact,
     Delivery,
-    DeliveryEvent,
     DeliveryStatus,
     Enrollment,
     EnrollmentStatus,
     Suppression,
 )
+from nurture.outcomes import autocommit, engine_of, set_status
 from nurture.schedules import Sequence, Step
 from nurture.scheduling import hold_until
 
@@ -58,12 +52,9 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
-_EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
 _ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
 _CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
 _SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
-#: States a worker's outcome may overwrite: `unknown` too, as the real outcome beats a guess.
-FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 
 
 @dataclass
@@ -167,7 +158,7 @@ def claim_fast(ctx: SendContext, c: Claimed, now: datetime) -> Claimed | None:
         "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
     }
     stmt = _guarded_claim(delivery.channel, check_booked=not c.contact.booked)
-    with _autocommit(_engine(ctx)) as conn:
+    with autocommit(engine_of(ctx)) as conn:
         attempts = conn.execute(stmt, params).scalar()
     if attempts is None:
         return None
@@ -272,149 +263,3 @@ def condition_holds(c: Claimed, ctx: SendContext) -> bool:
             contact=c.contact, step={"id": c.step.id}, sequence={"id": c.enrollment.sequence_id}
         )
     )
-
-
-def _values(
-    status: DeliveryStatus,
-    now: datetime,
-    code: str | None,
-    detail: str | None,
-    due_at: datetime | None,
-    attempts: int | None,
-    extra: dict[str, str | datetime | None] | None,
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "status": status,
-        "updated_at": now,
-        "lease_expires_at": None,
-        "error_code": code,
-        "error_detail": detail,
-        **(extra or {}),
-    }
-    if due_at is not None:
-        values["due_at"] = due_at
-    if attempts is not None:
-        values["attempts"] = attempts
-    return values
-
-
-def _note(code: str | None, detail: str | None) -> str | None:
-    note = code if detail is None else f"{code}: {detail}"
-    return note[:500] if note else None
-
-
-def set_status(
-    session: Session,
-    delivery_id: int,
-    status: DeliveryStatus,
-    now: datetime,
-    *,
-    code: str | None = None,
-    detail: str | None = None,
-    due_at: datetime | None = None,
-    attempts: int | None = None,
-    from_states: tuple[DeliveryStatus, ...] | None = None,
-    extra: dict[str, str | datetime | None] | None = None,
-) -> bool:
-    """Move one delivery to `status` and log the event, in the caller's transaction."""
-    # Core statements on the tables: the ORM's bulk-update and unit-of-work machinery cost
-    # more than the round trips here, and nothing in the session needs refreshing.
-    stmt = update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id)
-    if from_states:
-        stmt = stmt.where(_DELIVERIES.c.status.in_(from_states))
-    values = _values(status, now, code, detail, due_at, attempts, extra)
-    done = session.execute(stmt.values(**values))
-    changed = bool(done.rowcount)  # type: ignore[attr-defined]
-    if changed:
-        session.execute(
-            insert(_EVENTS).values(
-                delivery_id=delivery_id,
-                at=now,
-                status=status.value,
-                source="worker",
-                detail=_note(code, detail),
-            )
-        )
-    return changed
-
-
-def record_outcome(
-    ctx: SendContext,
-    delivery_id: int,
-    status: DeliveryStatus,
-    now: datetime,
-    *,
-    code: str | None = None,
-    detail: str | None = None,
-    due_at: datetime | None = None,
-    extra: dict[str, str | datetime | None] | None = None,
-) -> bool:
-    """The outcome of a send (`sending|unknown → status`) with its event, committed."""
-    engine = _engine(ctx)
-    if engine.dialect.name != "postgresql":  # SQLite: two statements in one transaction
-        with ctx.sessions.begin() as session:
-            return set_status(
-                session,
-                delivery_id,
-                status,
-                now,
-                code=code,
-                detail=detail,
-                due_at=due_at,
-                from_states=FINISHABLE,
-                extra=extra,
-            )
-    values = _values(status, now, code, detail, due_at, None, extra)
-    params = {
-        **values,
-        "delivery_id": delivery_id,
-        "note": _note(code, detail),
-        "status_value": status.value,
-    }
-    with _autocommit(engine) as conn:
-        return bool(conn.execute(_outcome_statement(tuple(sorted(values))), params).rowcount)
-
-
-@lru_cache(maxsize=16)
-def _outcome_statement(columns: tuple[str, ...]) -> Any:
-    """One round trip: the UPDATE as a CTE feeding the event's INSERT, which adds a row only
-    if the UPDATE changed one. Built once per set of columns, with bound parameters."""
-    d, ev = _DELIVERIES, _EVENTS
-    changed = (
-        update(d)
-        .where(d.c.id == bindparam("delivery_id"), d.c.status.in_(FINISHABLE))
-        .values({c: bindparam(c, type_=d.c[c].type) for c in columns})
-        .returning(d.c.id)
-        .cte("changed")
-    )
-    return (
-        insert(ev)
-        .from_select(
-            ["delivery_id", "at", "status", "source", "detail"],
-            select(
-                changed.c.id,
-                bindparam("updated_at", type_=ev.c.at.type),
-                bindparam("status_value", type_=ev.c.status.type),
-                literal("worker", ev.c.source.type),
-                bindparam("note", type_=ev.c.detail.type),
-            ),
-        )
-        .add_cte(changed)
-    )
-
-
-def _engine(ctx: SendContext) -> Engine:
-    bind = ctx.sessions.kw["bind"]
-    assert isinstance(bind, Engine)
-    return bind
-
-
-@contextmanager
-def _autocommit(engine: Engine) -> Iterator[Connection]:
-    """A connection whose statements commit one by one (PostgreSQL), else a transaction."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            yield conn
-    else:
-        with engine.begin() as conn:
-            yield conn

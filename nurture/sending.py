@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.channels.base import BaseChannel, OutgoingMessage
-from nurture.claims import Claimed, claim, claim_fast, may_send, preload, record_outcome
+from nurture.claims import Claimed, claim, claim_fast, may_send, preload
 from nurture.config import Settings
 from nurture.errors import (
     AmbiguousSendError,
@@ -28,6 +28,7 @@ from nurture.errors import (
 )
 from nurture.messages import envelope, quiet_hours_end, render_step
 from nurture.models import Channel, DeliveryStatus
+from nurture.outcomes import batch_connection, record_outcome
 from nurture.schedules import Catalog
 from nurture.templates import Renderer
 
@@ -69,8 +70,11 @@ def send_deliveries(
 
     A single delivery is not read ahead: the full claim costs fewer round trips then.
     """
-    ahead = preload(ctx, delivery_ids) if len(delivery_ids) > 1 else {}
-    return [send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids]
+    if len(delivery_ids) == 1:
+        return [send_delivery(ctx, delivery_ids[0], now=clock())]
+    ahead = preload(ctx, delivery_ids)
+    with batch_connection(ctx):
+        return [send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids]
 
 
 def send_delivery(
