@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.report import markdown
 from tests.conftest import PG_DSN, ROOT, need_service
 
 pytestmark = pytest.mark.slow
@@ -60,6 +61,8 @@ def test_the_bench_runs_at_tiny_sizes_and_writes_its_results(
     intake = {m["name"]: m for m in figures["intake"]["measures"]}
     assert intake["nurture POST /v1/consultation-requests"]["ratio"] is not None
     assert "nurture benchmarks" in result.stdout
+    table = markdown(data)  # what docs/PERFORMANCE.md shows
+    assert table.count("\n") >= sum(len(f["measures"]) for f in data["figures"]) + 1
 
 
 def test_the_bench_refuses_an_unknown_figure() -> None:
