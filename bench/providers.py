@@ -84,7 +84,7 @@ class FakeHttpProvider(Provider):
         }
         # The bare task makes the call a SendGrid send makes: one POST to the same server.
         self.bare_task = "bench.http"
-        self.bare_args = [f"{base}/v3/mail/send"]
+        self.bare_args = [f"{base}/v3/mail/send", self.settings["sendgrid_api_key"]]
         super().start(stack)
 
 
