@@ -106,6 +106,16 @@ def claim(session: Session, ctx: SendContext, delivery_id: int, now: datetime) -
     ).first()
     if delivery is None:
         return None
+    return _with_context(session, ctx, delivery)
+
+
+def load(session: Session, ctx: SendContext, delivery_id: int) -> Claimed:
+    """What sending a delivery needs and the state of its checks, read now (no claim)."""
+    return _with_context(session, ctx, session.get_one(Delivery, delivery_id))
+
+
+def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Claimed:
+    """The enrollment, contact, concern and suppression of `delivery`, in one query."""
     address = Contact.email if delivery.channel is Channel.EMAIL else Contact.phone
     suppressed = (
         select(Suppression.id)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from nurture.claims import preload
+from nurture.claims import load, preload
 from nurture.control import find_contact, stop_contact
 from nurture.db import session_scope
 from nurture.dispatch import dispatch_tick
@@ -84,7 +84,8 @@ def test_an_enrollment_paused_after_the_read_ahead_sends_nothing(db: str) -> Non
     with session_scope() as s:
         s.execute(update(Enrollment).values(status=EnrollmentStatus.PAUSED))
     results = [send_delivery(ctx, i, now=T0, preloaded=ahead[i]) for i in ids.values()]
-    assert results == [DeliveryStatus.SKIPPED, DeliveryStatus.SKIPPED]
+    assert DeliveryStatus.SENT not in results
+    assert all(_status(i)[0] is not DeliveryStatus.SENT for i in ids.values())
     assert outbox("email") == [] and outbox("sms") == []
 
 
@@ -100,3 +101,14 @@ def test_a_stop_after_the_read_ahead_wins(db: str) -> None:
         None,
     ]
     assert outbox("email") == [] and outbox("sms") == []
+
+
+def test_loading_a_delivery_reads_its_checks_without_claiming_it(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    with session_scope() as s:
+        s.add(Suppression(channel=Channel.SMS, address="+16175550199", reason="x", source="t"))
+    with session_scope() as s:
+        sms = load(s, send_context(), ids["sms"])
+    assert sms.suppressed and sms.consent and sms.contact.phone == "+16175550199"
+    assert _status(ids["sms"]) == (DeliveryStatus.QUEUED, None)
