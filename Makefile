@@ -1,5 +1,5 @@
 # nurture: the commands the README names.
-.PHONY: run test install services lint typecheck check clean
+.PHONY: run test install services lint typecheck check clean bench
 
 run: install          ## run nurture on the embedded default (API, worker, scheduler)
 	.venv/bin/nurture run
@@ -14,13 +14,16 @@ services:             ## start Redis and PostgreSQL for the tests if they are no
 	bash -c '. scripts/services.sh'
 
 lint: install
-	.venv/bin/ruff check nurture tests
-	.venv/bin/ruff format --check nurture tests
+	.venv/bin/ruff check nurture tests bench
+	.venv/bin/ruff format --check nurture tests bench
 
 typecheck: install
 	.venv/bin/mypy
 
 check: lint typecheck test
+
+bench: install        ## benchmarks on Redis, PostgreSQL and real workers: make bench [ONLY=scheduler,render] [REPEAT=3]
+	bash -c '. scripts/services.sh && .venv/bin/python -m bench $(if $(ONLY),--only $(ONLY)) $(if $(REPEAT),--repeat $(REPEAT))'
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Intake: one `enroll()` behind both the HTTP API and `nurture enroll`.
 
 A request is validated, its contact upserted, consent recorded, and the enrollment with every
-delivery written in one transaction: either all of it is stored or none.
+delivery written in one transaction: either all of it is stored or none (the writes are in
+`nurture.enrolling`).
 """
 
 from __future__ import annotations
@@ -12,26 +13,28 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nurture.addresses import normalize_email, normalize_phone
-from nurture.control import record_consent
-from nurture.errors import IntakeError
-from nurture.models import (
-    Channel,
-    ConsultationRequest,
-    Contact,
-    Delivery,
-    DeliveryStatus,
-    Enrollment,
-    EnrollmentStatus,
-    Suppression,
+from nurture.enrolling import (
+    consent_rows,
+    describe_enrollment,
+    enroll_new_contact,
+    find_contacts,
+    record_consent,
+    record_request,
+    store_response,
+    update_contact,
+    write_deliveries,
 )
+from nurture.errors import IntakeError
+from nurture.models import Channel, ConsultationRequest, Enrollment, EnrollmentStatus
 from nurture.schedules import Catalog
-from nurture.scheduling import plan_schedule
 from nurture.timing import region_for_phone, resolve_timezone
+
+__all__ = ["ConsultationRequestIn", "RequestMeta", "describe_enrollment", "enroll", "submit"]
 
 
 def _blank_to_none(value: Any) -> Any:
@@ -159,23 +162,33 @@ def enroll(
     sequence = (
         catalog.get(sequence_id) if sequence_id else catalog.route(request.concern, request.source)
     )
-    contact = _upsert_contact(session, request, now)
+    matches = find_contacts(session, request)
+    if not matches:
+        # The common case, written without the ORM; nothing to update, no enrollment to find.
+        response = enroll_new_contact(
+            session,
+            request,
+            catalog=catalog,
+            sequence=sequence,
+            now=now,
+            meta=meta,
+            idempotency_key=idempotency_key,
+        )
+        return EnrollOutcome(response=response, created=True)
+
+    contact = update_contact(session, matches, request, now)
     tz = resolve_timezone(request.timezone, contact.phone, catalog.clinic.timezone)
     if request.timezone or not contact.timezone:
         contact.timezone = tz.key
-    record = ConsultationRequest(
-        contact_id=contact.id,
-        received_at=now,
-        idempotency_key=idempotency_key,
-        concern=request.concern,
-        message=request.message,
-        source=request.source or meta.source,
-        ip=meta.ip,
-        user_agent=meta.user_agent,
+    request_id = record_request(session, request, contact.id, now, meta, idempotency_key)
+    rows, granted = consent_rows(
+        request, contact_id=contact.id, request_id=request_id, meta=meta, now=now
     )
-    session.add(record)
-    session.flush()
-    _record_consent(session, contact, request, record.id, meta, now)
+    if Channel.EMAIL in granted:
+        contact.consent_email = granted[Channel.EMAIL]
+    if Channel.SMS in granted:
+        contact.consent_sms = granted[Channel.SMS]
+    record_consent(session, rows, request)
 
     live = session.scalar(
         select(Enrollment).where(
@@ -184,15 +197,39 @@ def enroll(
             Enrollment.status.in_([EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED]),
         )
     )
-    created = live is None
     if live is None:
-        live = _start_enrollment(session, catalog, sequence.id, contact, record, tz, now)
-    response = describe_enrollment(
-        session, live, request_id=record.id, already_enrolled=not created
-    )
-    record.response = response
-    session.flush()
-    return EnrollOutcome(response=response, created=created)
+        region = region_for_phone(contact.phone)
+        enrollment = Enrollment(
+            contact_id=contact.id,
+            request_id=request_id,
+            sequence_id=sequence.id,
+            status=EnrollmentStatus.ACTIVE,
+            timezone=tz.key,
+            region=region,
+            started_at=now,
+        )
+        session.add(enrollment)
+        session.flush()
+        schedule = write_deliveries(
+            session,
+            sequence=sequence,
+            catalog=catalog,
+            enrollment_id=enrollment.id,
+            contact_id=contact.id,
+            addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
+            tz=tz,
+            region=region,
+            now=now,
+        )
+        response = describe_enrollment(
+            session, enrollment, request_id=request_id, schedule=schedule
+        )
+    else:
+        response = describe_enrollment(session, live, request_id=request_id, already_enrolled=True)
+    if idempotency_key:
+        # Kept only where it can be replayed: one UPDATE less for requests without a key.
+        store_response(session, request_id, response)
+    return EnrollOutcome(response=response, created=live is None)
 
 
 def submit(
@@ -232,169 +269,3 @@ def submit(
                     field="idempotency_key",
                 ) from None
     raise AssertionError("unreachable")
-
-
-def _upsert_contact(session: Session, request: ConsultationRequestIn, now: datetime) -> Contact:
-    filters = []
-    if request.email:
-        filters.append(Contact.email == request.email)
-    if request.phone:
-        filters.append(Contact.phone == request.phone)
-    matches = list(session.scalars(select(Contact).where(or_(*filters))))
-    # Prefer the contact found by email; a phone held by another contact stays there.
-    contact = next((c for c in matches if request.email and c.email == request.email), None)
-    contact = contact or (matches[0] if matches else None)
-    if contact is None:
-        contact = Contact(
-            email=request.email,
-            phone=request.phone,
-            first_name=request.first_name,
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(contact)
-    else:
-        contact.first_name = request.first_name
-        if request.email and not contact.email:
-            contact.email = request.email
-        phone_taken = any(c.phone == request.phone and c is not contact for c in matches)
-        if request.phone and not phone_taken:
-            contact.phone = request.phone
-        contact.updated_at = now
-    if request.last_name:
-        contact.last_name = request.last_name
-    session.flush()
-    return contact
-
-
-def _record_consent(
-    session: Session,
-    contact: Contact,
-    request: ConsultationRequestIn,
-    request_id: int,
-    meta: RequestMeta,
-    now: datetime,
-) -> None:
-    """Append to the consent ledger for each channel the request gave an address for.
-
-    An omitted consent flag with an address counts as consent by the request itself (the
-    prospect asked to be contacted there); an explicit `false` records an opt-out.
-    """
-    for channel, address, flag in (
-        (Channel.EMAIL, request.email, request.consent_email),
-        (Channel.SMS, request.phone, request.consent_sms),
-    ):
-        if not address:
-            continue
-        granted = flag is not False
-        evidence: dict[str, Any] = {
-            "request_id": request_id,
-            "basis": "explicit" if flag is not None else "request",
-            "ip": meta.ip,
-            "user_agent": meta.user_agent,
-        }
-        if meta.consent_text_version:
-            evidence["consent_text_version"] = meta.consent_text_version
-        record_consent(
-            session,
-            contact,
-            channel,
-            granted=granted,
-            source=meta.source,
-            evidence=evidence,
-            now=now,
-        )
-        if flag is True:
-            # A fresh, explicit opt-in lifts an earlier opt-out (not a dead-address suppression).
-            session.query(Suppression).filter(
-                Suppression.channel == channel,
-                Suppression.address == address,
-                Suppression.reason == "opt_out",
-            ).delete()
-
-
-def _start_enrollment(
-    session: Session,
-    catalog: Catalog,
-    sequence_id: str,
-    contact: Contact,
-    record: ConsultationRequest,
-    tz: ZoneInfo,
-    now: datetime,
-) -> Enrollment:
-    sequence = catalog.get(sequence_id)
-    region = region_for_phone(contact.phone)
-    enrollment = Enrollment(
-        contact_id=contact.id,
-        request_id=record.id,
-        sequence_id=sequence.id,
-        status=EnrollmentStatus.ACTIVE,
-        timezone=tz.key,
-        region=region,
-        started_at=now,
-    )
-    session.add(enrollment)
-    session.flush()
-    plan = plan_schedule(
-        sequence,
-        catalog.clinic,
-        start=now,
-        tz=tz,
-        region=region,
-        addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
-    )
-    session.add_all(
-        Delivery(
-            enrollment_id=enrollment.id,
-            contact_id=contact.id,
-            step_id=p.step_id,
-            step_index=p.step_index,
-            channel=p.channel,
-            template=p.template,
-            due_at=p.due_at,
-            status=DeliveryStatus.SKIPPED if p.skip_reason else DeliveryStatus.SCHEDULED,
-            error_code=p.skip_reason,
-            updated_at=now,
-        )
-        for p in plan
-    )
-    session.flush()
-    return enrollment
-
-
-def describe_enrollment(
-    session: Session,
-    enrollment: Enrollment,
-    *,
-    request_id: int | None = None,
-    already_enrolled: bool = False,
-) -> dict[str, Any]:
-    """The JSON answer for an enrollment: who, which sequence, and every delivery's due time."""
-    deliveries = session.scalars(
-        select(Delivery)
-        .where(Delivery.enrollment_id == enrollment.id)
-        .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
-    )
-    return {
-        "request_id": request_id,
-        "already_enrolled": already_enrolled,
-        "enrollment": {
-            "id": enrollment.id,
-            "contact_id": enrollment.contact_id,
-            "sequence": enrollment.sequence_id,
-            "status": enrollment.status.value,
-            "timezone": enrollment.timezone,
-            "started_at": enrollment.started_at.isoformat(),
-        },
-        "schedule": [
-            {
-                "delivery_id": d.id,
-                "step": d.step_id,
-                "channel": d.channel.value,
-                "due_at": d.due_at.isoformat(),
-                "status": d.status.value,
-                **({"reason": d.error_code} if d.error_code else {}),
-            }
-            for d in deliveries
-        ],
-    }

@@ -8,6 +8,8 @@ SEND_QUEUE = "nurture:send"
 DISPATCH_QUEUE = "nurture:dispatch"
 
 SEND_TASK = "nurture.send"
+#: One task message for several deliveries, each still claimed and sent on its own.
+SEND_BATCH_TASK = "nurture.send_batch"
 DISPATCH_TASK = "nurture.dispatch"
 
 SCHEDULER_HEARTBEAT = "scheduler"

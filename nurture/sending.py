@@ -2,23 +2,25 @@
 
 The claim is a compare-and-set `queued → sending`: of any number of task messages for one
 delivery (redeliveries, duplicates, a re-dispatch after a lost message) exactly one wins. The
-stop, suppression, consent and window checks run in that same transaction, so a stop that
-committed first is always seen. Only ambiguous outcomes leave a delivery `unknown`; nothing
-re-sends an `unknown` delivery by itself.
+stop, suppression, consent and window checks commit with it, so a stop that committed first
+is always seen (the queries are in `nurture.claims`; outcomes are written by
+`nurture.outcomes`). Only ambiguous outcomes leave a delivery `unknown`; nothing re-sends an
+`unknown` delivery by itself.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.backoff import compute_backoff
 from nurture.channels.base import BaseChannel
+from nurture.claims import Claimed, claim, claim_fast, load, may_send, preload
 from nurture.config import Settings
 from nurture.consent import refuse_address
 from nurture.errors import (
@@ -27,22 +29,12 @@ from nurture.errors import (
     TemplateError,
     TransientSendError,
 )
-from nurture.messages import ContactView, compose_message, contact_view
-from nurture.models import (
-    Channel,
-    ConsultationRequest,
-    Contact,
-    Delivery,
-    DeliveryEvent,
-    DeliveryStatus,
-    Enrollment,
-    EnrollmentStatus,
-    Suppression,
-)
+from nurture.messages import compose_message
+from nurture.models import Channel, Delivery, DeliveryStatus
 from nurture.ops.metrics import record_send
+from nurture.outcomes import batch_connection, record_outcome, set_status
 from nurture.ratelimit import Throttle
-from nurture.schedules import Catalog, Sequence, Step
-from nurture.scheduling import hold_until
+from nurture.schedules import Catalog
 from nurture.templates import Renderer
 
 log = structlog.get_logger(__name__)
@@ -61,41 +53,42 @@ class SendContext:
     throttle: Throttle | None = None
 
 
-@dataclass(frozen=True)
-class _Claimed:
-    delivery: Delivery
-    enrollment: Enrollment
-    contact: ContactView
-    sequence: Sequence | None
-    step: Step | None
+def send_deliveries(
+    ctx: SendContext, delivery_ids: list[int], *, clock: Callable[[], datetime]
+) -> list[DeliveryStatus | None]:
+    """Send several deliveries in turn, each as `send_delivery` would (read ahead together).
+
+    A single delivery is not read ahead: the full claim costs fewer round trips then.
+    """
+    if len(delivery_ids) == 1:
+        return [send_delivery(ctx, delivery_ids[0], now=clock())]
+    ahead = preload(ctx, delivery_ids)
+    with batch_connection(ctx):
+        return [send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids]
 
 
-def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> DeliveryStatus | None:
-    """Send one delivery if this call wins it; the status it ended in, or None if another did."""
-    lease = timedelta(seconds=ctx.settings.lease_s)
-    with ctx.sessions.begin() as session:
-        won = session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED)
-            .values(
-                status=DeliveryStatus.SENDING,
-                attempts=Delivery.attempts + 1,
-                lease_expires_at=now + lease,
-                updated_at=now,
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        ).first()
-        if won is None:
-            log.info("send.lost_claim", delivery_id=delivery_id)
-            return None
-        claimed = _load(session, ctx.catalog, delivery_id)
-        structlog.contextvars.bind_contextvars(enrollment_id=claimed.delivery.enrollment_id)
-        verdict = _may_send(session, ctx, claimed, now)
-        if verdict is not None:
-            return verdict
+def send_delivery(
+    ctx: SendContext, delivery_id: int, *, now: datetime, preloaded: Claimed | None = None
+) -> DeliveryStatus | None:
+    """Send one delivery if this call wins it; the status it ended in, or None if another did.
 
-    delivery, _contact = claimed.delivery, claimed.contact
+    `preloaded` (from `claims.preload`) lets a delivery that may go be claimed with one
+    statement; any other case takes the full claim, which skips, holds or loses it.
+    """
+    structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
+    claimed = claim_fast(ctx, preloaded, now) if preloaded is not None else None
+    if claimed is None:
+        with ctx.sessions.begin() as session:
+            claimed = claim(session, ctx, delivery_id, now)
+            if claimed is None:
+                log.info("send.lost_claim", delivery_id=delivery_id)
+                return None
+            verdict = may_send(session, ctx, claimed, now)
+            if verdict is not None:
+                return verdict
+
+    delivery = claimed.delivery
+    structlog.contextvars.bind_contextvars(enrollment_id=delivery.enrollment_id)
     log_ctx: dict[str, str | int] = {
         "enrollment_id": delivery.enrollment_id,
         "step": delivery.step_id,
@@ -185,7 +178,7 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
         )
     except Exception as exc:
         # We cannot tell whether the provider got it: never guess, let ops decide.
-        log.exception("send.crashed", delivery_id=delivery_id, **log_ctx)
+        log.exception("send.crashed", **log_ctx)
         return _finish(
             ctx,
             delivery_id,
@@ -207,102 +200,8 @@ def send_delivery(ctx: SendContext, delivery_id: int, *, now: datetime) -> Deliv
     )
 
 
-def _load(session: Session, catalog: Catalog, delivery_id: int) -> _Claimed:
-    delivery = session.get_one(Delivery, delivery_id)
-    enrollment = session.get_one(Enrollment, delivery.enrollment_id)
-    contact = session.get_one(Contact, delivery.contact_id)
-    concern = session.scalar(
-        select(ConsultationRequest.concern).where(ConsultationRequest.id == enrollment.request_id)
-    )
-    sequence = catalog.sequences.get(enrollment.sequence_id)
-    step = None
-    if sequence is not None:
-        step = next((s for s in sequence.steps if s.id == delivery.step_id), None)
-    view = contact_view(contact, concern=concern, timezone=enrollment.timezone)
-    return _Claimed(delivery, enrollment, view, sequence, step)
-
-
-def _may_send(
-    session: Session, ctx: SendContext, c: _Claimed, now: datetime
-) -> DeliveryStatus | None:
-    """None if the delivery may go now; else park it (skipped or held) and say how."""
-    delivery, contact = c.delivery, c.contact
-    address = contact.email if delivery.channel is Channel.EMAIL else contact.phone
-    consent = session.scalar(
-        select(
-            Contact.consent_email if delivery.channel is Channel.EMAIL else Contact.consent_sms
-        ).where(Contact.id == contact.id)
-    )
-    reason: str | None = None
-    if c.enrollment.status is EnrollmentStatus.PAUSED:
-        # A person wrote back: hold the message until the clinic resumes or stops the run.
-        _set(
-            session,
-            delivery.id,
-            DeliveryStatus.SCHEDULED,
-            now,
-            code="enrollment_paused",
-            attempts=delivery.attempts - 1,
-        )
-        return DeliveryStatus.SCHEDULED
-    if c.enrollment.status is not EnrollmentStatus.ACTIVE:
-        reason = f"enrollment_{c.enrollment.status.value}"
-    elif not address:
-        reason = "no_address"
-    elif session.scalar(
-        select(Suppression.id).where(
-            Suppression.channel == delivery.channel, Suppression.address == address
-        )
-    ):
-        reason = "suppressed"
-    elif not consent:
-        reason = "no_consent"
-    elif contact.booked and c.sequence is not None and "booked" in c.sequence.stop_on:
-        reason = "booked"
-    elif c.step is not None and c.step.when and not _when(c, ctx):
-        reason = "condition_false"
-    if reason is not None:
-        _set(session, delivery.id, DeliveryStatus.SKIPPED, now, code=reason)
-        log.info("send.skipped", delivery_id=delivery.id, reason=reason)
-        record_send(
-            channel=delivery.channel.value, step=delivery.step_id, status=DeliveryStatus.SKIPPED
-        )
-        return DeliveryStatus.SKIPPED
-    opening = hold_until(
-        now,
-        tz=ZoneInfo(c.enrollment.timezone),
-        sequence=c.sequence,
-        channel=delivery.channel,
-        region=c.enrollment.region,
-    )
-    if opening > now:
-        # Late (a backlog, an outage): hold to the window's next opening, never drop.
-        _set(
-            session,
-            delivery.id,
-            DeliveryStatus.SCHEDULED,
-            now,
-            due_at=opening,
-            code="held_for_window",
-            attempts=delivery.attempts - 1,
-        )
-        log.info("send.held", delivery_id=delivery.id, until=opening.isoformat())
-        return DeliveryStatus.SCHEDULED
-    return None
-
-
-def _when(c: _Claimed, ctx: SendContext) -> bool:
-    assert c.step is not None and c.step.when
-    expression = ctx.renderer.env.compile_expression(c.step.when)
-    return bool(
-        expression(
-            contact=c.contact, step={"id": c.step.id}, sequence={"id": c.enrollment.sequence_id}
-        )
-    )
-
-
 def _take_turn(
-    ctx: SendContext, c: _Claimed, now: datetime
+    ctx: SendContext, c: Claimed, now: datetime
 ) -> tuple[DeliveryStatus | None, datetime]:
     """Wait for the channel's rate slot; hand the delivery back when the slot is far off.
 
@@ -312,7 +211,7 @@ def _take_turn(
     turn = ctx.throttle.wait_turn(c.delivery.channel)
     if turn.retry_in_s is not None:
         with ctx.sessions.begin() as session:
-            _set(
+            set_status(
                 session,
                 c.delivery.id,
                 DeliveryStatus.SCHEDULED,
@@ -322,57 +221,13 @@ def _take_turn(
                 attempts=c.delivery.attempts - 1,
                 from_states=(DeliveryStatus.SENDING,),
             )
-        log.info("send.rate_limited", delivery_id=c.delivery.id, retry_in_s=turn.retry_in_s)
+        log.info("send.rate_limited", retry_in_s=turn.retry_in_s)
         return DeliveryStatus.SCHEDULED, now
     if not turn.waited_s:
         return None, now
     now += timedelta(seconds=turn.waited_s)
     with ctx.sessions.begin() as session:
-        return _may_send(session, ctx, _load(session, ctx.catalog, c.delivery.id), now), now
-
-
-def _set(
-    session: Session,
-    delivery_id: int,
-    status: DeliveryStatus,
-    now: datetime,
-    *,
-    code: str | None = None,
-    detail: str | None = None,
-    due_at: datetime | None = None,
-    attempts: int | None = None,
-    from_states: tuple[DeliveryStatus, ...] | None = None,
-    extra: dict[str, str | datetime | None] | None = None,
-) -> bool:
-    values: dict[str, object] = {
-        "status": status,
-        "updated_at": now,
-        "lease_expires_at": None,
-        "error_code": code,
-        "error_detail": detail,
-        **(extra or {}),
-    }
-    if due_at is not None:
-        values["due_at"] = due_at
-    if attempts is not None:
-        values["attempts"] = attempts
-    stmt = update(Delivery).where(Delivery.id == delivery_id)
-    if from_states:
-        stmt = stmt.where(Delivery.status.in_(from_states))
-    done = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    changed = bool(done.rowcount)  # type: ignore[attr-defined]
-    if changed:
-        note = code if detail is None else f"{code}: {detail}"
-        session.add(
-            DeliveryEvent(
-                delivery_id=delivery_id,
-                at=now,
-                status=status.value,
-                source="worker",
-                detail=note[:500] if note else None,
-            )
-        )
-    return changed
+        return may_send(session, ctx, load(session, ctx, c.delivery.id), now), now
 
 
 def _finish(
@@ -392,21 +247,13 @@ def _finish(
     extra: dict[str, str | datetime | None] = {}
     if provider:
         extra = {"provider": provider, "provider_message_id": provider_message_id, "sent_at": now}
-    with ctx.sessions.begin() as session:
-        # `unknown` too: if the lease ran out mid-send, the real outcome still wins.
-        changed = _set(
-            session,
-            delivery_id,
-            status,
-            now,
-            code=code,
-            detail=detail,
-            due_at=due_at,
-            from_states=(DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN),
-            extra=extra,
-        )
-        if not changed and extra:
-            # A delivery report got here first and moved the status on: keep the provider id.
+    # `unknown` too: if the lease ran out mid-send, the real outcome still wins.
+    changed = record_outcome(
+        ctx, delivery_id, status, now, code=code, detail=detail, due_at=due_at, extra=extra
+    )
+    if not changed and extra:
+        # A delivery report got here first and moved the status on: keep the provider id.
+        with ctx.sessions.begin() as session:
             session.execute(
                 update(Delivery)
                 .where(Delivery.id == delivery_id, Delivery.provider_message_id.is_(None))
@@ -414,7 +261,7 @@ def _finish(
                 .execution_options(synchronize_session=False)
             )
     event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
-    log.info(event, delivery_id=delivery_id, status=status.value, code=code, **log_ctx)
+    log.info(event, status=status.value, code=code, **log_ctx)
     channel = Channel(str(log_ctx["channel"]))
     record_send(
         channel=channel.value,

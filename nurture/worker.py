@@ -18,12 +18,19 @@ from nurture.channels import make_channel
 from nurture.config import Settings, get_settings
 from nurture.db import reset_engines, session_factory, session_scope
 from nurture.dispatch import dispatch_tick
-from nurture.keys import DISPATCH_QUEUE, DISPATCH_TASK, EXCHANGE, SEND_QUEUE, SEND_TASK
+from nurture.keys import (
+    DISPATCH_QUEUE,
+    DISPATCH_TASK,
+    EXCHANGE,
+    SEND_BATCH_TASK,
+    SEND_QUEUE,
+    SEND_TASK,
+)
 from nurture.logs import configure_logging
-from nurture.models import Channel, utcnow
+from nurture.models import Channel, DeliveryStatus, utcnow
 from nurture.ratelimit import make_throttle
 from nurture.schedules import load_catalog
-from nurture.sending import SendContext, send_delivery
+from nurture.sending import SendContext, send_deliveries
 from nurture.templates import Renderer
 
 log = structlog.get_logger(__name__)
@@ -46,6 +53,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_default_routing_key": SEND_QUEUE,
         "task_routes": {
             SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
+            SEND_BATCH_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
         },
         "beat_schedule": {
@@ -127,16 +135,42 @@ def send_task(delivery_id: int) -> str | None:
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
     try:
-        status = send_delivery(send_context(), delivery_id, now=utcnow())
+        [status] = send_deliveries(send_context(), [delivery_id], clock=utcnow)
     finally:
         structlog.contextvars.clear_contextvars()
     return status.value if status else None
+
+
+@app.task(name=SEND_BATCH_TASK, ignore_result=True, acks_late=True)
+def send_batch_task(delivery_ids: list[int]) -> int:
+    """Send several deliveries in turn, each as `send_task` would; how many this call sent.
+
+    A redelivered batch message is harmless: deliveries already sent lose their claim.
+    """
+    statuses = send_deliveries(send_context(), delivery_ids, clock=utcnow)
+    return statuses.count(DeliveryStatus.SENT)
 
 
 @app.task(name=DISPATCH_TASK, ignore_result=True)
 def dispatch_task() -> int:
     """Claim due deliveries and enqueue a send task for each."""
     return run_dispatcher(app)
+
+
+def publish_sends(celery: Celery, ids: list[int], *, chunk: int) -> None:
+    """One send task per delivery, or (chunk > 1) one per `chunk` deliveries."""
+    with celery.producer_or_acquire() as producer:
+        if chunk <= 1:
+            for delivery_id in ids:
+                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE, producer=producer)
+            return
+        for start in range(0, len(ids), chunk):
+            celery.send_task(
+                SEND_BATCH_TASK,
+                args=[ids[start : start + chunk]],
+                queue=SEND_QUEUE,
+                producer=producer,
+            )
 
 
 def run_dispatcher(celery: Celery) -> int:
@@ -156,9 +190,7 @@ def run_dispatcher(celery: Celery) -> int:
         )
     ids = tick.to_enqueue
     if ids:
-        with celery.producer_or_acquire() as producer:
-            for delivery_id in ids:
-                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE, producer=producer)
+        publish_sends(celery, ids, chunk=settings.send_chunk)
     if ids or tick.unknown:
         log.info(
             "dispatch.tick",

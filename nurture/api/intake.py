@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -97,7 +98,11 @@ async def create_consultation_request(
         consent_text_version=str(payload.get("consent_text_version") or "")[:50] or None,
     )
     try:
-        outcome = submit(data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key)
+        # The database work blocks: run it on the threadpool so the event loop keeps serving
+        # other requests while this one waits on PostgreSQL.
+        outcome = await run_in_threadpool(
+            submit, data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key
+        )
     except IntakeError as exc:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
     except ScheduleError as exc:

@@ -1,0 +1,94 @@
+"""Bare Celery: the baselines. Same broker, same Celery settings as nurture's worker, but
+tasks that do nothing (`bench.noop`), make one HTTP call (`bench.http`), or stand for the
+naive design of one ETA task per future message (`bench.eta`).
+
+Run a worker with `celery -A bench.bare worker -Q bench:noop`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from nurture.config import get_settings
+from nurture.worker import _EXCHANGE, celery_config
+
+NOOP_QUEUE = "bench:noop"
+ETA_QUEUE = "bench:eta"
+
+
+def create_app() -> Celery:
+    config = celery_config(get_settings())
+    config["task_queues"] = [Queue(q, _EXCHANGE, routing_key=q) for q in (NOOP_QUEUE, ETA_QUEUE)]
+    config["task_default_queue"] = NOOP_QUEUE
+    config["task_default_routing_key"] = NOOP_QUEUE
+    config["task_routes"] = {}
+    config["beat_schedule"] = {}
+    celery = Celery("bench")
+    celery.conf.update(config)
+    return celery
+
+
+app = create_app()
+_http: Any = None
+
+
+@app.task(name="bench.noop", ignore_result=True, acks_late=True)
+def noop(*_: Any) -> None:
+    """Nothing: what Celery itself costs per message."""
+
+
+#: A SendGrid `mail/send` body the fake provider accepts, about the size of a real one.
+MAIL = {
+    "personalizations": [{"to": [{"email": "bench@example.com"}]}],
+    "from": {"email": "care@example.com", "name": "Clinic"},
+    "subject": "Your follow-up",
+    "content": [
+        {"type": "text/plain", "value": "Hello,\n" + "A line of a follow-up message.\n" * 40},
+        {"type": "text/html", "value": "<p>Hello,</p>" + "<p>A line of a message.</p>" * 40},
+    ],
+}
+
+
+@app.task(name="bench.http", ignore_result=True, acks_late=True)
+def http(url: str, api_key: str, *_: Any) -> None:
+    """One POST as a SendGrid send makes it (same server, same body size), pooled client."""
+    global _http
+    if _http is None:
+        import httpx
+
+        _http = httpx.Client(timeout=10, headers={"Authorization": f"Bearer {api_key}"})
+    _http.post(url, json=MAIL).raise_for_status()
+
+
+@app.task(name="bench.eta", ignore_result=True, acks_late=True)
+def eta(*_: Any) -> None:
+    """The naive design's future message: never runs during the bench (its ETA is far off)."""
+
+
+def publish(celery: Celery, task: str, queue: str, items: list[list[Any]]) -> float:
+    """Publish one task per item as the dispatcher does; the CPU seconds it took here."""
+    started = time.process_time()
+    with celery.producer_or_acquire() as producer:
+        for args in items:
+            celery.send_task(task, args=args, queue=queue, producer=producer)
+    return time.process_time() - started
+
+
+def publish_eta(celery: Celery, count: int, *, days_ahead: float = 30.0) -> None:
+    """`count` ETA tasks spread over the next `days_ahead` days: the naive design's schedule."""
+    now = datetime.now(UTC)
+    step = timedelta(days=days_ahead) / max(count, 1)
+    with celery.producer_or_acquire() as producer:
+        for n in range(count):
+            celery.send_task(
+                "bench.eta",
+                args=[n],
+                queue=ETA_QUEUE,
+                eta=now + timedelta(hours=1) + step * n,
+                producer=producer,
+            )

@@ -1,0 +1,117 @@
+"""Profile a hot path in-process with pyinstrument: `python -m bench.profile PATH [-n N]`.
+
+`send`: claim and send N due deliveries (outbox on tmpfs) on PostgreSQL, as a worker does.
+`render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due.
+`intake`: N `submit()` calls, as the API makes them.
+Prints pyinstrument's call tree; `--html FILE` writes the interactive page too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pyinstrument import Profiler
+
+from bench.load import Db, load_deliveries
+from bench.stack import Stack, bench_stack
+
+
+def _send(stack: Stack, count: int) -> Callable[[], None]:
+    from nurture.db import session_scope
+    from nurture.dispatch import claim_due
+    from nurture.models import utcnow
+    from nurture.sending import send_deliveries
+    from nurture.worker import send_context
+
+    loaded = load_deliveries(
+        stack.database_url, count, due_from=timedelta(days=30), due_to=timedelta(days=31)
+    )
+    db = Db(stack.database_url)
+    db.make_due(loaded)
+    db.close()
+    with session_scope() as session:
+        ids = claim_due(session, now=datetime.now(UTC), limit=count, lease=timedelta(minutes=5))
+    ctx = send_context()
+
+    def work() -> None:
+        for start in range(0, len(ids), 10):  # as `nurture.send_batch` tasks of 10
+            send_deliveries(ctx, ids[start : start + 10], clock=utcnow)
+
+    return work
+
+
+def _render(stack: Stack, count: int) -> Callable[[], None]:
+    from bench.render import render_all
+
+    return lambda: render_all(count)
+
+
+def _tick(stack: Stack, count: int) -> Callable[[], None]:
+    from nurture.db import session_scope
+    from nurture.dispatch import dispatch_tick
+
+    load_deliveries(
+        stack.database_url, count, due_from=timedelta(days=1), due_to=timedelta(days=30)
+    )
+
+    def work() -> None:
+        for _ in range(200):
+            with session_scope() as session:
+                dispatch_tick(session, now=datetime.now(UTC), batch=500, lease=timedelta(minutes=5))
+
+    return work
+
+
+def _intake(stack: Stack, count: int) -> Callable[[], None]:
+    import json
+
+    from bench.loadgen import body_for
+    from nurture.api.deps import _catalog_cached
+    from nurture.intake import ConsultationRequestIn, submit
+
+    catalog = _catalog_cached(str(stack.env["NURTURE_SCHEDULES_DIR"]))
+    bodies = [json.loads(body_for(n, 7)) for n in range(count)]
+
+    def work() -> None:
+        for body in bodies:
+            submit(
+                ConsultationRequestIn.model_validate(body), catalog=catalog, now=datetime.now(UTC)
+            )
+
+    return work
+
+
+PATHS = {"send": _send, "render": _render, "tick": _tick, "intake": _intake}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
+    parser.add_argument("path", choices=sorted(PATHS))
+    parser.add_argument("-n", type=int, default=400)
+    parser.add_argument("--html", type=Path)
+    args = parser.parse_args()
+    with bench_stack() as stack:
+        from nurture.config import get_settings
+        from nurture.logs import configure_logging
+
+        configure_logging(get_settings())  # as a worker does: WARNING, JSON
+        work = PATHS[args.path](stack, args.n)
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        work()
+        profiler.stop()
+    print(
+        profiler.output_text(
+            unicode=True, color=False, show_all=bool(os.environ.get("PROFILE_ALL"))
+        )
+    )
+    if args.html:
+        args.html.write_text(profiler.output_html())
+
+
+if __name__ == "__main__":
+    main()

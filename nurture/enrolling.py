@@ -1,0 +1,345 @@
+"""Writing an enrollment: the contact, the request, the consent ledger, the deliveries and
+the answer. `nurture.intake.enroll` decides what to write; this module writes it.
+
+A request from a prospect never seen before (the common case) is written with one Core
+INSERT per table, the deliveries as one batch, and the answer built from what was written:
+no ORM unit of work, no read-back. A known prospect goes through the ORM, which updates what
+the request changes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from nurture.consent import lift_opt_out
+from nurture.models import (
+    Channel,
+    ConsentEvent,
+    ConsultationRequest,
+    Contact,
+    Delivery,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+)
+from nurture.schedules import Catalog, Sequence
+from nurture.scheduling import plan_schedule
+from nurture.timing import region_for_phone, resolve_timezone
+
+if TYPE_CHECKING:
+    from nurture.intake import ConsultationRequestIn, RequestMeta
+
+_CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+_REQUESTS: Table = ConsultationRequest.__table__  # type: ignore[assignment]
+_ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_CONSENT_EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+
+
+def find_contacts(session: Session, request: ConsultationRequestIn) -> list[Contact]:
+    """The contacts holding the request's email or phone (at most two)."""
+    filters = []
+    if request.email:
+        filters.append(Contact.email == request.email)
+    if request.phone:
+        filters.append(Contact.phone == request.phone)
+    return list(session.scalars(select(Contact).where(or_(*filters))))
+
+
+def update_contact(
+    session: Session, matches: list[Contact], request: ConsultationRequestIn, now: datetime
+) -> Contact:
+    """The known contact the request is about, updated with what it gives."""
+    # Prefer the contact found by email; a phone held by another contact stays there.
+    contact = next((c for c in matches if request.email and c.email == request.email), None)
+    contact = contact or matches[0]
+    contact.first_name = request.first_name
+    if request.email and not contact.email:
+        contact.email = request.email
+    phone_taken = any(c.phone == request.phone and c is not contact for c in matches)
+    if request.phone and not phone_taken:
+        contact.phone = request.phone
+    contact.updated_at = now
+    if request.last_name:
+        contact.last_name = request.last_name
+    session.flush()
+    return contact
+
+
+def consent_rows(
+    request: ConsultationRequestIn,
+    *,
+    contact_id: int,
+    request_id: int,
+    meta: RequestMeta,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], dict[Channel, bool]]:
+    """The consent ledger's new rows, and the consent they leave on each channel.
+
+    An omitted consent flag with an address counts as consent by the request itself (the
+    prospect asked to be contacted there); an explicit `false` records an opt-out.
+    """
+    rows: list[dict[str, Any]] = []
+    granted: dict[Channel, bool] = {}
+    for channel, address, flag in (
+        (Channel.EMAIL, request.email, request.consent_email),
+        (Channel.SMS, request.phone, request.consent_sms),
+    ):
+        if not address:
+            continue
+        granted[channel] = flag is not False
+        evidence: dict[str, Any] = {
+            "request_id": request_id,
+            "basis": "explicit" if flag is not None else "request",
+            "ip": meta.ip,
+            "user_agent": meta.user_agent,
+        }
+        if meta.consent_text_version:
+            evidence["consent_text_version"] = meta.consent_text_version
+        rows.append(
+            {
+                "contact_id": contact_id,
+                "channel": channel,
+                "action": "opt_in" if granted[channel] else "opt_out",
+                "source": meta.source,
+                "evidence": evidence,
+                "at": now,
+            }
+        )
+    return rows, granted
+
+
+def record_consent(
+    session: Session, rows: list[dict[str, Any]], request: ConsultationRequestIn
+) -> None:
+    """Append to the consent ledger; a fresh, explicit opt-in lifts an earlier opt-out."""
+    for channel, address, flag in (
+        (Channel.EMAIL, request.email, request.consent_email),
+        (Channel.SMS, request.phone, request.consent_sms),
+    ):
+        if address and flag is True:  # not a dead-address suppression: only an opt-out
+            lift_opt_out(session, channel, address)
+    if rows:
+        # One multi-row Core INSERT: the ledger rows are never read back in this request.
+        session.execute(insert(_CONSENT_EVENTS), rows)
+
+
+def write_deliveries(
+    session: Session,
+    *,
+    sequence: Sequence,
+    catalog: Catalog,
+    enrollment_id: int,
+    contact_id: int,
+    addresses: dict[Channel, str | None],
+    tz: ZoneInfo,
+    region: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Plan and write the enrollment's deliveries; the schedule as the answer shows it."""
+    plan = plan_schedule(
+        sequence, catalog.clinic, start=now, tz=tz, region=region, addresses=addresses
+    )
+    rows = [
+        {
+            "enrollment_id": enrollment_id,
+            "contact_id": contact_id,
+            "step_id": p.step_id,
+            "step_index": p.step_index,
+            "channel": p.channel,
+            "template": p.template,
+            "due_at": p.due_at,
+            "status": DeliveryStatus.SKIPPED if p.skip_reason else DeliveryStatus.SCHEDULED,
+            "attempts": 0,
+            "error_code": p.skip_reason,
+            "updated_at": now,
+        }
+        for p in plan
+    ]
+    # One batched INSERT instead of the ORM's unit of work: the answer is built from these
+    # rows and their ids, in the order `describe_enrollment` reads them back.
+    ids = session.scalars(
+        insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True), rows
+    ).all()
+    return [_schedule_row(i, r) for i, r in zip(ids, rows, strict=True)]
+
+
+def enroll_new_contact(
+    session: Session,
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    sequence: Sequence,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """Write a never-seen prospect, the request, consent and the enrollment; the answer."""
+    tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
+    contact_id = session.execute(
+        insert(_CONTACTS).returning(_CONTACTS.c.id),
+        {
+            "email": request.email,
+            "phone": request.phone,
+            "first_name": request.first_name,
+            "last_name": request.last_name,
+            "timezone": tz.key,
+            "consent_email": bool(request.email) and request.consent_email is not False,
+            "consent_sms": bool(request.phone) and request.consent_sms is not False,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    request_id = record_request(session, request, contact_id, now, meta, idempotency_key)
+    rows, _ = consent_rows(
+        request, contact_id=contact_id, request_id=request_id, meta=meta, now=now
+    )
+    record_consent(session, rows, request)
+    region = region_for_phone(request.phone)
+    enrollment_id = session.execute(
+        insert(_ENROLLMENTS).returning(_ENROLLMENTS.c.id),
+        {
+            "contact_id": contact_id,
+            "request_id": request_id,
+            "sequence_id": sequence.id,
+            "status": EnrollmentStatus.ACTIVE,
+            "timezone": tz.key,
+            "region": region,
+            "started_at": now,
+        },
+    ).scalar_one()
+    schedule = write_deliveries(
+        session,
+        sequence=sequence,
+        catalog=catalog,
+        enrollment_id=enrollment_id,
+        contact_id=contact_id,
+        addresses={Channel.EMAIL: request.email, Channel.SMS: request.phone},
+        tz=tz,
+        region=region,
+        now=now,
+    )
+    response = answer(
+        request_id=request_id,
+        already_enrolled=False,
+        enrollment={
+            "id": enrollment_id,
+            "contact_id": contact_id,
+            "sequence": sequence.id,
+            "status": EnrollmentStatus.ACTIVE.value,
+            "timezone": tz.key,
+            "started_at": now.isoformat(),
+        },
+        schedule=schedule,
+    )
+    if idempotency_key:
+        store_response(session, request_id, response)
+    return response
+
+
+def record_request(
+    session: Session,
+    request: ConsultationRequestIn,
+    contact_id: int,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+) -> int:
+    """Keep the request as received (for the clinic, and for idempotent replays); its id."""
+    request_id: int = session.execute(
+        insert(_REQUESTS).returning(_REQUESTS.c.id),
+        {
+            "contact_id": contact_id,
+            "received_at": now,
+            "idempotency_key": idempotency_key,
+            "concern": request.concern,
+            "message": request.message,
+            "source": request.source or meta.source,
+            "ip": meta.ip,
+            "user_agent": meta.user_agent,
+        },
+    ).scalar_one()
+    return request_id
+
+
+def store_response(session: Session, request_id: int, response: dict[str, Any]) -> None:
+    """Keep the answer where an Idempotency-Key can replay it."""
+    session.execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(response=response))
+
+
+def _schedule_row(delivery_id: int, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "delivery_id": delivery_id,
+        "step": row["step_id"],
+        "channel": row["channel"].value,
+        "due_at": row["due_at"].isoformat(),
+        "status": row["status"].value,
+        **({"reason": row["error_code"]} if row["error_code"] else {}),
+    }
+
+
+def answer(
+    *,
+    request_id: int | None,
+    already_enrolled: bool,
+    enrollment: dict[str, Any],
+    schedule: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The JSON answer: the request, the enrollment, and every delivery's due time."""
+    return {
+        "request_id": request_id,
+        "already_enrolled": already_enrolled,
+        "enrollment": enrollment,
+        "schedule": schedule,
+    }
+
+
+def describe_enrollment(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    request_id: int | None = None,
+    already_enrolled: bool = False,
+    schedule: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The JSON answer for an enrollment: who, which sequence, and every delivery's due time.
+
+    `schedule` is the answer's schedule when the caller has just written it (no read back).
+    """
+    if schedule is None:
+        deliveries = session.scalars(
+            select(Delivery)
+            .where(Delivery.enrollment_id == enrollment.id)
+            .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
+        )
+        schedule = [
+            _schedule_row(
+                d.id,
+                {
+                    "step_id": d.step_id,
+                    "channel": d.channel,
+                    "due_at": d.due_at,
+                    "status": d.status,
+                    "error_code": d.error_code,
+                },
+            )
+            for d in deliveries
+        ]
+    return answer(
+        request_id=request_id,
+        already_enrolled=already_enrolled,
+        enrollment={
+            "id": enrollment.id,
+            "contact_id": enrollment.contact_id,
+            "sequence": enrollment.sequence_id,
+            "status": enrollment.status.value,
+            "timezone": enrollment.timezone,
+            "started_at": enrollment.started_at.isoformat(),
+        },
+        schedule=schedule,
+    )

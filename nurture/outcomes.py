@@ -1,0 +1,201 @@
+"""Recording what happened to a delivery: its new state and the event that says so.
+
+`record_outcome` is how a send ends (`sending|unknown → sent|failed|retrying|unknown`): on
+PostgreSQL one statement, the UPDATE as a CTE feeding the event's INSERT, built once with
+bound parameters. `batch_connection` lets a batch of sends share one autocommit connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, Table, bindparam, insert, literal, select, update
+from sqlalchemy.orm import Session
+
+from nurture.models import Delivery, DeliveryEvent, DeliveryStatus
+
+if TYPE_CHECKING:
+    from nurture.sending import SendContext
+
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+#: States a worker's outcome may overwrite: `unknown` too, as the real outcome beats a guess.
+FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
+
+
+def _values(
+    status: DeliveryStatus,
+    now: datetime,
+    code: str | None,
+    detail: str | None,
+    due_at: datetime | None,
+    attempts: int | None,
+    extra: dict[str, str | datetime | None] | None,
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": status,
+        "updated_at": now,
+        "lease_expires_at": None,
+        "error_code": code,
+        "error_detail": detail,
+        **(extra or {}),
+    }
+    if due_at is not None:
+        values["due_at"] = due_at
+    if attempts is not None:
+        values["attempts"] = attempts
+    return values
+
+
+def _note(code: str | None, detail: str | None) -> str | None:
+    note = code if detail is None else f"{code}: {detail}"
+    return note[:500] if note else None
+
+
+def set_status(
+    session: Session,
+    delivery_id: int,
+    status: DeliveryStatus,
+    now: datetime,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    due_at: datetime | None = None,
+    attempts: int | None = None,
+    from_states: tuple[DeliveryStatus, ...] | None = None,
+    extra: dict[str, str | datetime | None] | None = None,
+) -> bool:
+    """Move one delivery to `status` and log the event, in the caller's transaction."""
+    # Core statements on the tables: the ORM's bulk-update and unit-of-work machinery cost
+    # more than the round trips here, and nothing in the session needs refreshing.
+    stmt = update(_DELIVERIES).where(_DELIVERIES.c.id == delivery_id)
+    if from_states:
+        stmt = stmt.where(_DELIVERIES.c.status.in_(from_states))
+    values = _values(status, now, code, detail, due_at, attempts, extra)
+    done = session.execute(stmt.values(**values))
+    changed = bool(done.rowcount)  # type: ignore[attr-defined]
+    if changed:
+        session.execute(
+            insert(_EVENTS).values(
+                delivery_id=delivery_id,
+                at=now,
+                status=status.value,
+                source="worker",
+                detail=_note(code, detail),
+            )
+        )
+    return changed
+
+
+def record_outcome(
+    ctx: SendContext,
+    delivery_id: int,
+    status: DeliveryStatus,
+    now: datetime,
+    *,
+    code: str | None = None,
+    detail: str | None = None,
+    due_at: datetime | None = None,
+    extra: dict[str, str | datetime | None] | None = None,
+) -> bool:
+    """The outcome of a send (`sending|unknown → status`) with its event, committed."""
+    engine = engine_of(ctx)
+    if engine.dialect.name != "postgresql":  # SQLite: two statements in one transaction
+        with ctx.sessions.begin() as session:
+            return set_status(
+                session,
+                delivery_id,
+                status,
+                now,
+                code=code,
+                detail=detail,
+                due_at=due_at,
+                from_states=FINISHABLE,
+                extra=extra,
+            )
+    values = _values(status, now, code, detail, due_at, None, extra)
+    params = {
+        **values,
+        "delivery_id": delivery_id,
+        "note": _note(code, detail),
+        "status_value": status.value,
+    }
+    with autocommit(engine) as conn:
+        return bool(conn.execute(_outcome_statement(tuple(sorted(values))), params).rowcount)
+
+
+@lru_cache(maxsize=16)
+def _outcome_statement(columns: tuple[str, ...]) -> Any:
+    """One round trip: the UPDATE as a CTE feeding the event's INSERT, which adds a row only
+    if the UPDATE changed one. Built once per set of columns, with bound parameters."""
+    d, ev = _DELIVERIES, _EVENTS
+    changed = (
+        update(d)
+        .where(d.c.id == bindparam("delivery_id"), d.c.status.in_(FINISHABLE))
+        .values({c: bindparam(c, type_=d.c[c].type) for c in columns})
+        .returning(d.c.id)
+        .cte("changed")
+    )
+    return (
+        insert(ev)
+        .from_select(
+            ["delivery_id", "at", "status", "source", "detail"],
+            select(
+                changed.c.id,
+                bindparam("updated_at", type_=ev.c.at.type),
+                bindparam("status_value", type_=ev.c.status.type),
+                literal("worker", ev.c.source.type),
+                bindparam("note", type_=ev.c.detail.type),
+            ),
+        )
+        .add_cte(changed)
+    )
+
+
+def engine_of(ctx: SendContext) -> Engine:
+    bind = ctx.sessions.kw["bind"]
+    assert isinstance(bind, Engine)
+    return bind
+
+
+#: The connection a batch of sends holds (PostgreSQL), see `batch_connection`.
+_held: ContextVar[Connection | None] = ContextVar("nurture_batch_connection", default=None)
+
+
+@contextmanager
+def batch_connection(ctx: SendContext) -> Iterator[None]:
+    """Hold one autocommit connection for a batch's claims and outcomes (PostgreSQL).
+
+    Each statement still commits on its own; the batch only saves checking a connection out
+    (and pinging it) twice per message. It is held during the provider calls too, so a pool
+    must allow one connection per running batch.
+    """
+    engine = engine_of(ctx)
+    if engine.dialect.name != "postgresql" or _held.get() is not None:
+        yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        token = _held.set(conn)
+        try:
+            yield
+        finally:
+            _held.reset(token)
+
+
+@contextmanager
+def autocommit(engine: Engine) -> Iterator[Connection]:
+    """A connection whose statements commit one by one (PostgreSQL), else a transaction."""
+    held = _held.get()
+    if held is not None:
+        yield held
+    elif engine.dialect.name == "postgresql":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+    else:
+        with engine.begin() as conn:
+            yield conn

@@ -1,0 +1,114 @@
+"""Sends read ahead in batches (`claims.preload` + the one-statement claim): whatever changes
+between the read-ahead and the claim is still honoured, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from nurture.claims import load, preload
+from nurture.control import find_contact, stop_contact
+from nurture.db import session_scope
+from nurture.dispatch import dispatch_tick
+from nurture.models import (
+    Channel,
+    Contact,
+    DeliveryStatus,
+    Enrollment,
+    EnrollmentStatus,
+    Suppression,
+    utcnow,
+)
+from nurture.sending import send_deliveries, send_delivery
+from tests.helpers import at, deliveries, enroll, outbox, send_context
+
+T0 = at("2026-03-03 12:00")  # a Tuesday, noon UTC
+
+
+def _claimed_ids() -> dict[str, int]:
+    with session_scope() as s:
+        ids = dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
+    return {d.channel.value: d.id for d in deliveries() if d.id in ids}
+
+
+def _status(delivery_id: int) -> tuple[DeliveryStatus, str | None]:
+    row = next(d for d in deliveries() if d.id == delivery_id)
+    return row.status, row.error_code
+
+
+def test_a_batch_read_ahead_twice_sends_each_delivery_once(db: str) -> None:
+    enroll(T0)
+    ids = list(_claimed_ids().values())
+    ctx = send_context()
+    first = send_deliveries(ctx, ids, clock=lambda: T0)
+    again = send_deliveries(ctx, ids, clock=lambda: T0)
+    assert first == [DeliveryStatus.SENT, DeliveryStatus.SENT]
+    assert again == [None, None]
+    assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
+
+
+def test_a_suppression_added_after_the_read_ahead_still_stops_the_sms(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    ctx = send_context()
+    ahead = preload(ctx, list(ids.values()))
+    with session_scope() as s:  # written without touching the deliveries, as a race would
+        s.add(Suppression(channel=Channel.SMS, address="+16175550199", reason="x", source="t"))
+    sms = send_delivery(ctx, ids["sms"], now=T0, preloaded=ahead[ids["sms"]])
+    email = send_delivery(ctx, ids["email"], now=T0, preloaded=ahead[ids["email"]])
+    assert (sms, email) == (DeliveryStatus.SKIPPED, DeliveryStatus.SENT)
+    assert _status(ids["sms"]) == (DeliveryStatus.SKIPPED, "suppressed")
+    assert outbox("sms") == []
+
+
+def test_consent_withdrawn_after_the_read_ahead_is_honoured(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    ctx = send_context()
+    ahead = preload(ctx, list(ids.values()))
+    with session_scope() as s:
+        s.execute(update(Contact).values(consent_email=False))
+    assert send_delivery(ctx, ids["email"], now=T0, preloaded=ahead[ids["email"]]) is (
+        DeliveryStatus.SKIPPED
+    )
+    assert _status(ids["email"]) == (DeliveryStatus.SKIPPED, "no_consent")
+    assert outbox("email") == []
+
+
+def test_an_enrollment_paused_after_the_read_ahead_sends_nothing(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    ctx = send_context()
+    ahead = preload(ctx, list(ids.values()))
+    with session_scope() as s:
+        s.execute(update(Enrollment).values(status=EnrollmentStatus.PAUSED))
+    results = [send_delivery(ctx, i, now=T0, preloaded=ahead[i]) for i in ids.values()]
+    assert DeliveryStatus.SENT not in results
+    assert all(_status(i)[0] is not DeliveryStatus.SENT for i in ids.values())
+    assert outbox("email") == [] and outbox("sms") == []
+
+
+def test_a_stop_after_the_read_ahead_wins(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    ctx = send_context()
+    ahead = preload(ctx, list(ids.values()))
+    with session_scope() as s:
+        stop_contact(s, find_contact(s, phone="+1 617 555 0199"), reason="ops", now=utcnow())
+    assert [send_delivery(ctx, i, now=T0, preloaded=ahead[i]) for i in ids.values()] == [
+        None,
+        None,
+    ]
+    assert outbox("email") == [] and outbox("sms") == []
+
+
+def test_loading_a_delivery_reads_its_checks_without_claiming_it(db: str) -> None:
+    enroll(T0)
+    ids = _claimed_ids()
+    with session_scope() as s:
+        s.add(Suppression(channel=Channel.SMS, address="+16175550199", reason="x", source="t"))
+    with session_scope() as s:
+        sms = load(s, send_context(), ids["sms"])
+    assert sms.suppressed and sms.consent and sms.contact.phone == "+16175550199"
+    assert _status(ids["sms"]) == (DeliveryStatus.QUEUED, None)
