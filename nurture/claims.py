@@ -1,4 +1,4 @@
-"""Claiming a delivery for sending, and recording how it ended: the queries of the send path.
+"""Claiming a delivery for sending: the compare-and-set and the checks that commit with it.
 
 The claim is a compare-and-set `queued → sending`; the stop, consent and suppression checks
 commit with it, so a stop that committed first is always seen. Two ways to claim:

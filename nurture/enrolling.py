@@ -39,6 +39,12 @@ _REQUESTS: Table = ConsultationRequest.__table__  # type: ignore[assignment]
 _ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 _CONSENT_EVENTS: Table = ConsentEvent.__table__  # type: ignore[assignment]
+# Built once: SQLAlchemy then finds them in its statement cache without walking a new one.
+_INSERT_CONTACT = insert(_CONTACTS).returning(_CONTACTS.c.id)
+_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
+_INSERT_ENROLLMENT = insert(_ENROLLMENTS).returning(_ENROLLMENTS.c.id)
+_INSERT_CONSENT = insert(_CONSENT_EVENTS)
+_INSERT_DELIVERIES = insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True)
 
 
 def find_contacts(session: Session, request: ConsultationRequestIn) -> list[Contact]:
@@ -126,7 +132,7 @@ def record_consent(
             lift_opt_out(session, channel, address)
     if rows:
         # One multi-row Core INSERT: the ledger rows are never read back in this request.
-        session.execute(insert(_CONSENT_EVENTS), rows)
+        session.execute(_INSERT_CONSENT, rows)
 
 
 def write_deliveries(
@@ -163,9 +169,7 @@ def write_deliveries(
     ]
     # One batched INSERT instead of the ORM's unit of work: the answer is built from these
     # rows and their ids, in the order `describe_enrollment` reads them back.
-    ids = session.scalars(
-        insert(_DELIVERIES).returning(_DELIVERIES.c.id, sort_by_parameter_order=True), rows
-    ).all()
+    ids = session.scalars(_INSERT_DELIVERIES, rows).all()
     return [_schedule_row(i, r) for i, r in zip(ids, rows, strict=True)]
 
 
@@ -182,7 +186,7 @@ def enroll_new_contact(
     """Write a never-seen prospect, the request, consent and the enrollment; the answer."""
     tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
     contact_id = session.execute(
-        insert(_CONTACTS).returning(_CONTACTS.c.id),
+        _INSERT_CONTACT,
         {
             "email": request.email,
             "phone": request.phone,
@@ -202,7 +206,7 @@ def enroll_new_contact(
     record_consent(session, rows, request)
     region = region_for_phone(request.phone)
     enrollment_id = session.execute(
-        insert(_ENROLLMENTS).returning(_ENROLLMENTS.c.id),
+        _INSERT_ENROLLMENT,
         {
             "contact_id": contact_id,
             "request_id": request_id,
@@ -252,7 +256,7 @@ def record_request(
 ) -> int:
     """Keep the request as received (for the clinic, and for idempotent replays); its id."""
     request_id: int = session.execute(
-        insert(_REQUESTS).returning(_REQUESTS.c.id),
+        _INSERT_REQUEST,
         {
             "contact_id": contact_id,
             "received_at": now,

@@ -172,11 +172,14 @@ def batch_connection(ctx: SendContext) -> Iterator[None]:
     """Hold one autocommit connection for a batch's claims and outcomes (PostgreSQL).
 
     Each statement still commits on its own; the batch only saves checking a connection out
-    (and pinging it) twice per message. It is held during the provider calls too, so a pool
-    must allow one connection per running batch.
+    (and pinging it) twice per message. It is held during the provider calls too, so when
+    the pool's steady connections are all out (many threads, slow provider), the batch takes
+    one per statement instead of waiting for one.
     """
     engine = engine_of(ctx)
-    if engine.dialect.name != "postgresql" or _held.get() is not None:
+    pool: Any = engine.pool
+    busy = hasattr(pool, "checkedout") and pool.checkedout() >= pool.size()
+    if engine.dialect.name != "postgresql" or _held.get() is not None or busy:
         yield
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
