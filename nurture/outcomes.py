@@ -7,6 +7,7 @@ bound parameters. `batch_connection` lets a batch of sends share one autocommit 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -14,7 +15,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from sqlalchemy import Connection, Engine, Table, bindparam, insert, literal, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from nurture.models import Delivery, DeliveryEvent, DeliveryStatus
@@ -24,6 +27,9 @@ if TYPE_CHECKING:
 
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 _EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+#: Tries to record a send's outcome when the database connection drops under it.
+OUTCOME_ATTEMPTS = 4
+log = structlog.get_logger(__name__)
 #: States a worker's outcome may overwrite: `unknown` too, as the real outcome beats a guess.
 FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 
@@ -125,8 +131,21 @@ def record_outcome(
         "note": _note(code, detail),
         "status_value": status.value,
     }
-    with autocommit(engine) as conn:
-        return bool(conn.execute(_outcome_statement(tuple(sorted(values))), params).rowcount)
+    statement = _outcome_statement(tuple(sorted(values)))
+    for attempt in range(OUTCOME_ATTEMPTS):
+        try:
+            # A retry takes a fresh connection: the batch's own may be the one that broke.
+            with autocommit(engine, fresh=attempt > 0) as conn:
+                return bool(conn.execute(statement, params).rowcount)
+        except DBAPIError as exc:
+            # The provider already answered: losing that answer to a dropped connection would
+            # turn a known outcome into `unknown`. The statement is safe to repeat (it only
+            # changes a row still `sending|unknown`).
+            if not exc.connection_invalidated or attempt == OUTCOME_ATTEMPTS - 1:
+                raise
+            log.warning("outcome.retry", delivery_id=delivery_id, attempt=attempt + 1)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 @lru_cache(maxsize=16)
@@ -191,9 +210,11 @@ def batch_connection(ctx: SendContext) -> Iterator[None]:
 
 
 @contextmanager
-def autocommit(engine: Engine) -> Iterator[Connection]:
-    """A connection whose statements commit one by one (PostgreSQL), else a transaction."""
-    held = _held.get()
+def autocommit(engine: Engine, *, fresh: bool = False) -> Iterator[Connection]:
+    """A connection whose statements commit one by one (PostgreSQL), else a transaction.
+
+    Inside `batch_connection` that is the batch's connection, unless `fresh`."""
+    held = None if fresh else _held.get()
     if held is not None:
         yield held
     elif engine.dialect.name == "postgresql":
