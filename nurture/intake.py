@@ -59,6 +59,8 @@ class ConsultationRequestIn(BaseModel):
     consent_email: bool | None = None
     consent_sms: bool | None = None
     source: str | None = Field(default=None, max_length=100)
+    #: Which version of the consent text the form showed (kept as consent evidence).
+    consent_text_version: str | None = Field(default=None, max_length=50)
 
     _blanks = field_validator(
         "last_name",
@@ -70,6 +72,7 @@ class ConsultationRequestIn(BaseModel):
         "source",
         "consent_email",
         "consent_sms",
+        "consent_text_version",
         mode="before",
     )(_blank_to_none)
 

@@ -101,19 +101,23 @@ def create_app(settings: Settings | None = None) -> Celery:
 app = create_app()
 
 
-@lru_cache(maxsize=1)
-def send_context() -> SendContext:
-    """Per process: settings, the schedules, the renderer and the channels, built once."""
-    settings = get_settings()
+def build_send_context(settings: Settings) -> SendContext:
+    """Settings, the schedules, the renderer, the channels and the rate limits, for sending."""
     catalog = load_catalog(settings.schedules_dir)
     return SendContext(
         settings=settings,
         catalog=catalog,
         renderer=Renderer(settings.templates_dir),
         channels={c: make_channel(c, settings) for c in Channel},
-        sessions=session_factory(),
+        sessions=session_factory(settings.database_url),
         throttle=make_throttle(settings, email_sender=str(catalog.clinic.from_email)),
     )
+
+
+@lru_cache(maxsize=1)
+def send_context() -> SendContext:
+    """The send context of this process, built once."""
+    return build_send_context(get_settings())
 
 
 @signals.worker_process_init.connect

@@ -11,28 +11,18 @@ from typing import Any
 
 from sqlalchemy import select
 
-from nurture.channels import make_channel
 from nurture.config import get_settings
-from nurture.db import session_factory, session_scope
+from nurture.db import session_scope
 from nurture.intake import ConsultationRequestIn, submit
-from nurture.models import Channel, Delivery
-from nurture.ratelimit import make_throttle
+from nurture.models import Delivery
 from nurture.schedules import load_catalog
 from nurture.sending import SendContext
-from nurture.templates import Renderer
+from nurture.worker import build_send_context
 
 
 def send_context() -> SendContext:
-    settings = get_settings()
-    catalog = load_catalog(settings.schedules_dir)
-    return SendContext(
-        settings=settings,
-        catalog=catalog,
-        renderer=Renderer(settings.templates_dir),
-        channels={c: make_channel(c, settings) for c in Channel},
-        sessions=session_factory(),
-        throttle=make_throttle(settings, email_sender=str(catalog.clinic.from_email)),
-    )
+    """A fresh send context for the test's current settings (the worker's is cached)."""
+    return build_send_context(get_settings())
 
 
 def enroll(now: datetime, **fields: Any) -> dict[str, Any]:

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.deps import catalog_dep, now_dep, require_api_key
-from nurture.api.intake import field_errors, read_payload, unprocessable
+from nurture.api.intake import read_model
 from nurture.control import find_contact, mark_booked
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
@@ -44,13 +44,9 @@ async def create_booking(
     now: datetime = Depends(now_dep),
 ) -> JSONResponse:
     """Mark the prospect booked and skip every pending message of sequences that stop on it."""
-    payload = await read_payload(request)
-    if isinstance(payload, JSONResponse):
-        return payload
-    try:
-        booking = BookingIn.model_validate(payload)
-    except ValidationError as exc:
-        return unprocessable(field_errors(exc))
+    booking = await read_model(request, BookingIn)
+    if isinstance(booking, JSONResponse):
+        return booking
     stopping = [s.id for s in catalog.sequences.values() if "booked" in s.stop_on]
 
     def apply() -> dict[str, object]:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from nurture.api.deps import catalog_dep, client_ip, now_dep, require_api_key
 from nurture.errors import IntakeError, ScheduleError
 from nurture.intake import ConsultationRequestIn, RequestMeta, submit
 from nurture.schedules import Catalog
+
+_M = TypeVar("_M", bound=BaseModel)
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["intake"])
 
@@ -67,6 +69,17 @@ async def read_payload(request: Request) -> dict[str, Any] | JSONResponse:
     return data
 
 
+async def read_model(request: Request, model: type[_M]) -> _M | JSONResponse:
+    """The body (JSON or a form post) validated as `model`, or the 422 naming what is wrong."""
+    payload = await read_payload(request)
+    if isinstance(payload, JSONResponse):
+        return payload
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        return unprocessable(field_errors(exc))
+
+
 @router.post(
     "/consultation-requests",
     status_code=201,
@@ -83,19 +96,15 @@ async def create_consultation_request(
     now: datetime = Depends(now_dep),
 ) -> JSONResponse:
     """Enroll a prospect: 201 with the enrollment and its schedule."""
-    payload = await read_payload(request)
-    if isinstance(payload, JSONResponse):
-        return payload
-    try:
-        data = ConsultationRequestIn.model_validate(payload)
-    except ValidationError as exc:
-        return unprocessable(field_errors(exc))
+    data = await read_model(request, ConsultationRequestIn)
+    if isinstance(data, JSONResponse):
+        return data
     content_type = request.headers.get("content-type", "")
     meta = RequestMeta(
         source="form" if content_type.startswith(_FORM_TYPES) else "api",
         ip=client_ip(request),
         user_agent=(request.headers.get("user-agent") or "")[:400] or None,
-        consent_text_version=str(payload.get("consent_text_version") or "")[:50] or None,
+        consent_text_version=data.consent_text_version,
     )
     try:
         # The database work blocks: run it on the threadpool so the event loop keeps serving

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from nurture.config import Settings
+from nurture.errors import ConfigError
 from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 QUEUES = (SEND_QUEUE, DISPATCH_QUEUE)
@@ -26,7 +27,7 @@ def queue_depths(settings: Settings) -> dict[str, int]:
         return _folder_depths(settings.broker_dir / "queue")
     if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
         return _redis_depths(settings.broker_url)
-    raise NotImplementedError(f"queue depth is not known for broker {settings.broker_url!r}")
+    raise ConfigError(f"queue depth is not known for broker {settings.broker_url!r}")
 
 
 def _folder_depths(folder: Path) -> dict[str, int]:
