@@ -20,7 +20,7 @@ def run(run: Run) -> Figure:
     fig = Figure("io", "2 I/O-bound sending (100 ms provider)")
     provider = FakeHttpProvider("fake-http", latency_ms=100)
     try:
-        measure(run, fig, provider, POOL, bare_name="bare HTTP call", chunks=(1,))
+        measure(run, fig, provider, POOL, bare_name="bare HTTP call", chunks=(1, 10))
     except RuntimeError as exc:
         if "fake provider" not in str(exc):
             raise
