@@ -182,6 +182,26 @@ def db(request: pytest.FixtureRequest, env: dict[str, str], monkeypatch: pytest.
     return request.param
 
 
+def celery_worker_args(name: str, concurrency: int, *extra: str) -> list[str]:
+    """`celery … worker` arguments for a test worker on both nurture queues (threads pool)."""
+    return [
+        "worker",
+        "--loglevel",
+        "INFO",
+        "-Q",
+        "nurture:send,nurture:dispatch",
+        "--pool",
+        "threads",
+        "--concurrency",
+        str(concurrency),
+        "--without-mingle",
+        "--without-gossip",
+        *extra,
+        "-n",
+        f"{name}@%h",
+    ]
+
+
 class WorkerProcess:
     """A real `celery worker` (with beat) started as a subprocess with the test's settings."""
 
@@ -200,19 +220,7 @@ class WorkerProcess:
             "celery",
             "-A",
             "nurture.worker",
-            "worker",
-            "--loglevel",
-            "INFO",
-            "-Q",
-            "nurture:send,nurture:dispatch",
-            "--pool",
-            "threads",
-            "--concurrency",
-            str(concurrency),
-            "--without-mingle",
-            "--without-gossip",
-            "-n",
-            f"{name}@%h",
+            *celery_worker_args(name, concurrency),
         ]
         if beat:
             args += ["--beat", "--schedule", str(Path(env["NURTURE_VAR_DIR"]) / f"beat-{name}")]

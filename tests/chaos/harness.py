@@ -23,6 +23,7 @@ from nurture.db import session_scope
 from nurture.intake import ConsultationRequestIn, submit
 from nurture.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
 from nurture.schedules import load_catalog
+from tests.conftest import celery_worker_args
 from tests.fakes.provider import FakeProvider, delivery_id_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,25 +129,7 @@ class Stack:
         return proc
 
     def worker(self, name: str, concurrency: int = 8) -> Proc:
-        return self._spawn(
-            name,
-            [
-                "worker",
-                "--loglevel",
-                "INFO",
-                "-Q",
-                "nurture:send,nurture:dispatch",
-                "--pool",
-                "threads",
-                "--concurrency",
-                str(concurrency),
-                "--without-mingle",
-                "--without-gossip",
-                "--without-heartbeat",
-                "-n",
-                f"{name}@%h",
-            ],
-        )
+        return self._spawn(name, celery_worker_args(name, concurrency, "--without-heartbeat"))
 
     def scheduler(self, name: str = "beat") -> Proc:
         return self._spawn(
