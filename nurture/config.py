@@ -62,9 +62,15 @@ class Settings(BaseSettings):
     lease_s: int = Field(default=300, ge=5)
     dispatch_interval_s: float = Field(default=1.0, gt=0)
     dispatch_batch: int = Field(default=500, ge=1)
-    #: Deliveries per send task message: 1 is one task each; more saves broker and task
-    #: overhead per message (each delivery is still claimed, checked and sent on its own).
-    send_chunk: int = Field(default=1, ge=1, le=100)
+    #: Most deliveries per send task message. Batches save Celery's per-task cost; each
+    #: delivery is still claimed, checked and sent on its own, and a batch's provider calls
+    #: over the network are made at once. 1: one task per delivery.
+    send_chunk: int = Field(default=10, ge=1, le=100)
+    #: Celery task events, for Flower or `celery events` (off: three broker messages a task).
+    task_events: bool = False
+    #: PostgreSQL connections each process keeps, and how many more it may open at a peak.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=20, ge=0)
     send_max_attempts: int = Field(default=8, ge=1)
     retry_base_s: float = Field(default=5.0, ge=0)
     retry_max_s: float = Field(default=900.0, ge=0)

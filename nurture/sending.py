@@ -10,16 +10,20 @@ is always seen (the queries are in `nurture.claims`; outcomes are written by
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextvars
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.backoff import compute_backoff
-from nurture.channels.base import BaseChannel
+from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
 from nurture.claims import Claimed, claim, claim_fast, load, may_send, preload
 from nurture.config import Settings
 from nurture.consent import refuse_address
@@ -53,18 +57,63 @@ class SendContext:
     throttle: Throttle | None = None
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A delivery claimed, checked and rendered, its rate slot taken: ready for its provider."""
+
+    delivery: Delivery
+    message: OutgoingMessage
+    channel: BaseChannel
+    now: datetime
+    log_ctx: dict[str, str | int]
+
+
 def send_deliveries(
     ctx: SendContext, delivery_ids: list[int], *, clock: Callable[[], datetime]
 ) -> list[DeliveryStatus | None]:
-    """Send several deliveries in turn, each as `send_delivery` would (read ahead together).
+    """Send several deliveries, each as `send_delivery` would (read ahead together).
 
-    A single delivery is not read ahead: the full claim costs fewer round trips then.
+    Each is claimed, checked and rendered in turn; then the provider calls of those that may
+    go are made at once (channels that wait on the network, no rate limit), so a batch takes
+    about one provider call, not one per delivery. A single delivery is not read ahead: the
+    full claim costs fewer round trips then.
     """
     if len(delivery_ids) == 1:
         return [send_delivery(ctx, delivery_ids[0], now=clock())]
     ahead = preload(ctx, delivery_ids)
     with batch_connection(ctx):
-        return [send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids]
+        if ctx.throttle is not None:  # each waits for its own rate slot, then goes
+            return [
+                send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids
+            ]
+        prepared = [_prepare(ctx, i, clock(), ahead.get(i)) for i in delivery_ids]
+        ready = [p for p in prepared if isinstance(p, _Ready)]
+        with _calls_at_once(ready) as calls:
+            done = {r.delivery.id: _hand_over(ctx, r, calls[r.delivery.id]) for r in ready}
+        return [done[p.delivery.id] if isinstance(p, _Ready) else p for p in prepared]
+
+
+@contextmanager
+def _calls_at_once(ready: list[_Ready]) -> Iterator[dict[int, Callable[[], SendResult]]]:
+    """Each delivery's provider call, by delivery id: the calls over the network already
+    started together (a thread each), the others made when collected.
+
+    On leaving, every started call has returned, so none is abandoned mid-flight.
+    """
+    calls: dict[int, Callable[[], SendResult]] = {
+        r.delivery.id: partial(r.channel.send, r.message) for r in ready
+    }
+    remote = [r for r in ready if r.channel.remote]
+    if len(remote) < 2:
+        yield calls
+        return
+    with ThreadPoolExecutor(len(remote), thread_name_prefix="nurture-call") as pool:
+        for r in remote:
+            # The copied context carries the delivery's log fields into the thread.
+            _bind(r.delivery)
+            call = calls[r.delivery.id]
+            calls[r.delivery.id] = pool.submit(contextvars.copy_context().run, call).result
+        yield calls
 
 
 def send_delivery(
@@ -74,6 +123,20 @@ def send_delivery(
 
     `preloaded` (from `claims.preload`) lets a delivery that may go be claimed with one
     statement; any other case takes the full claim, which skips, holds or loses it.
+    """
+    ready = _prepare(ctx, delivery_id, now, preloaded)
+    if not isinstance(ready, _Ready):
+        return ready
+    return _hand_over(ctx, ready, partial(ready.channel.send, ready.message))
+
+
+def _prepare(
+    ctx: SendContext, delivery_id: int, now: datetime, preloaded: Claimed | None
+) -> _Ready | DeliveryStatus | None:
+    """Claim, check, render and wait for the rate slot; what is left is the provider call.
+
+    Anything but `_Ready` is the delivery's final word from here (skipped, held, failed
+    to render, handed back by the rate limit), or None when another call won the claim.
     """
     structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
     claimed = claim_fast(ctx, preloaded, now) if preloaded is not None else None
@@ -88,7 +151,7 @@ def send_delivery(
                 return verdict
 
     delivery = claimed.delivery
-    structlog.contextvars.bind_contextvars(enrollment_id=delivery.enrollment_id)
+    _bind(delivery)
     log_ctx: dict[str, str | int] = {
         "enrollment_id": delivery.enrollment_id,
         "step": delivery.step_id,
@@ -118,19 +181,25 @@ def send_delivery(
             log_ctx=log_ctx,
         )
 
-    channel = ctx.channels[delivery.channel]
     if ctx.throttle is not None:
         verdict, now = _take_turn(ctx, claimed, now)
         if verdict is not None:
             return verdict
         message = replace(message, now=now)
+    return _Ready(delivery, message, ctx.channels[delivery.channel], now, log_ctx)
+
+
+def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> DeliveryStatus:
+    """Make (or collect) the provider call and record what it says."""
+    delivery, now, log_ctx = r.delivery, r.now, r.log_ctx
+    _bind(delivery)
     try:
-        result = channel.send(message)
+        result = call()
     except TransientSendError as exc:
         if delivery.attempts >= ctx.settings.send_max_attempts:
             return _finish(
                 ctx,
-                delivery_id,
+                delivery.id,
                 DeliveryStatus.FAILED,
                 now,
                 code=exc.code,
@@ -145,7 +214,7 @@ def send_delivery(
         )
         return _finish(
             ctx,
-            delivery_id,
+            delivery.id,
             DeliveryStatus.RETRYING,
             now,
             code=exc.code,
@@ -156,10 +225,10 @@ def send_delivery(
     except PermanentSendError as exc:
         if exc.suppress:
             with ctx.sessions.begin() as session:
-                refuse_address(session, delivery, message.to, exc, now=now)
+                refuse_address(session, delivery, r.message.to, exc, now=now)
         return _finish(
             ctx,
-            delivery_id,
+            delivery.id,
             DeliveryStatus.FAILED,
             now,
             code=exc.code,
@@ -169,7 +238,7 @@ def send_delivery(
     except AmbiguousSendError as exc:
         return _finish(
             ctx,
-            delivery_id,
+            delivery.id,
             DeliveryStatus.UNKNOWN,
             now,
             code=exc.code,
@@ -181,7 +250,7 @@ def send_delivery(
         log.exception("send.crashed", **log_ctx)
         return _finish(
             ctx,
-            delivery_id,
+            delivery.id,
             DeliveryStatus.UNKNOWN,
             now,
             code="crash",
@@ -190,13 +259,20 @@ def send_delivery(
         )
     return _finish(
         ctx,
-        delivery_id,
+        delivery.id,
         DeliveryStatus.SENT,
         now,
         provider=result.provider,
         provider_message_id=result.message_id,
         log_ctx=log_ctx,
         lateness_s=(now - delivery.due_at).total_seconds(),
+    )
+
+
+def _bind(delivery: Delivery) -> None:
+    """Every log line from here on names this delivery (and its enrollment)."""
+    structlog.contextvars.bind_contextvars(
+        delivery_id=delivery.id, enrollment_id=delivery.enrollment_id
     )
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import structlog
 from celery import Celery, signals
 from kombu import Exchange, Queue
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from nurture.channels import make_channel
 from nurture.config import Settings, get_settings
@@ -68,7 +70,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             }
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
-        "worker_send_task_events": True,
+        # Task events (for Flower and `celery events`) cost three broker messages per task;
+        # nurture's own ops views do not need them.
+        "worker_send_task_events": settings.task_events,
         "task_send_sent_event": False,
     }
     if settings.embedded_broker:
@@ -132,7 +136,19 @@ def _logging(**_: Any) -> None:
     configure_logging(get_settings())
 
 
-@app.task(name=SEND_TASK, ignore_result=True, acks_late=True)
+#: How a send task meets a database it cannot reach (refused, dropped, pool exhausted): it
+#: runs again in 1, 2, 4… s (jittered, 5 times) instead of leaving its deliveries `queued`
+#: until their lease ends. Safe at any point: the claim lets one run send a delivery once.
+SEND_RETRY: dict[str, Any] = {
+    "autoretry_for": (OperationalError, InterfaceError, PoolTimeout),
+    "retry_backoff": 1,
+    "retry_backoff_max": 30,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@app.task(name=SEND_TASK, ignore_result=True, acks_late=True, **SEND_RETRY)
 def send_task(delivery_id: int) -> str | None:
     """Send one delivery (a duplicate message for it does nothing)."""
     # Every log line of this send carries the delivery id (and, once loaded, the enrollment's).
@@ -145,13 +161,17 @@ def send_task(delivery_id: int) -> str | None:
     return status.value if status else None
 
 
-@app.task(name=SEND_BATCH_TASK, ignore_result=True, acks_late=True)
+@app.task(name=SEND_BATCH_TASK, ignore_result=True, acks_late=True, **SEND_RETRY)
 def send_batch_task(delivery_ids: list[int]) -> int:
-    """Send several deliveries in turn, each as `send_task` would; how many this call sent.
+    """Send several deliveries, each as `send_task` would; how many this call sent.
 
     A redelivered batch message is harmless: deliveries already sent lose their claim.
     """
-    statuses = send_deliveries(send_context(), delivery_ids, clock=utcnow)
+    structlog.contextvars.clear_contextvars()
+    try:
+        statuses = send_deliveries(send_context(), delivery_ids, clock=utcnow)
+    finally:
+        structlog.contextvars.clear_contextvars()
     return statuses.count(DeliveryStatus.SENT)
 
 
@@ -162,19 +182,28 @@ def dispatch_task() -> int:
 
 
 def publish_sends(celery: Celery, ids: list[int], *, chunk: int) -> None:
-    """One send task per delivery, or (chunk > 1) one per `chunk` deliveries."""
+    """Send tasks for `ids`: as few as carry at most `chunk` deliveries each, evenly filled
+    (23 ids in chunks of 10 make tasks of 8, 8 and 7); a lone delivery goes as `nurture.send`.
+    """
     with celery.producer_or_acquire() as producer:
-        if chunk <= 1:
-            for delivery_id in ids:
-                celery.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE, producer=producer)
-            return
-        for start in range(0, len(ids), chunk):
-            celery.send_task(
-                SEND_BATCH_TASK,
-                args=[ids[start : start + chunk]],
-                queue=SEND_QUEUE,
-                producer=producer,
-            )
+        for part in split_evenly(ids, chunk):
+            if len(part) == 1:
+                celery.send_task(SEND_TASK, args=part, queue=SEND_QUEUE, producer=producer)
+            else:
+                celery.send_task(SEND_BATCH_TASK, args=[part], queue=SEND_QUEUE, producer=producer)
+
+
+def split_evenly(ids: list[int], chunk: int) -> list[list[int]]:
+    """`ids` in order, in the fewest parts of at most `chunk`, their sizes within one."""
+    parts = -(-len(ids) // max(chunk, 1))
+    size, extra = divmod(len(ids), parts) if parts else (0, 0)
+    out: list[list[int]] = []
+    start = 0
+    for n in range(parts):
+        end = start + size + (1 if n < extra else 0)
+        out.append(ids[start:end])
+        start = end
+    return out
 
 
 def run_dispatcher(celery: Celery) -> int:

@@ -10,6 +10,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 import structlog
 
@@ -57,6 +58,8 @@ class BaseChannel(ABC):
 
     provider: str
     channel: Channel
+    #: Calls wait on the network: a batch makes several of them at once.
+    remote: ClassVar[bool] = True
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Check, send and log one message (no body or address in the log)."""

@@ -40,6 +40,7 @@ class OutboxEmailChannel(BaseChannel):
     """Writes each email as an .eml file."""
 
     provider = "outbox"
+    remote = False
     channel = Channel.EMAIL
 
     def __init__(self, outbox_dir: Path) -> None:
@@ -75,6 +76,7 @@ class OutboxSmsChannel(BaseChannel):
     """Writes each SMS as a JSON file."""
 
     provider = "outbox"
+    remote = False
     channel = Channel.SMS
 
     def __init__(self, outbox_dir: Path, sender: str = "") -> None:

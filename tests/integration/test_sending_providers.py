@@ -15,7 +15,7 @@ from sqlalchemy import select
 from nurture.db import session_scope
 from nurture.dispatch import dispatch_tick
 from nurture.models import Channel, ConsentEvent, Contact, Delivery, DeliveryStatus, Suppression
-from nurture.sending import SendContext, send_delivery
+from nurture.sending import SendContext, send_deliveries, send_delivery
 from tests.conftest import use, use_providers
 from tests.fakes.provider import Failure, FakeProvider
 from tests.helpers import at, deliveries, enroll, send_context
@@ -159,3 +159,50 @@ def test_a_timeout_after_the_provider_accepted_leaves_it_unknown_and_it_is_never
     assert sms.id not in tick.to_enqueue
     assert send_delivery(ctx, sms.id, now=much_later) is None  # a stray task wins nothing
     assert len(fake_provider.messages("twilio")) == 1
+
+
+def _claim_batch(prospects: int) -> list[int]:
+    for n in range(prospects):
+        enroll(T0, email=f"batch{n}@example.com", phone=f"+1617555{n:04d}")
+    return _tick(T0).claimed
+
+
+def test_a_batch_makes_its_provider_calls_at_once(
+    ctx: SendContext, fake_provider: FakeProvider
+) -> None:
+    ids = _claim_batch(3)
+    fake_provider.latency_s = 0.4
+    statuses = send_deliveries(ctx, ids, clock=lambda: T0)
+    assert statuses == [DeliveryStatus.SENT] * 6
+    arrived = [m.at for m in fake_provider.messages()]
+    assert len(arrived) == 6
+    # One after another, the six would arrive at least 0.4 s apart.
+    assert max(arrived) - min(arrived) < 0.4, arrived
+
+
+def test_each_call_of_a_batch_gets_its_own_answer(
+    ctx: SendContext, fake_provider: FakeProvider
+) -> None:
+    ids = _claim_batch(2)
+    fake_provider.fail_next(
+        Failure(status=400, code=21610, api="twilio", message="unsubscribed"),
+        Failure(status=429, api="sendgrid", headers={"Retry-After": "30"}),
+    )
+    statuses = dict(zip(ids, send_deliveries(ctx, ids, clock=lambda: T0), strict=True))
+    rows = {d.id: d for d in deliveries() if d.id in statuses}
+    by_channel = {
+        channel: sorted(statuses[i] for i in ids if rows[i].channel is channel)
+        for channel in Channel
+    }
+    assert by_channel == {
+        Channel.EMAIL: sorted([DeliveryStatus.SENT, DeliveryStatus.RETRYING]),
+        Channel.SMS: sorted([DeliveryStatus.SENT, DeliveryStatus.FAILED]),
+    }
+    for i in ids:
+        assert rows[i].status is statuses[i]
+    sent = {rows[i].provider_message_id for i in ids if statuses[i] is DeliveryStatus.SENT}
+    assert sent == {m.message_id for m in fake_provider.messages()}
+    retry = next(rows[i] for i in ids if statuses[i] is DeliveryStatus.RETRYING)
+    assert retry.due_at >= T0 + timedelta(seconds=30)
+    with session_scope() as s:
+        assert s.scalar(select(Suppression.address)) is not None
