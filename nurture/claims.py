@@ -5,9 +5,10 @@ commit with it, so a stop that committed first is always seen. Two ways to claim
 
 - `claim` (any delivery): the CAS, then one joined query for what the send needs and the
   checks, in the caller's transaction; `may_send` then skips or holds what may not go now.
-- `claim_fast` (deliveries read ahead by `preload`, the common case): one guarded UPDATE
-  whose WHERE carries the checks, so it only wins if the delivery may go. When it does not
-  win, the caller falls back to `claim`, which finds out why (lost, skipped or held).
+- `claim_many` (deliveries read ahead by `preload`, the common case): guarded UPDATEs whose
+  WHERE carries the checks, so each wins only if its delivery may go (one statement for the
+  batch on PostgreSQL). A delivery not won falls back to `claim`, which finds out why (lost,
+  skipped or held).
 
 How a send ends is recorded by `nurture.outcomes`.
 """
@@ -23,13 +24,20 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from sqlalchemy import (
+    Boolean,
+    Integer,
     Table,
     bindparam,
+    case,
+    column,
     exists,
+    func,
+    or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from nurture.messages import ContactView, contact_view
@@ -136,7 +144,7 @@ def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Cla
 def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Claimed]:
     """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
 
-    Nothing is claimed: `claim_fast` does that, one delivery at a time, just before its send.
+    Nothing is claimed: `claim_many` does that, just before the sends.
     """
     if not delivery_ids:
         return {}
@@ -152,30 +160,97 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Claimed]:
     return {d.id: _claimed(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
 
 
-def claim_fast(ctx: SendContext, c: Claimed, now: datetime) -> Claimed | None:
-    """Claim a preloaded delivery with one guarded UPDATE, if it may go now as read.
+def claim_many(ctx: SendContext, ahead: Seq[Claimed], now: datetime) -> set[int]:
+    """Claim preloaded deliveries that may go now as read, with guarded UPDATEs; the ids won.
 
-    None when it may not, or may not as read (stopped, suppressed, changed, or another worker
-    won): the caller then claims it the long way, which settles the case.
+    One statement for the whole batch on PostgreSQL, one per delivery on SQLite. A delivery
+    not won (stopped, suppressed, changed, held, or another worker won) is left for the
+    caller to claim the long way, which settles the case. The won ones are `sending` here.
     """
-    if skip_reason(c, ctx) is not None or window_opening(c, now) > now:
-        return None
-    delivery = c.delivery
-    email = delivery.channel is Channel.EMAIL
-    params = {
-        "delivery_id": delivery.id,
-        "address": c.contact.email if email else c.contact.phone,
-        "now": now,
-        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
-    }
-    stmt = _guarded_claim(delivery.channel, check_booked=not c.contact.booked)
-    with autocommit(engine_of(ctx)) as conn:
-        attempts = conn.execute(stmt, params).scalar()
-    if attempts is None:
-        return None
-    delivery.attempts = attempts
-    delivery.status = DeliveryStatus.SENDING
-    return c
+    going = [c for c in ahead if skip_reason(c, ctx) is None and window_opening(c, now) <= now]
+    if not going:
+        return set()
+    lease_expires_at = now + timedelta(seconds=ctx.settings.lease_s)
+    engine = engine_of(ctx)
+    with autocommit(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            params: dict[str, Any] = {
+                "ids": [c.delivery.id for c in going],
+                "addresses": [_address(c) for c in going],
+                "check_booked": [not c.contact.booked for c in going],
+                "now": now,
+                "lease_expires_at": lease_expires_at,
+            }
+            won = {i: n for i, n in conn.execute(_guarded_claims(), params)}
+        else:
+            won = {}
+            for c in going:
+                one = {
+                    "delivery_id": c.delivery.id,
+                    "address": _address(c),
+                    "now": now,
+                    "lease_expires_at": lease_expires_at,
+                }
+                stmt = _guarded_claim(c.delivery.channel, check_booked=not c.contact.booked)
+                attempts = conn.execute(stmt, one).scalar()
+                if attempts is not None:
+                    won[c.delivery.id] = attempts
+    for c in going:
+        if c.delivery.id in won:
+            c.delivery.attempts = won[c.delivery.id]
+            c.delivery.status = DeliveryStatus.SENDING
+    return set(won)
+
+
+def _address(c: Claimed) -> str | None:
+    return c.contact.email if c.delivery.channel is Channel.EMAIL else c.contact.phone
+
+
+@lru_cache(maxsize=1)
+def _guarded_claims() -> Any:
+    """`_guarded_claim` for a whole batch (PostgreSQL): the ids, the addresses as read and
+    whether to check the booking come as arrays, so the statement is built once."""
+    d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
+    v = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)),
+            bindparam("addresses", type_=ARRAY(k.c.email.type)),
+            bindparam("check_booked", type_=ARRAY(Boolean)),
+        )
+        .table_valued(
+            column("id", Integer),
+            column("address", k.c.email.type),
+            column("check_booked", Boolean),
+        )
+        .render_derived(name="v")
+    )
+    email = d.c.channel == Channel.EMAIL
+    may_go = (
+        exists()
+        .where(
+            e.c.id == d.c.enrollment_id,
+            e.c.status == EnrollmentStatus.ACTIVE,
+            k.c.id == d.c.contact_id,
+            case((email, k.c.consent_email), else_=k.c.consent_sms).is_(True),
+            case((email, k.c.email), else_=k.c.phone) == v.c.address,
+            or_(~v.c.check_booked, k.c.booked_at.is_(None)),
+            ~exists()
+            .where(s.c.channel == d.c.channel, s.c.address == v.c.address)
+            .correlate_except(s),
+        )
+        .correlate_except(e, k)
+    )
+    return (
+        update(d)
+        .where(d.c.id == v.c.id, d.c.status == DeliveryStatus.QUEUED, may_go)
+        .values(
+            status=DeliveryStatus.SENDING,
+            attempts=d.c.attempts + 1,
+            lease_expires_at=bindparam("lease_expires_at", type_=d.c.lease_expires_at.type),
+            updated_at=bindparam("now", type_=d.c.updated_at.type),
+        )
+        .returning(d.c.id, d.c.attempts)
+    )
 
 
 @lru_cache(maxsize=4)

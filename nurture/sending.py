@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.backoff import compute_backoff
 from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
-from nurture.claims import Claimed, claim, claim_fast, load, may_send, preload
+from nurture.claims import Claimed, claim, claim_many, load, may_send, preload
 from nurture.config import Settings
 from nurture.consent import refuse_address
 from nurture.errors import (
@@ -71,22 +71,27 @@ class _Ready:
 def send_deliveries(
     ctx: SendContext, delivery_ids: list[int], *, clock: Callable[[], datetime]
 ) -> list[DeliveryStatus | None]:
-    """Send several deliveries, each as `send_delivery` would (read ahead together).
+    """Send several deliveries, each as `send_delivery` would.
 
-    Each is claimed, checked and rendered in turn; then the provider calls of those that may
-    go are made at once (channels that wait on the network, no rate limit), so a batch takes
-    about one provider call, not one per delivery. A single delivery is not read ahead: the
-    full claim costs fewer round trips then.
+    They are read ahead together and those that may go as read are claimed together; each
+    is then checked and rendered, and the provider calls are made at once (channels that
+    wait on the network, no rate limit), so a batch takes about one provider call, not one
+    per delivery. A single delivery is not read ahead: the full claim costs fewer round
+    trips then.
     """
     if len(delivery_ids) == 1:
         return [send_delivery(ctx, delivery_ids[0], now=clock())]
     ahead = preload(ctx, delivery_ids)
     with batch_connection(ctx):
+        now = clock()
+        won = claim_many(ctx, list(ahead.values()), now)
+
+        def prepare(i: int) -> _Ready | DeliveryStatus | None:
+            return _prepare(ctx, i, now, ahead[i]) if i in won else _prepare(ctx, i, clock())
+
         if ctx.throttle is not None:  # each waits for its own rate slot, then goes
-            return [
-                send_delivery(ctx, i, now=clock(), preloaded=ahead.get(i)) for i in delivery_ids
-            ]
-        prepared = [_prepare(ctx, i, clock(), ahead.get(i)) for i in delivery_ids]
+            return [_go(ctx, prepare(i)) for i in delivery_ids]
+        prepared = [prepare(i) for i in delivery_ids]
         ready = [p for p in prepared if isinstance(p, _Ready)]
         with _calls_at_once(ready) as calls:
             done = {r.delivery.id: _hand_over(ctx, r, calls[r.delivery.id]) for r in ready}
@@ -124,22 +129,28 @@ def send_delivery(
     `preloaded` (from `claims.preload`) lets a delivery that may go be claimed with one
     statement; any other case takes the full claim, which skips, holds or loses it.
     """
-    ready = _prepare(ctx, delivery_id, now, preloaded)
-    if not isinstance(ready, _Ready):
-        return ready
-    return _hand_over(ctx, ready, partial(ready.channel.send, ready.message))
+    if preloaded is not None and claim_many(ctx, [preloaded], now):
+        return _go(ctx, _prepare(ctx, delivery_id, now, preloaded))
+    return _go(ctx, _prepare(ctx, delivery_id, now))
+
+
+def _go(ctx: SendContext, prepared: _Ready | DeliveryStatus | None) -> DeliveryStatus | None:
+    """Hand a prepared delivery to its provider now; anything else is already its answer."""
+    if not isinstance(prepared, _Ready):
+        return prepared
+    return _hand_over(ctx, prepared, partial(prepared.channel.send, prepared.message))
 
 
 def _prepare(
-    ctx: SendContext, delivery_id: int, now: datetime, preloaded: Claimed | None
+    ctx: SendContext, delivery_id: int, now: datetime, claimed: Claimed | None = None
 ) -> _Ready | DeliveryStatus | None:
-    """Claim, check, render and wait for the rate slot; what is left is the provider call.
+    """Claim (unless `claimed` was won already), check, render and wait for the rate slot;
+    what is left is the provider call.
 
     Anything but `_Ready` is the delivery's final word from here (skipped, held, failed
     to render, handed back by the rate limit), or None when another call won the claim.
     """
     structlog.contextvars.bind_contextvars(delivery_id=delivery_id)
-    claimed = claim_fast(ctx, preloaded, now) if preloaded is not None else None
     if claimed is None:
         with ctx.sessions.begin() as session:
             claimed = claim(session, ctx, delivery_id, now)

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from nurture.claims import load, preload
+from nurture.claims import claim_many, load, preload
 from nurture.control import find_contact, stop_contact
 from nurture.db import session_scope
 from nurture.dispatch import dispatch_tick
@@ -112,3 +112,36 @@ def test_loading_a_delivery_reads_its_checks_without_claiming_it(db: str) -> Non
         sms = load(s, send_context(), ids["sms"])
     assert sms.suppressed and sms.consent and sms.contact.phone == "+16175550199"
     assert _status(ids["sms"]) == (DeliveryStatus.QUEUED, None)
+
+
+def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str) -> None:
+    for n in range(4):
+        enroll(T0, email=f"p{n}@example.com", phone=f"+1617555{n:04d}")
+    with session_scope() as s:
+        ids = dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
+    rows = {(d.contact_id, d.channel): d.id for d in deliveries() if d.id in ids}
+    people = sorted({contact for contact, _ in rows})
+    assert len(rows) == 8 and len(people) == 4
+    ctx = send_context()
+    ahead = preload(ctx, ids)
+    with session_scope() as s:  # after the read-ahead, before the claim
+        s.add(Suppression(channel=Channel.SMS, address="+16175550001", reason="x", source="t"))
+        s.execute(update(Contact).where(Contact.id == people[2]).values(consent_email=False))
+        s.execute(update(Contact).where(Contact.id == people[3]).values(email="new@example.com"))
+    won = claim_many(ctx, list(ahead.values()), T0)
+    assert won == {
+        rows[people[0], Channel.EMAIL],
+        rows[people[0], Channel.SMS],
+        rows[people[1], Channel.EMAIL],
+        rows[people[2], Channel.SMS],
+        rows[people[3], Channel.SMS],
+    }
+    for delivery in deliveries():
+        if delivery.id in won:
+            assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENDING, 1)
+        elif delivery.id in ids:
+            assert delivery.status is DeliveryStatus.QUEUED
+    # The same read-ahead again wins nothing: the won ones are `sending`, the others still
+    # fail a check; read afresh, the email to the new address may go.
+    assert claim_many(ctx, list(ahead.values()), T0) == set()
+    assert claim_many(ctx, list(preload(ctx, ids).values()), T0) == {rows[people[3], Channel.EMAIL]}
