@@ -250,7 +250,8 @@ class WorkerProcess:
 
 @pytest.fixture
 def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
-    """Start real worker processes with the test's current settings; all stopped at the end."""
+    """Start real worker processes with the test's current settings (by default waiting until
+    each says it is ready); all stopped at the end."""
     started: list[WorkerProcess] = []
 
     def start(
@@ -259,6 +260,7 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
         concurrency: int = 4,
         name: str | None = None,
         extra_env: dict[str, str] | None = None,
+        ready: bool = True,
     ) -> WorkerProcess:
         name = name or f"w{len(started) + 1}"
         worker = WorkerProcess(
@@ -269,6 +271,13 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
             name=name,
         )
         started.append(worker)
+        if ready:
+            # A loaded machine can take seconds to start one; tests time from here.
+            wait_for(
+                lambda: " ready." in worker.log() or worker.process.poll() is not None,
+                timeout_s=60,
+                message=f"worker {name} ready",
+            )
         return worker
 
     yield start
