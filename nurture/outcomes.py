@@ -2,23 +2,42 @@
 
 `record_outcome` is how a send ends (`sending|unknown → sent|failed|retrying|unknown`): on
 PostgreSQL one statement, the UPDATE as a CTE feeding the event's INSERT, built once with
-bound parameters. `batch_connection` lets a batch of sends share one autocommit connection.
+bound parameters; `record_outcomes` does the same for a batch's sends in one statement.
+`batch_connection` lets a batch of sends share one autocommit connection.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from collections.abc import Sequence as Seq
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Connection, Engine, Table, bindparam, insert, literal, select, update
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    String,
+    Table,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 from nurture.models import Delivery, DeliveryEvent, DeliveryStatus
 
@@ -132,20 +151,7 @@ def record_outcome(
         "status_value": status.value,
     }
     statement = _outcome_statement(tuple(sorted(values)))
-    for attempt in range(OUTCOME_ATTEMPTS):
-        try:
-            # A retry takes a fresh connection: the batch's own may be the one that broke.
-            with autocommit(engine, fresh=attempt > 0) as conn:
-                return bool(conn.execute(statement, params).rowcount)
-        except DBAPIError as exc:
-            # The provider already answered: losing that answer to a dropped connection would
-            # turn a known outcome into `unknown`. The statement is safe to repeat (it only
-            # changes a row still `sending|unknown`).
-            if not exc.connection_invalidated or attempt == OUTCOME_ATTEMPTS - 1:
-                raise
-            log.warning("outcome.retry", delivery_id=delivery_id, attempt=attempt + 1)
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    return bool(_run_outcome(engine, statement, params, delivery_id))
 
 
 @lru_cache(maxsize=16)
@@ -172,6 +178,148 @@ def _outcome_statement(columns: tuple[str, ...]) -> Any:
                 bindparam("note", type_=ev.c.detail.type),
             ),
         )
+        .add_cte(changed)
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one send ended: recorded by `record_outcomes`, then logged and counted."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    at: datetime
+    code: str | None = None
+    detail: str | None = None
+    #: When a `retrying` delivery is due again.
+    due_at: datetime | None = None
+    #: Set when the provider accepted the message.
+    provider: str | None = None
+    provider_message_id: str | None = None
+    #: For the log line and the metrics, not stored.
+    log_ctx: dict[str, str | int] = field(default_factory=dict)
+    lateness_s: float | None = None
+
+    @property
+    def extra(self) -> dict[str, str | datetime | None]:
+        """The provider's columns, when it accepted the message."""
+        if not self.provider:
+            return {}
+        return {
+            "provider": self.provider,
+            "provider_message_id": self.provider_message_id,
+            "sent_at": self.at,
+        }
+
+
+def record_outcomes(ctx: SendContext, outcomes: Seq[Outcome]) -> set[int]:
+    """Several sends' outcomes with their events, committed; the ids whose row changed.
+
+    One statement for them all on PostgreSQL, else `record_outcome` for each.
+    """
+    engine = engine_of(ctx)
+    if engine.dialect.name != "postgresql" or len(outcomes) < 2:
+        return {
+            o.delivery_id
+            for o in outcomes
+            if record_outcome(
+                ctx,
+                o.delivery_id,
+                o.status,
+                o.at,
+                code=o.code,
+                detail=o.detail,
+                due_at=o.due_at,
+                extra=o.extra,
+            )
+        }
+    params = {
+        "ids": [o.delivery_id for o in outcomes],
+        "statuses": [o.status.value for o in outcomes],
+        "ats": [o.at for o in outcomes],
+        "codes": [o.code for o in outcomes],
+        "details": [o.detail for o in outcomes],
+        "due_ats": [o.due_at for o in outcomes],
+        "providers": [o.provider for o in outcomes],
+        "provider_message_ids": [o.provider_message_id for o in outcomes],
+        "sent_ats": [o.at if o.provider else None for o in outcomes],
+        "notes": [_note(o.code, o.detail) for o in outcomes],
+    }
+    return set(_run_outcome(engine, _outcomes_statement(), params, outcomes[0].delivery_id))
+
+
+def _run_outcome(engine: Engine, statement: Any, params: dict[str, Any], first_id: int) -> Any:
+    """Run an outcome statement; its rows. A dropped connection is retried on a fresh one:
+    the provider already answered, and losing that answer would turn a known outcome into
+    `unknown`. The statements are safe to repeat (they only change rows still
+    `sending|unknown`)."""
+    for attempt in range(OUTCOME_ATTEMPTS):
+        try:
+            # A retry takes a fresh connection: the batch's own may be the one that broke.
+            with autocommit(engine, fresh=attempt > 0) as conn:
+                result = conn.execute(statement, params)
+                return result.scalars().all() if result.returns_rows else result.rowcount
+        except DBAPIError as exc:
+            if not exc.connection_invalidated or attempt == OUTCOME_ATTEMPTS - 1:
+                raise
+            log.warning("outcome.retry", delivery_id=first_id, attempt=attempt + 1)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+@lru_cache(maxsize=1)
+def _outcomes_statement() -> Any:
+    """`_outcome_statement` for several deliveries (PostgreSQL): the values come as arrays,
+    one per column, so the statement is built once. Columns a row leaves NULL (the
+    provider's, `due_at`) keep what the delivery had."""
+    d, ev = _DELIVERIES, _EVENTS
+    columns: dict[str, tuple[str, TypeEngine[Any]]] = {
+        "id": ("ids", Integer()),
+        "status": ("statuses", String()),
+        "at": ("ats", DateTime(timezone=True)),
+        "code": ("codes", String()),
+        "detail": ("details", String()),
+        "due_at": ("due_ats", DateTime(timezone=True)),
+        "provider": ("providers", String()),
+        "provider_message_id": ("provider_message_ids", String()),
+        "sent_at": ("sent_ats", DateTime(timezone=True)),
+        "note": ("notes", String()),
+    }
+    v = (
+        func.unnest(*(bindparam(name, type_=ARRAY(t)) for name, t in columns.values()))
+        .table_valued(*(column(c, t) for c, (_, t) in columns.items()))
+        .render_derived(name="v")
+    )
+    changed = (
+        update(d)
+        .where(d.c.id == v.c.id, d.c.status.in_(FINISHABLE))
+        .values(
+            status=v.c.status,
+            updated_at=v.c.at,
+            lease_expires_at=None,
+            error_code=v.c.code,
+            error_detail=v.c.detail,
+            due_at=func.coalesce(v.c.due_at, d.c.due_at),
+            provider=func.coalesce(v.c.provider, d.c.provider),
+            provider_message_id=func.coalesce(v.c.provider_message_id, d.c.provider_message_id),
+            sent_at=func.coalesce(v.c.sent_at, d.c.sent_at),
+        )
+        .returning(d.c.id, v.c.status, v.c.at, v.c.note)
+        .cte("changed")
+    )
+    return (
+        insert(ev)
+        .from_select(
+            ["delivery_id", "at", "status", "source", "detail"],
+            select(
+                changed.c.id,
+                changed.c.at,
+                changed.c.status,
+                literal("worker", ev.c.source.type),
+                changed.c.note,
+            ),
+        )
+        .returning(ev.c.delivery_id)
         .add_cte(changed)
     )
 

@@ -36,7 +36,7 @@ from nurture.errors import (
 from nurture.messages import compose_message
 from nurture.models import Channel, Delivery, DeliveryStatus
 from nurture.ops.metrics import record_send
-from nurture.outcomes import batch_connection, record_outcome, set_status
+from nurture.outcomes import Outcome, batch_connection, record_outcomes, set_status
 from nurture.ratelimit import Throttle
 from nurture.schedules import Catalog
 from nurture.templates import Renderer
@@ -94,7 +94,8 @@ def send_deliveries(
         prepared = [prepare(i) for i in delivery_ids]
         ready = [p for p in prepared if isinstance(p, _Ready)]
         with _calls_at_once(ready) as calls:
-            done = {r.delivery.id: _hand_over(ctx, r, calls[r.delivery.id]) for r in ready}
+            outcomes = [_hand_over(ctx, r, calls[r.delivery.id]) for r in ready]
+        done = dict(zip((o.delivery_id for o in outcomes), _finish(ctx, outcomes), strict=True))
         return [done[p.delivery.id] if isinstance(p, _Ready) else p for p in prepared]
 
 
@@ -138,7 +139,8 @@ def _go(ctx: SendContext, prepared: _Ready | DeliveryStatus | None) -> DeliveryS
     """Hand a prepared delivery to its provider now; anything else is already its answer."""
     if not isinstance(prepared, _Ready):
         return prepared
-    return _hand_over(ctx, prepared, partial(prepared.channel.send, prepared.message))
+    call = partial(prepared.channel.send, prepared.message)
+    return _finish(ctx, [_hand_over(ctx, prepared, call)])[0]
 
 
 def _prepare(
@@ -182,8 +184,7 @@ def _prepare(
         )
     except TemplateError as exc:
         # Nothing went out; ops fix the template and `nurture retry` it.
-        return _finish(
-            ctx,
+        failed = Outcome(
             delivery_id,
             DeliveryStatus.FAILED,
             now,
@@ -191,6 +192,7 @@ def _prepare(
             detail=str(exc)[:500],
             log_ctx=log_ctx,
         )
+        return _finish(ctx, [failed])[0]
 
     if ctx.throttle is not None:
         verdict, now = _take_turn(ctx, claimed, now)
@@ -200,16 +202,15 @@ def _prepare(
     return _Ready(delivery, message, ctx.channels[delivery.channel], now, log_ctx)
 
 
-def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> DeliveryStatus:
-    """Make (or collect) the provider call and record what it says."""
+def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> Outcome:
+    """Make (or collect) the provider call; its outcome, to be recorded."""
     delivery, now, log_ctx = r.delivery, r.now, r.log_ctx
     _bind(delivery)
     try:
         result = call()
     except TransientSendError as exc:
         if delivery.attempts >= ctx.settings.send_max_attempts:
-            return _finish(
-                ctx,
+            return Outcome(
                 delivery.id,
                 DeliveryStatus.FAILED,
                 now,
@@ -223,8 +224,7 @@ def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> D
             max_s=ctx.settings.retry_max_s,
             retry_after_s=exc.retry_after_s,
         )
-        return _finish(
-            ctx,
+        return Outcome(
             delivery.id,
             DeliveryStatus.RETRYING,
             now,
@@ -237,8 +237,7 @@ def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> D
         if exc.suppress:
             with ctx.sessions.begin() as session:
                 refuse_address(session, delivery, r.message.to, exc, now=now)
-        return _finish(
-            ctx,
+        return Outcome(
             delivery.id,
             DeliveryStatus.FAILED,
             now,
@@ -247,8 +246,7 @@ def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> D
             log_ctx=log_ctx,
         )
     except AmbiguousSendError as exc:
-        return _finish(
-            ctx,
+        return Outcome(
             delivery.id,
             DeliveryStatus.UNKNOWN,
             now,
@@ -259,8 +257,7 @@ def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> D
     except Exception as exc:
         # We cannot tell whether the provider got it: never guess, let ops decide.
         log.exception("send.crashed", **log_ctx)
-        return _finish(
-            ctx,
+        return Outcome(
             delivery.id,
             DeliveryStatus.UNKNOWN,
             now,
@@ -268,8 +265,7 @@ def _hand_over(ctx: SendContext, r: _Ready, call: Callable[[], SendResult]) -> D
             detail=type(exc).__name__,
             log_ctx=log_ctx,
         )
-    return _finish(
-        ctx,
+    return Outcome(
         delivery.id,
         DeliveryStatus.SENT,
         now,
@@ -317,45 +313,30 @@ def _take_turn(
         return may_send(session, ctx, load(session, ctx, c.delivery.id), now), now
 
 
-def _finish(
-    ctx: SendContext,
-    delivery_id: int,
-    status: DeliveryStatus,
-    now: datetime,
-    *,
-    code: str | None = None,
-    detail: str | None = None,
-    due_at: datetime | None = None,
-    provider: str | None = None,
-    provider_message_id: str | None = None,
-    log_ctx: dict[str, str | int],
-    lateness_s: float | None = None,
-) -> DeliveryStatus:
-    extra: dict[str, str | datetime | None] = {}
-    if provider:
-        extra = {"provider": provider, "provider_message_id": provider_message_id, "sent_at": now}
+def _finish(ctx: SendContext, outcomes: list[Outcome]) -> list[DeliveryStatus]:
+    """Record outcomes (together), then log and count each; their statuses."""
     # `unknown` too: if the lease ran out mid-send, the real outcome still wins.
-    changed = record_outcome(
-        ctx, delivery_id, status, now, code=code, detail=detail, due_at=due_at, extra=extra
-    )
-    if not changed and extra:
-        # A delivery report got here first and moved the status on: keep the provider id.
-        with ctx.sessions.begin() as session:
-            session.execute(
-                update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.provider_message_id.is_(None))
-                .values(**extra)
-                .execution_options(synchronize_session=False)
-            )
-    event = "send.sent" if status is DeliveryStatus.SENT else "send.finished"
-    log.info(event, status=status.value, code=code, **log_ctx)
-    channel = Channel(str(log_ctx["channel"]))
-    record_send(
-        channel=channel.value,
-        step=str(log_ctx["step"]),
-        status=status,
-        provider=provider or ctx.channels[channel].provider,
-        code=code,
-        lateness_s=lateness_s,
-    )
-    return status
+    changed = record_outcomes(ctx, outcomes)
+    for o in outcomes:
+        structlog.contextvars.bind_contextvars(delivery_id=o.delivery_id)
+        if o.delivery_id not in changed and o.provider:
+            # A delivery report got here first and moved the status on: keep the provider id.
+            with ctx.sessions.begin() as session:
+                session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == o.delivery_id, Delivery.provider_message_id.is_(None))
+                    .values(**o.extra)
+                    .execution_options(synchronize_session=False)
+                )
+        event = "send.sent" if o.status is DeliveryStatus.SENT else "send.finished"
+        log.info(event, status=o.status.value, code=o.code, **o.log_ctx)
+        channel = Channel(str(o.log_ctx["channel"]))
+        record_send(
+            channel=channel.value,
+            step=str(o.log_ctx["step"]),
+            status=o.status,
+            provider=o.provider or ctx.channels[channel].provider,
+            code=o.code,
+            lateness_s=o.lateness_s,
+        )
+    return [o.status for o in outcomes]

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import update
 
 from nurture.db import session_scope, upgrade
-from nurture.models import Delivery, DeliveryStatus
-from nurture.outcomes import _held, batch_connection, record_outcome
+from nurture.models import Delivery, DeliveryEvent, DeliveryStatus
+from nurture.outcomes import Outcome, _held, batch_connection, record_outcome, record_outcomes
 from tests.conftest import PG_DSN, use
 from tests.helpers import at, deliveries, enroll, send_context
 
@@ -45,3 +47,58 @@ def test_an_outcome_is_recorded_even_when_its_connection_was_cut(
     assert changed
     row = next(d for d in deliveries() if d.id == first.id)
     assert (row.status, row.provider_message_id) == (DeliveryStatus.SENT, "SM1")
+
+
+def test_a_batch_of_outcomes_changes_only_rows_still_sending(db: str) -> None:
+    enroll(T0)
+    rows = deliveries()[:4]
+    moved_on = rows[3]
+    with session_scope() as s:  # three sends in flight; a report already moved the last one on
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([r.id for r in rows[:3]]))
+            .values(status=DeliveryStatus.SENDING)
+        )
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id == moved_on.id)
+            .values(status=DeliveryStatus.DELIVERED)
+        )
+    later = T0 + timedelta(minutes=10)
+    outcomes = [
+        Outcome(rows[0].id, DeliveryStatus.SENT, T0, provider="twilio", provider_message_id="SM1"),
+        Outcome(rows[1].id, DeliveryStatus.RETRYING, T0, code="http_429", due_at=later),
+        Outcome(rows[2].id, DeliveryStatus.FAILED, T0, code="http_400", detail="bad address"),
+        Outcome(moved_on.id, DeliveryStatus.SENT, T0, provider="twilio", provider_message_id="SM4"),
+    ]
+    changed = record_outcomes(send_context(), outcomes)
+    assert changed == {rows[0].id, rows[1].id, rows[2].id}
+    after = {d.id: d for d in deliveries()}
+    sent, retrying, failed, kept = (after[r.id] for r in rows)
+    assert (sent.status, sent.provider, sent.provider_message_id) == (
+        DeliveryStatus.SENT,
+        "twilio",
+        "SM1",
+    )
+    assert sent.sent_at == T0 and sent.lease_expires_at is None
+    assert (retrying.status, retrying.due_at, retrying.error_code) == (
+        DeliveryStatus.RETRYING,
+        later,
+        "http_429",
+    )
+    assert retrying.provider is None and retrying.sent_at is None
+    assert (failed.status, failed.error_detail) == (DeliveryStatus.FAILED, "bad address")
+    assert (kept.status, kept.provider_message_id) == (DeliveryStatus.DELIVERED, None)
+    with session_scope() as s:
+        events = s.execute(
+            sa.select(DeliveryEvent.delivery_id, DeliveryEvent.status, DeliveryEvent.detail).where(
+                DeliveryEvent.source == "worker"
+            )
+        ).all()
+    assert sorted(events) == sorted(
+        [
+            (rows[0].id, "sent", None),
+            (rows[1].id, "retrying", "http_429"),
+            (rows[2].id, "failed", "http_400: bad address"),
+        ]
+    )
