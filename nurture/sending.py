@@ -11,9 +11,8 @@ is always seen (the queries are in `nurture.claims`; outcomes are written by
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -93,33 +92,36 @@ def send_deliveries(
             return [_go(ctx, prepare(i)) for i in delivery_ids]
         prepared = [prepare(i) for i in delivery_ids]
         ready = [p for p in prepared if isinstance(p, _Ready)]
-        with _calls_at_once(ready) as calls:
-            outcomes = [_hand_over(ctx, r, calls[r.delivery.id]) for r in ready]
-        done = dict(zip((o.delivery_id for o in outcomes), _finish(ctx, outcomes), strict=True))
+        done = _hand_over_all(ctx, ready)
         return [done[p.delivery.id] if isinstance(p, _Ready) else p for p in prepared]
 
 
-@contextmanager
-def _calls_at_once(ready: list[_Ready]) -> Iterator[dict[int, Callable[[], SendResult]]]:
-    """Each delivery's provider call, by delivery id: the calls over the network already
-    started together (a thread each), the others made when collected.
+def _hand_over_all(ctx: SendContext, ready: list[_Ready]) -> dict[int, DeliveryStatus]:
+    """The provider calls of a batch and their outcomes, by delivery id.
 
-    On leaving, every started call has returned, so none is abandoned mid-flight.
+    Calls over the network start together (a thread each) and each outcome is recorded as
+    soon as its call returns, so a worker killed mid-batch leaves only the calls still in
+    flight `unknown`. Local calls (the outbox) are made in turn and recorded together.
     """
-    calls: dict[int, Callable[[], SendResult]] = {
-        r.delivery.id: partial(r.channel.send, r.message) for r in ready
-    }
     remote = [r for r in ready if r.channel.remote]
     if len(remote) < 2:
-        yield calls
-        return
-    with ThreadPoolExecutor(len(remote), thread_name_prefix="nurture-call") as pool:
-        for r in remote:
-            # The copied context carries the delivery's log fields into the thread.
-            _bind(r.delivery)
-            call = calls[r.delivery.id]
-            calls[r.delivery.id] = pool.submit(contextvars.copy_context().run, call).result
-        yield calls
+        remote = []
+    done: dict[int, DeliveryStatus] = {}
+    if remote:
+        with ThreadPoolExecutor(len(remote), thread_name_prefix="nurture-call") as pool:
+            calls: dict[Future[SendResult], _Ready] = {}
+            for r in remote:
+                _bind(r.delivery)  # the copied context carries the delivery's log fields
+                run = contextvars.copy_context().run
+                calls[pool.submit(run, r.channel.send, r.message)] = r
+            for call in as_completed(calls):
+                [done[calls[call].delivery.id]] = _finish(
+                    ctx, [_hand_over(ctx, calls[call], call.result)]
+                )
+    local = [r for r in ready if r.delivery.id not in done]
+    outcomes = [_hand_over(ctx, r, partial(r.channel.send, r.message)) for r in local]
+    done.update(zip((o.delivery_id for o in outcomes), _finish(ctx, outcomes), strict=True))
+    return done
 
 
 def send_delivery(
