@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     from nurture.intake import ConsultationRequestIn, RequestMeta
 
 # Fixed text whatever the request: psycopg prepares it on the server after a few executions.
+# Rows go in as JSON arrays of objects: one text parameter each, cheaper for psycopg to send
+# than an array parameter per column.
 # A consent row's evidence starts with the request's id, known only inside the statement:
 # it is spliced in front of the rest, giving the text `json.dumps` gives the Core path.
 _ENROLL_NEW = """
@@ -58,15 +60,16 @@ WITH contact AS (
            ('{"request_id": ' || request.id || ', ' || substr(c.evidence, 2))::json,
            %(received_at)s
     FROM request,
-         unnest(%(consent_channels)s::text[], %(consent_actions)s::text[],
-                %(consent_evidence)s::text[]) WITH ORDINALITY AS c(channel, action, evidence, n)
+         ROWS FROM (json_to_recordset(%(consent)s::json)
+                    AS (channel text, action text, evidence text))
+             WITH ORDINALITY AS c(channel, action, evidence, n)
     ORDER BY c.n
 ), lifted AS (
     DELETE FROM suppressions
     WHERE reason = %(opt_out)s
       AND EXISTS (SELECT FROM contact)
       AND (channel, address) IN (
-          SELECT * FROM unnest(%(lift_channels)s::text[], %(lift_addresses)s::text[]))
+          SELECT * FROM json_to_recordset(%(lifts)s::json) AS (channel text, address text))
 ), enrollment AS (
     INSERT INTO enrollments (contact_id, request_id, sequence_id, status, timezone, region,
                              started_at)
@@ -80,9 +83,9 @@ WITH contact AS (
     SELECT enrollment.id, enrollment.contact_id, d.step_id, d.step_index, d.channel,
            d.template, d.due_at, d.status, 0, d.error_code, %(received_at)s
     FROM enrollment,
-         unnest(%(step_ids)s::text[], %(step_indexes)s::int[], %(channels)s::text[],
-                %(templates)s::text[], %(due_ats)s::timestamptz[], %(statuses)s::text[],
-                %(error_codes)s::text[])
+         ROWS FROM (json_to_recordset(%(deliveries)s::json)
+                    AS (step_id text, step_index int, channel text, template text,
+                        due_at timestamptz, status text, error_code text))
              WITH ORDINALITY AS d(step_id, step_index, channel, template, due_at, status,
                                   error_code, n)
     ORDER BY d.n
@@ -134,22 +137,35 @@ def enroll_new_prospect(
         **new_contact_values(request, tz, now),
         **request_values(request, None, now, meta, idempotency_key),
         "consent_source": meta.source,
-        "consent_channels": [row["channel"].value for row in consent],
-        "consent_actions": [row["action"] for row in consent],
-        "consent_evidence": [_evidence_after_request_id(row["evidence"]) for row in consent],
+        "consent": json.dumps(
+            [
+                {
+                    "channel": row["channel"].value,
+                    "action": row["action"],
+                    "evidence": _evidence_after_request_id(row["evidence"]),
+                }
+                for row in consent
+            ]
+        ),
         "opt_out": OPT_OUT,
-        "lift_channels": [channel.value for channel, _ in lifts],
-        "lift_addresses": [address for _, address in lifts],
+        "lifts": json.dumps([{"channel": c.value, "address": a} for c, a in lifts]),
         "sequence_id": sequence.id,
         "status": EnrollmentStatus.ACTIVE.value,
         "region": region,
-        "step_ids": [row["step_id"] for row in rows],
-        "step_indexes": [row["step_index"] for row in rows],
-        "channels": [row["channel"].value for row in rows],
-        "templates": [row["template"] for row in rows],
-        "due_ats": [row["due_at"] for row in rows],
-        "statuses": [row["status"].value for row in rows],
-        "error_codes": [row["error_code"] for row in rows],
+        "deliveries": json.dumps(
+            [
+                {
+                    "step_id": row["step_id"],
+                    "step_index": row["step_index"],
+                    "channel": row["channel"].value,
+                    "template": row["template"],
+                    "due_at": row["due_at"].isoformat(),
+                    "status": row["status"].value,
+                    "error_code": row["error_code"],
+                }
+                for row in rows
+            ]
+        ),
     }
     written = conn.exec_driver_sql(_ENROLL_NEW, params).all()
     if not written:
