@@ -135,23 +135,22 @@ def record_consent(
         session.execute(_INSERT_CONSENT, rows)
 
 
-def write_deliveries(
-    session: Session,
+def delivery_rows(
     *,
     sequence: Sequence,
     catalog: Catalog,
-    enrollment_id: int,
-    contact_id: int,
+    enrollment_id: int | None,
+    contact_id: int | None,
     addresses: dict[Channel, str | None],
     tz: ZoneInfo,
     region: str | None,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Plan and write the enrollment's deliveries; the schedule as the answer shows it."""
+    """The enrollment's deliveries as rows to insert, in the order the answer shows them."""
     plan = plan_schedule(
         sequence, catalog.clinic, start=now, tz=tz, region=region, addresses=addresses
     )
-    rows = [
+    return [
         {
             "enrollment_id": enrollment_id,
             "contact_id": contact_id,
@@ -167,10 +166,98 @@ def write_deliveries(
         }
         for p in plan
     ]
+
+
+def write_deliveries(
+    session: Session,
+    *,
+    sequence: Sequence,
+    catalog: Catalog,
+    enrollment_id: int,
+    contact_id: int,
+    addresses: dict[Channel, str | None],
+    tz: ZoneInfo,
+    region: str | None,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Plan and write the enrollment's deliveries; the schedule as the answer shows it."""
+    rows = delivery_rows(
+        sequence=sequence,
+        catalog=catalog,
+        enrollment_id=enrollment_id,
+        contact_id=contact_id,
+        addresses=addresses,
+        tz=tz,
+        region=region,
+        now=now,
+    )
     # One batched INSERT instead of the ORM's unit of work: the answer is built from these
     # rows and their ids, in the order `describe_enrollment` reads them back.
     ids = session.scalars(_INSERT_DELIVERIES, rows).all()
-    return [_schedule_row(i, r) for i, r in zip(ids, rows, strict=True)]
+    return [schedule_row(i, r) for i, r in zip(ids, rows, strict=True)]
+
+
+def new_contact_values(
+    request: ConsultationRequestIn, tz: ZoneInfo, now: datetime
+) -> dict[str, Any]:
+    """The `contacts` row of a never-seen prospect."""
+    return {
+        "email": request.email,
+        "phone": request.phone,
+        "first_name": request.first_name,
+        "last_name": request.last_name,
+        "timezone": tz.key,
+        "consent_email": bool(request.email) and request.consent_email is not False,
+        "consent_sms": bool(request.phone) and request.consent_sms is not False,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def request_values(
+    request: ConsultationRequestIn,
+    contact_id: int | None,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+) -> dict[str, Any]:
+    """The `consultation_requests` row, as received."""
+    return {
+        "contact_id": contact_id,
+        "received_at": now,
+        "idempotency_key": idempotency_key,
+        "concern": request.concern,
+        "message": request.message,
+        "source": request.source or meta.source,
+        "ip": meta.ip,
+        "user_agent": meta.user_agent,
+    }
+
+
+def new_enrollment_answer(
+    *,
+    request_id: int,
+    enrollment_id: int,
+    contact_id: int,
+    sequence: Sequence,
+    tz: ZoneInfo,
+    now: datetime,
+    schedule: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The answer for an enrollment just written (what `describe_enrollment` would read)."""
+    return answer(
+        request_id=request_id,
+        already_enrolled=False,
+        enrollment={
+            "id": enrollment_id,
+            "contact_id": contact_id,
+            "sequence": sequence.id,
+            "status": EnrollmentStatus.ACTIVE.value,
+            "timezone": tz.key,
+            "started_at": now.isoformat(),
+        },
+        schedule=schedule,
+    )
 
 
 def enroll_new_contact(
@@ -185,20 +272,7 @@ def enroll_new_contact(
 ) -> dict[str, Any]:
     """Write a never-seen prospect, the request, consent and the enrollment; the answer."""
     tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
-    contact_id = session.execute(
-        _INSERT_CONTACT,
-        {
-            "email": request.email,
-            "phone": request.phone,
-            "first_name": request.first_name,
-            "last_name": request.last_name,
-            "timezone": tz.key,
-            "consent_email": bool(request.email) and request.consent_email is not False,
-            "consent_sms": bool(request.phone) and request.consent_sms is not False,
-            "created_at": now,
-            "updated_at": now,
-        },
-    ).scalar_one()
+    contact_id = session.execute(_INSERT_CONTACT, new_contact_values(request, tz, now)).scalar_one()
     request_id = record_request(session, request, contact_id, now, meta, idempotency_key)
     rows, _ = consent_rows(
         request, contact_id=contact_id, request_id=request_id, meta=meta, now=now
@@ -228,17 +302,13 @@ def enroll_new_contact(
         region=region,
         now=now,
     )
-    response = answer(
+    response = new_enrollment_answer(
         request_id=request_id,
-        already_enrolled=False,
-        enrollment={
-            "id": enrollment_id,
-            "contact_id": contact_id,
-            "sequence": sequence.id,
-            "status": EnrollmentStatus.ACTIVE.value,
-            "timezone": tz.key,
-            "started_at": now.isoformat(),
-        },
+        enrollment_id=enrollment_id,
+        contact_id=contact_id,
+        sequence=sequence,
+        tz=tz,
+        now=now,
         schedule=schedule,
     )
     if idempotency_key:
@@ -256,17 +326,7 @@ def record_request(
 ) -> int:
     """Keep the request as received (for the clinic, and for idempotent replays); its id."""
     request_id: int = session.execute(
-        _INSERT_REQUEST,
-        {
-            "contact_id": contact_id,
-            "received_at": now,
-            "idempotency_key": idempotency_key,
-            "concern": request.concern,
-            "message": request.message,
-            "source": request.source or meta.source,
-            "ip": meta.ip,
-            "user_agent": meta.user_agent,
-        },
+        _INSERT_REQUEST, request_values(request, contact_id, now, meta, idempotency_key)
     ).scalar_one()
     return request_id
 
@@ -276,7 +336,7 @@ def store_response(session: Session, request_id: int, response: dict[str, Any]) 
     session.execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(response=response))
 
 
-def _schedule_row(delivery_id: int, row: dict[str, Any]) -> dict[str, Any]:
+def schedule_row(delivery_id: int, row: dict[str, Any]) -> dict[str, Any]:
     return {
         "delivery_id": delivery_id,
         "step": row["step_id"],
@@ -322,7 +382,7 @@ def describe_enrollment(
             .order_by(Delivery.due_at, Delivery.step_index, Delivery.channel)
         )
         schedule = [
-            _schedule_row(
+            schedule_row(
                 d.id,
                 {
                     "step_id": d.step_id,

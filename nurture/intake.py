@@ -29,9 +29,10 @@ from nurture.enrolling import (
     update_contact,
     write_deliveries,
 )
+from nurture.enrolling_pg import enroll_new_prospect
 from nurture.errors import IntakeError
 from nurture.models import Channel, ConsultationRequest, Enrollment, EnrollmentStatus
-from nurture.schedules import Catalog
+from nurture.schedules import Catalog, Sequence
 from nurture.timing import region_for_phone, resolve_timezone
 
 __all__ = ["ConsultationRequestIn", "RequestMeta", "describe_enrollment", "enroll", "submit"]
@@ -147,11 +148,13 @@ def enroll(
     meta: RequestMeta = RequestMeta(),
     idempotency_key: str | None = None,
     sequence_id: str | None = None,
+    known: bool = False,
 ) -> EnrollOutcome:
     """Enroll a prospect; the caller's transaction holds everything written here.
 
     The same `idempotency_key` again returns the first answer. A contact already live in the
     routed sequence keeps that enrollment (the request is still recorded): `created` is False.
+    `known`: the caller has just found that the email or phone belongs to a contact.
     """
     if idempotency_key:
         previous = session.scalar(
@@ -162,9 +165,21 @@ def enroll(
         if previous is not None and previous.response is not None:
             return EnrollOutcome(response=previous.response, created=False, replayed=True)
 
-    sequence = (
-        catalog.get(sequence_id) if sequence_id else catalog.route(request.concern, request.source)
-    )
+    sequence = _sequence_for(request, catalog, sequence_id)
+    if not known and session.get_bind().dialect.name == "postgresql":
+        response = enroll_new_prospect(
+            session.connection(),
+            request,
+            catalog=catalog,
+            sequence=sequence,
+            now=now,
+            meta=meta,
+            idempotency_key=idempotency_key,
+        )
+        if response is not None:
+            if idempotency_key:
+                store_response(session, response["request_id"], response)
+            return EnrollOutcome(response=response, created=True)
     matches = find_contacts(session, request)
     if not matches:
         # The common case, written without the ORM; nothing to update, no enrollment to find.
@@ -235,6 +250,14 @@ def enroll(
     return EnrollOutcome(response=response, created=live is None)
 
 
+def _sequence_for(
+    request: ConsultationRequestIn, catalog: Catalog, sequence_id: str | None
+) -> Sequence:
+    if sequence_id:
+        return catalog.get(sequence_id)
+    return catalog.route(request.concern, request.source)
+
+
 def submit(
     request: ConsultationRequestIn,
     *,
@@ -251,10 +274,28 @@ def submit(
     on a unique constraint; the loser's transaction is rolled back whole and retried, and
     then finds the winner's rows.
     """
-    from nurture.db import session_scope
+    from nurture.db import get_engine, session_scope
 
+    engine = get_engine()
+    # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
+    # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
+    alone = not idempotency_key and engine.dialect.name == "postgresql"
     for attempt in range(attempts):
         try:
+            if alone:
+                sequence = _sequence_for(request, catalog, sequence_id)
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    response = enroll_new_prospect(
+                        conn,
+                        request,
+                        catalog=catalog,
+                        sequence=sequence,
+                        now=now,
+                        meta=meta,
+                        idempotency_key=None,
+                    )
+                if response is not None:
+                    return EnrollOutcome(response=response, created=True)
             with session_scope() as session:
                 return enroll(
                     session,
@@ -264,6 +305,7 @@ def submit(
                     meta=meta,
                     idempotency_key=idempotency_key,
                     sequence_id=sequence_id,
+                    known=alone,
                 )
         except IntegrityError:
             if attempt == attempts - 1:

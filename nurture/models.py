@@ -226,7 +226,8 @@ class Delivery(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"), index=True)
+    #: No index of its own: uq_deliveries_step starts with it.
+    enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     step_id: Mapped[str] = mapped_column(String(100))
     step_index: Mapped[int] = mapped_column(Integer)

@@ -1,4 +1,8 @@
-"""What routes share: settings, the schedules, auth, the clock."""
+"""What routes share: settings, the schedules, auth, the clock.
+
+The dependencies are `async def` although they never wait: FastAPI runs a plain `def`
+dependency on the threadpool, a thread round trip per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from nurture.schedules import Catalog, load_catalog
 _bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
 
 
-def settings_dep() -> Settings:
+async def settings_dep() -> Settings:
     return get_settings()
 
 
@@ -25,15 +29,15 @@ def _catalog_cached(path: str) -> Catalog:
     return load_catalog(get_settings().schedules_dir)
 
 
-def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
+async def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
     return _catalog_cached(str(settings.schedules_dir))
 
 
-def now_dep() -> datetime:
+async def now_dep() -> datetime:
     return utcnow()
 
 
-def require_api_key(
+async def require_api_key(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     settings: Settings = Depends(settings_dep),
 ) -> None:

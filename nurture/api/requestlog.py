@@ -2,6 +2,9 @@
 
 The route template (`/u/{token}`, `/ops/contacts/{contact_id}`), never the raw path or the
 query string, so tokens and searched addresses stay out of the logs.
+
+Plain ASGI middleware: Starlette's `BaseHTTPMiddleware` runs the app in a task of its own
+and streams the response through a memory channel, a cost paid on every request.
 """
 
 from __future__ import annotations
@@ -9,10 +12,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 
 import structlog
-from fastapi import Request, Response
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("nurture.http")
 
@@ -21,32 +24,43 @@ QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
-async def log_requests(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    supplied = request.headers.get("x-request-id", "")
-    request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex[:16]
-    started = time.perf_counter()
-    structlog.contextvars.clear_contextvars()  # nothing from an earlier request on this task
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
-        try:
-            response = await call_next(request)
-        except Exception:
-            log.exception("http.error", method=request.method, route=_route(request))
-            raise
-        route = _route(request)
-        (log.debug if route in QUIET_ROUTES else log.info)(
-            "http.request",
-            method=request.method,
-            route=route,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
-        )
-    response.headers["X-Request-ID"] = request_id
-    return response
+class RequestLog:
+    """Logs each HTTP request once its response starts, and answers its X-Request-ID."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        supplied = Headers(scope=scope).get("x-request-id", "")
+        request_id = supplied if _REQUEST_ID.match(supplied) else uuid.uuid4().hex[:16]
+        method = scope["method"]
+        started = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                route = _route(scope)
+                (log.debug if route in QUIET_ROUTES else log.info)(
+                    "http.request",
+                    method=method,
+                    route=route,
+                    status=message["status"],
+                    duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                )
+                MutableHeaders(scope=message)["X-Request-ID"] = request_id
+            await send(message)
+
+        structlog.contextvars.clear_contextvars()  # nothing from an earlier request on this task
+        with structlog.contextvars.bound_contextvars(request_id=request_id):
+            try:
+                await self.app(scope, receive, send_with_id)
+            except Exception:
+                log.exception("http.error", method=method, route=_route(scope))
+                raise
 
 
-def _route(request: Request) -> str:
-    route = request.scope.get("route")
-    path = getattr(route, "path", None)
+def _route(scope: Scope) -> str:
+    path = getattr(scope.get("route"), "path", None)
     return path if isinstance(path, str) else "unmatched"

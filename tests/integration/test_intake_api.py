@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -143,6 +144,22 @@ def test_an_oversized_body_is_refused_before_it_is_read(client: TestClient) -> N
     response = client.post("/v1/consultation-requests", json=body, headers=AUTH)
     assert response.status_code == 413
     assert _counts() == (0, 0, 0, 0, 0)
+
+
+def test_a_chunked_body_under_the_limit_reaches_the_route_whole(client: TestClient) -> None:
+    raw = json.dumps(GOOD).encode()
+
+    def chunks() -> Iterator[bytes]:
+        yield from (raw[i : i + 7] for i in range(0, len(raw), 7))
+
+    response = client.post(
+        "/v1/consultation-requests",
+        content=chunks(),
+        headers={**AUTH, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 201, response.text
+    assert len(response.headers["x-request-id"]) == 16
+    assert _counts()[:4] == (1, 1, 1, 8)
 
 
 def test_health_answers(client: TestClient) -> None:
