@@ -30,6 +30,9 @@ REDIS_URL = os.environ.get(
     "NURTURE_BENCH_REDIS",
     f"redis://127.0.0.1:{os.environ.get('NURTURE_TEST_REDIS_PORT', '6379')}/12",
 )
+#: The workers' log level: WARNING, so that figures carry no per-message log lines;
+#: `NURTURE_BENCH_LOG_LEVEL=INFO` to see what a figure's workers did (in its folder's logs).
+LOG_LEVEL = os.environ.get("NURTURE_BENCH_LOG_LEVEL", "WARNING")
 
 #: The sequence deliveries are planned in: no send window, so only SMS quiet hours apply,
 #: and the enrollment's zone is chosen where it is midday (see `midday_zone`).
@@ -165,7 +168,7 @@ class Stack:
             app,
             "worker",
             "--loglevel",
-            "WARNING",
+            LOG_LEVEL,
             "-Q",
             queues,
             "--pool",
@@ -263,7 +266,7 @@ def bench_stack(*, redis_url: str = REDIS_URL, pg_dsn: str = PG_DSN) -> Iterator
         "NURTURE_SECRET_KEY": "bench-secret",
         "NURTURE_PUBLIC_URL": "https://nurture.bench",
         "NURTURE_LOG_FORMAT": "json",
-        "NURTURE_LOG_LEVEL": "WARNING",
+        "NURTURE_LOG_LEVEL": LOG_LEVEL,
     }
     saved = {k: v for k, v in os.environ.items() if k.startswith("NURTURE_")}
     for key in saved:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,28 +55,36 @@ _engines: dict[str, Engine] = {}
 _factories: dict[str, sessionmaker[Session]] = {}
 
 
+#: Threads of a worker ask for the engine at once when it starts: without the lock each
+#: could make its own engine, and each engine its own pool of connections.
+_lock = threading.RLock()
+
+
 def get_engine(url: str | None = None) -> Engine:
     """The process's engine for `url` (default: the settings' database)."""
     url = url or get_settings().database_url
-    if url not in _engines:
-        _engines[url] = make_engine(url)
-    return _engines[url]
+    with _lock:
+        if url not in _engines:
+            _engines[url] = make_engine(url)
+        return _engines[url]
 
 
 def session_factory(url: str | None = None) -> sessionmaker[Session]:
     url = url or get_settings().database_url
-    if url not in _factories:
-        _factories[url] = sessionmaker(get_engine(url), expire_on_commit=False)
-    return _factories[url]
+    with _lock:
+        if url not in _factories:
+            _factories[url] = sessionmaker(get_engine(url), expire_on_commit=False)
+        return _factories[url]
 
 
 def reset_engines(*, close: bool = True) -> None:
     """Forget cached engines: after settings change, or (close=False) in a forked child,
     which must not close the parent's connections."""
-    for engine in _engines.values():
-        engine.dispose(close=close)
-    _engines.clear()
-    _factories.clear()
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose(close=close)
+        _engines.clear()
+        _factories.clear()
 
 
 @contextmanager

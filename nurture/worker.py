@@ -6,6 +6,7 @@ dispatcher enqueues one send task per due delivery, and nothing is sent with an 
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -118,17 +119,32 @@ def build_send_context(settings: Settings) -> SendContext:
     )
 
 
+#: A threads pool's first tasks all ask for the send context at once: it is built once.
+_context_lock = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def send_context() -> SendContext:
-    """The send context of this process, built once."""
+def _built_context() -> SendContext:
     return build_send_context(get_settings())
+
+
+def send_context() -> SendContext:
+    """The send context of this process, built once (whichever thread asks first)."""
+    with _context_lock:
+        return _built_context()
+
+
+def forget_send_context() -> None:
+    """Build the send context afresh on next use (new settings, a forked process)."""
+    with _context_lock:
+        _built_context.cache_clear()
 
 
 @signals.worker_process_init.connect
 def _fresh_process(**_: Any) -> None:
     # A forked pool process must not share the parent's database connections.
     reset_engines(close=False)
-    send_context.cache_clear()
+    forget_send_context()
 
 
 @signals.setup_logging.connect

@@ -160,7 +160,7 @@ def _refresh() -> None:
     deps._catalog_cached.cache_clear()
     from nurture import worker
 
-    worker.send_context.cache_clear()
+    worker.forget_send_context()
 
 
 def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
