@@ -91,7 +91,8 @@ class FakeHttpProvider(Provider):
 def make_provider(name: str) -> Provider:
     """The provider named on the command line."""
     if name == "outbox":
-        return Provider("outbox")
+        # Named, not implied: a figure may have pointed the stack at the fake server before.
+        return Provider("outbox", settings={"email_backend": "outbox", "sms_backend": "outbox"})
     if name == "fake-http":
         return FakeHttpProvider("fake-http")
     raise ValueError(f"unknown provider {name!r}: use outbox or fake-http")
