@@ -35,7 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeEngine
 
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 _EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
 #: Tries to record a send's outcome when the database connection drops under it.
-OUTCOME_ATTEMPTS = 4
+OUTCOME_ATTEMPTS = 6
 log = structlog.get_logger(__name__)
 #: States a worker's outcome may overwrite: `unknown` too, as the real outcome beats a guess.
 FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
@@ -260,7 +260,9 @@ def _run_outcome(engine: Engine, statement: Any, params: dict[str, Any], first_i
                 result = conn.execute(statement, params)
                 return result.scalars().all() if result.returns_rows else result.rowcount
         except DBAPIError as exc:
-            if not exc.connection_invalidated or attempt == OUTCOME_ATTEMPTS - 1:
+            # Dropped, or refused (restarting, out of connections): worth another try.
+            lost = exc.connection_invalidated or isinstance(exc, OperationalError)
+            if not lost or attempt == OUTCOME_ATTEMPTS - 1:
                 raise
             log.warning("outcome.retry", delivery_id=first_id, attempt=attempt + 1)
             time.sleep(0.2 * (attempt + 1))
@@ -330,8 +332,29 @@ def engine_of(ctx: SendContext) -> Engine:
     return bind
 
 
-#: The connection a batch of sends holds (PostgreSQL), see `batch_connection`.
-_held: ContextVar[Connection | None] = ContextVar("nurture_batch_connection", default=None)
+class HeldConnection:
+    """The autocommit connection a batch holds (PostgreSQL); a new one once the database
+    has dropped it, so that one cut does not fail the rest of the batch."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.conn = self._open()
+
+    def _open(self) -> Connection:
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+    def get(self) -> Connection:
+        if self.conn.invalidated:
+            self.conn.close()
+            self.conn = self._open()
+        return self.conn
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+#: The connection a batch of sends holds, see `batch_connection`.
+_held: ContextVar[HeldConnection | None] = ContextVar("nurture_batch_connection", default=None)
 
 
 @contextmanager
@@ -349,12 +372,13 @@ def batch_connection(ctx: SendContext) -> Iterator[None]:
     if engine.dialect.name != "postgresql" or _held.get() is not None or busy:
         yield
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        token = _held.set(conn)
-        try:
-            yield
-        finally:
-            _held.reset(token)
+    held = HeldConnection(engine)
+    token = _held.set(held)
+    try:
+        yield
+    finally:
+        _held.reset(token)
+        held.close()
 
 
 @contextmanager
@@ -364,7 +388,7 @@ def autocommit(engine: Engine, *, fresh: bool = False) -> Iterator[Connection]:
     Inside `batch_connection` that is the batch's connection, unless `fresh`."""
     held = None if fresh else _held.get()
     if held is not None:
-        yield held
+        yield held.get()
     elif engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             yield conn

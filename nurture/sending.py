@@ -11,8 +11,9 @@ is always seen (the queries are in `nurture.claims`; outcomes are written by
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -85,18 +86,40 @@ def send_deliveries(
         now = clock()
         won = claim_many(ctx, list(ahead.values()), now)
 
+        # One delivery's error (a dropped connection, say) must not strand the others the
+        # batch has claimed: each goes on, and the first error is raised at the end, so that
+        # the task retries what it could not claim.
+        errors: list[Exception] = []
+
         def prepare(i: int) -> _Ready | DeliveryStatus | None:
-            return _prepare(ctx, i, now, ahead[i]) if i in won else _prepare(ctx, i, clock())
+            with _kept(errors, i):
+                return _prepare(ctx, i, now, ahead[i]) if i in won else _prepare(ctx, i, clock())
+            return None
 
         if ctx.throttle is not None:  # each waits for its own rate slot, then goes
-            return [_go(ctx, prepare(i)) for i in delivery_ids]
-        prepared = [prepare(i) for i in delivery_ids]
-        ready = [p for p in prepared if isinstance(p, _Ready)]
-        done = _hand_over_all(ctx, ready)
-        return [done[p.delivery.id] if isinstance(p, _Ready) else p for p in prepared]
+            statuses = [_go(ctx, prepare(i)) for i in delivery_ids]
+        else:
+            prepared = [prepare(i) for i in delivery_ids]
+            done = _hand_over_all(ctx, [p for p in prepared if isinstance(p, _Ready)], errors)
+            statuses = [done.get(p.delivery.id) if isinstance(p, _Ready) else p for p in prepared]
+    if errors:
+        raise errors[0]
+    return statuses
 
 
-def _hand_over_all(ctx: SendContext, ready: list[_Ready]) -> dict[int, DeliveryStatus]:
+@contextmanager
+def _kept(errors: list[Exception], delivery_id: int) -> Iterator[None]:
+    """Log and keep an error of one delivery of a batch, and go on with the next."""
+    try:
+        yield
+    except Exception as exc:
+        log.exception("send.batch_error", delivery_id=delivery_id)
+        errors.append(exc)
+
+
+def _hand_over_all(
+    ctx: SendContext, ready: list[_Ready], errors: list[Exception]
+) -> dict[int, DeliveryStatus]:
     """The provider calls of a batch and their outcomes, by delivery id.
 
     Calls over the network start together (a thread each) and each outcome is recorded as
@@ -115,12 +138,15 @@ def _hand_over_all(ctx: SendContext, ready: list[_Ready]) -> dict[int, DeliveryS
                 run = contextvars.copy_context().run
                 calls[pool.submit(run, r.channel.send, r.message)] = r
             for call in as_completed(calls):
-                [done[calls[call].delivery.id]] = _finish(
-                    ctx, [_hand_over(ctx, calls[call], call.result)]
-                )
-    local = [r for r in ready if r.delivery.id not in done]
+                r = calls[call]
+                with _kept(errors, r.delivery.id):
+                    [done[r.delivery.id]] = _finish(ctx, [_hand_over(ctx, r, call.result)])
+        local = [r for r in ready if not r.channel.remote]
+    else:
+        local = ready
     outcomes = [_hand_over(ctx, r, partial(r.channel.send, r.message)) for r in local]
-    done.update(zip((o.delivery_id for o in outcomes), _finish(ctx, outcomes), strict=True))
+    with _kept(errors, outcomes[0].delivery_id if outcomes else 0):
+        done.update(zip((o.delivery_id for o in outcomes), _finish(ctx, outcomes), strict=True))
     return done
 
 

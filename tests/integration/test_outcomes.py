@@ -31,8 +31,9 @@ def test_an_outcome_is_recorded_even_when_its_connection_was_cut(
     ctx = send_context()
     admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
     with batch_connection(ctx):
-        held = _held.get()
-        assert held is not None
+        box = _held.get()
+        assert box is not None
+        held = box.conn
         pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar()
         with admin.connect() as conn:  # the database drops the batch's connection
             assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
@@ -102,3 +103,35 @@ def test_a_batch_of_outcomes_changes_only_rows_still_sending(db: str) -> None:
             (rows[2].id, "failed", "http_400: bad address"),
         ]
     )
+
+
+def test_a_batch_goes_on_after_its_connection_was_cut(
+    pg_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use(env, monkeypatch, database_url=pg_url)
+    upgrade()
+    enroll(T0)
+    first, second = deliveries()[:2]
+    with session_scope() as s:
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_([first.id, second.id]))
+            .values(status=DeliveryStatus.SENDING)
+        )
+    ctx = send_context()
+    admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
+    with batch_connection(ctx):
+        box = _held.get()
+        assert box is not None
+        held = box.conn
+        pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with admin.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        # The first outcome finds the connection dead and is written on a fresh one; the
+        # next statements of the batch use the held connection again, reconnected.
+        assert record_outcome(ctx, first.id, DeliveryStatus.SENT, T0)
+        assert record_outcome(ctx, second.id, DeliveryStatus.FAILED, T0, code="http_400")
+        assert box.conn is not held and not box.conn.invalidated
+    admin.dispose()
+    after = {d.id: d.status for d in deliveries()}
+    assert (after[first.id], after[second.id]) == (DeliveryStatus.SENT, DeliveryStatus.FAILED)
