@@ -14,8 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, and_, insert, select, update
+from sqlalchemy import Integer, Select, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -47,107 +49,102 @@ class Tick:
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Claim up to `limit` due deliveries of active enrollments, oldest first."""
-    candidates = (
-        select(Delivery.id)
-        .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-        .where(
-            Delivery.status.in_(_CLAIMABLE),
-            Delivery.due_at <= now,
-            Enrollment.status == EnrollmentStatus.ACTIVE,
-        )
-        .order_by(Delivery.due_at)
-        .limit(limit)
-        .with_for_update(of=Delivery, skip_locked=True)
-    )
-    return _move(session, candidates, _CLAIMABLE, DeliveryStatus.QUEUED, now=now, lease=lease)
+    params = {"now": now, "limit": limit, "lease_until": now + lease}
+    return sorted(session.execute(_claim_due_statement(), params).scalars())
 
 
 def reclaim_expired(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Claim again deliveries left `queued` past their lease: their task message was lost."""
-    candidates = (
-        select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.lease_expires_at < now)
-        .order_by(Delivery.lease_expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return _move(
-        session,
-        candidates,
-        (DeliveryStatus.QUEUED,),
-        DeliveryStatus.QUEUED,
-        now=now,
-        lease=lease,
-        lease_expired=True,
-    )
+    params = {"now": now, "limit": limit, "lease_until": now + lease}
+    return sorted(session.execute(_reclaim_statement(), params).scalars())
 
 
 def expire_sending(session: Session, *, now: datetime, limit: int) -> list[int]:
     """Mark `unknown` deliveries left `sending` past their lease: a worker died mid-send."""
+    rows = list(session.execute(_expire_statement(), {"now": now, "limit": limit}).scalars())
+    _events(session, rows, DeliveryStatus.UNKNOWN, now, "lease expired while sending")
+    return rows
+
+
+# The statements are built once, with bound parameters: building and hashing them anew on
+# every tick cost more than running them (a tick is four of them, about every second).
+_D: Table = Delivery.__table__  # type: ignore[assignment]
+_E: Table = Enrollment.__table__  # type: ignore[assignment]
+_NOW = bindparam("now", type_=_D.c.due_at.type)
+_LIMIT = bindparam("limit", type_=Integer())
+
+
+@lru_cache(maxsize=1)
+def _claim_due_statement() -> Any:
     candidates = (
-        select(Delivery.id)
-        .where(Delivery.status == DeliveryStatus.SENDING, Delivery.lease_expires_at < now)
-        .limit(limit)
+        select(_D.c.id)
+        .join(_E, _E.c.id == _D.c.enrollment_id)
+        .where(
+            _D.c.status.in_(_CLAIMABLE),
+            _D.c.due_at <= _NOW,
+            _E.c.status == EnrollmentStatus.ACTIVE,
+        )
+        .order_by(_D.c.due_at)
+        .limit(_LIMIT)
+        .with_for_update(of=_D, skip_locked=True)
+    )
+    return _moving(candidates, _CLAIMABLE, _D.c.due_at <= _NOW)
+
+
+@lru_cache(maxsize=1)
+def _reclaim_statement() -> Any:
+    candidates = (
+        select(_D.c.id)
+        .where(_D.c.status == DeliveryStatus.QUEUED, _D.c.lease_expires_at < _NOW)
+        .order_by(_D.c.lease_expires_at)
+        .limit(_LIMIT)
         .with_for_update(skip_locked=True)
     )
-    rows = (
-        session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id.in_(candidates.scalar_subquery()),
-                Delivery.status == DeliveryStatus.SENDING,
-                Delivery.lease_expires_at < now,
-            )
-            .values(
-                status=DeliveryStatus.UNKNOWN,
-                lease_expires_at=None,
-                updated_at=now,
-                error_code="lease_expired",
-                error_detail="the worker stopped mid-send; it may or may not have gone out",
-            )
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
-        )
-        .scalars()
-        .all()
-    )
-    _events(session, rows, DeliveryStatus.UNKNOWN, now, "lease expired while sending")
-    return list(rows)
+    return _moving(candidates, (DeliveryStatus.QUEUED,), _D.c.lease_expires_at < _NOW)
 
 
-def _move(
-    session: Session,
-    candidates: Select[int],
-    from_states: Sequence[DeliveryStatus],
-    to_state: DeliveryStatus,
-    *,
-    now: datetime,
-    lease: timedelta,
-    lease_expired: bool = False,
-) -> list[int]:
+def _moving(candidates: Select[Any], from_states: Sequence[DeliveryStatus], still: Any) -> Any:
     # One statement: the locked candidates (SKIP LOCKED on PostgreSQL) are updated in place,
-    # without sending their ids back and forth.
-    condition = and_(
-        Delivery.id.in_(candidates.scalar_subquery()), Delivery.status.in_(from_states)
-    )
-    if lease_expired:
-        condition = and_(condition, Delivery.lease_expires_at < now)
-    else:
-        condition = and_(condition, Delivery.due_at <= now)
-    # The conditional UPDATE is the claim: a row another dispatcher took meanwhile no longer
-    # matches and is not returned, on every database.
-    claimed = (
-        session.execute(
-            update(Delivery)
-            .where(condition)
-            .values(status=to_state, queued_at=now, lease_expires_at=now + lease, updated_at=now)
-            .returning(Delivery.id)
-            .execution_options(synchronize_session=False)
+    # without sending their ids back and forth. The conditional UPDATE is the claim: a row
+    # another dispatcher took meanwhile no longer matches and is not returned, on every
+    # database.
+    return (
+        update(_D)
+        .where(_D.c.id.in_(candidates.scalar_subquery()), _D.c.status.in_(from_states), still)
+        .values(
+            status=DeliveryStatus.QUEUED,
+            queued_at=_NOW,
+            lease_expires_at=bindparam("lease_until", type_=_D.c.lease_expires_at.type),
+            updated_at=_NOW,
         )
-        .scalars()
-        .all()
+        .returning(_D.c.id)
     )
-    return sorted(claimed)
+
+
+@lru_cache(maxsize=1)
+def _expire_statement() -> Any:
+    candidates = (
+        select(_D.c.id)
+        .where(_D.c.status == DeliveryStatus.SENDING, _D.c.lease_expires_at < _NOW)
+        .limit(_LIMIT)
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(_D)
+        .where(
+            _D.c.id.in_(candidates.scalar_subquery()),
+            _D.c.status == DeliveryStatus.SENDING,
+            _D.c.lease_expires_at < _NOW,
+        )
+        .values(
+            status=DeliveryStatus.UNKNOWN,
+            lease_expires_at=None,
+            updated_at=_NOW,
+            error_code="lease_expired",
+            error_detail="the worker stopped mid-send; it may or may not have gone out",
+        )
+        .returning(_D.c.id)
+    )
 
 
 def _events(
