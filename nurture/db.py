@@ -15,6 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from nurture.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: A database error's text leaves out the statement's values: they hold names, addresses
+#: and what prospects wrote, and errors end up in logs.
+HIDE_PARAMETERS = True
 
 
 def make_engine(url: str) -> Engine:
@@ -23,7 +26,11 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            hide_parameters=HIDE_PARAMETERS,
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -48,6 +55,7 @@ def make_engine(url: str) -> Engine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=True,
+        hide_parameters=HIDE_PARAMETERS,
     )
 
 
