@@ -3,19 +3,25 @@
 The message carries the clinic as sender, a text and an HTML part (CSS already inlined by the
 renderer), one-click `List-Unsubscribe` headers, and `custom_args` with opaque ids only:
 SendGrid keeps custom args for long and shows them to its staff, so no health detail goes
-there. The SDK talks through urllib; how each urllib failure maps to a SendError is below.
+there. The SDK builds the request and reads the answer; `KeptAliveClient` carries it over
+kept-alive connections, failing as urllib would, and how each failure maps to a SendError is
+below.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import logging
 import re
 import urllib.error
+import urllib.request
 from typing import Any
 
-from python_http_client.exceptions import HTTPError
+import python_http_client
+import urllib3
+from python_http_client.exceptions import HTTPError, handle_error
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
 
@@ -74,16 +80,102 @@ def _error_message(body: bytes | str | None) -> str:
     return raw.strip()[:200] or "no details"
 
 
+class KeptAliveClient(python_http_client.Client):  # type: ignore[misc]  # untyped SDK
+    """The SDK's HTTP client, its requests sent over kept-alive connections (a urllib3 pool,
+    thread-safe) instead of a new connection, and TLS handshake, for every request.
+
+    It answers as the SDK's own does, and fails as urllib does, so the SDK and the mapping
+    below see no difference: a connection that could not be made is urllib's `URLError`
+    (nothing was sent); a request written and not answered, or answered on a connection that
+    dropped, is `TimeoutError` or `ConnectionError` (it may have gone out). No retries here:
+    a retried POST could send a message twice.
+    """
+
+    def __init__(self, *args: Any, pool: urllib3.PoolManager, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pool = pool
+
+    def _build_client(self, name: str | None = None) -> KeptAliveClient:
+        # The SDK builds a client per URL segment (`client.mail.send`); each shares the pool.
+        url_path = [*self._url_path, name] if name else self._url_path
+        return KeptAliveClient(
+            host=self.host,
+            version=self._version,
+            request_headers=self.request_headers,
+            url_path=url_path,
+            append_slash=self.append_slash,
+            timeout=self.timeout,
+            pool=self.pool,
+        )
+
+    def _make_request(
+        self, opener: Any, request: urllib.request.Request, timeout: float | None = None
+    ) -> _Answer:
+        timeout = timeout or self.timeout
+        try:
+            response = self.pool.request(
+                request.get_method(),
+                request.full_url,
+                body=request.data,  # type: ignore[arg-type]
+                headers=dict(request.header_items()),
+                timeout=timeout,
+                retries=False,
+                redirect=False,
+            )
+        except urllib3.exceptions.ConnectTimeoutError as exc:  # and NewConnectionError
+            raise urllib.error.URLError(str(exc)) from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise TimeoutError("no answer in time") from None
+        except urllib3.exceptions.HTTPError as exc:  # dropped mid-request, a broken answer
+            raise ConnectionError(type(exc).__name__) from None
+        if response.status >= 400:
+            error = urllib.error.HTTPError(
+                request.full_url,
+                response.status,
+                response.reason or "",
+                response.headers,  # type: ignore[arg-type]
+                io.BytesIO(response.data),
+            )
+            raise handle_error(error)
+        return _Answer(response)
+
+
+class _Answer:
+    """A urllib3 response as the SDK reads a urllib one."""
+
+    def __init__(self, response: urllib3.BaseHTTPResponse) -> None:
+        self.response = response
+
+    def getcode(self) -> int:
+        return self.response.status
+
+    def read(self) -> bytes:
+        return self.response.data
+
+    def info(self) -> Any:
+        return self.response.headers
+
+
 class SendGridChannel(BaseChannel):
     """Sends email with SendGrid; the `X-Message-Id` it answers is the provider id."""
 
     provider = "sendgrid"
     channel = Channel.EMAIL
 
-    def __init__(self, api_key: str, *, host: str, timeout_s: float) -> None:
+    def __init__(self, api_key: str, *, host: str, timeout_s: float, pool_size: int = 64) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
-        # Every request the SDK builds inherits this timeout (urllib's socket timeout).
-        self.client.client.timeout = timeout_s
+        sdk = self.client.client
+        self.pool = urllib3.PoolManager(maxsize=pool_size, block=False)
+        self.client.client = KeptAliveClient(
+            host=sdk.host,
+            request_headers=sdk.request_headers,
+            version=sdk._version,
+            timeout=timeout_s,
+            pool=self.pool,
+        )
+
+    def close(self) -> None:
+        self.pool.clear()
 
     def _send(self, message: OutgoingMessage) -> SendResult:
         mail = build_mail(message)

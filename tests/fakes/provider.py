@@ -66,6 +66,8 @@ class Received:
     headers: dict[str, str] = field(default_factory=dict)
     custom_args: dict[str, str] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    #: The client's port: requests on one kept-alive connection share it.
+    peer_port: int = 0
 
 
 def delivery_id_of(message: Received) -> int:
@@ -332,6 +334,7 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
                     headers=dict(payload.get("headers") or {}),
                     custom_args=dict(payload.get("custom_args") or {}),
                     params=payload,
+                    peer_port=self.client_address[1],
                 )
             )
             if failure is not None:
@@ -375,6 +378,7 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
                     sender=form.get("From") or form.get("MessagingServiceSid", ""),
                     text=form["Body"],
                     params=form,
+                    peer_port=self.client_address[1],
                 )
             )
             if failure is not None:

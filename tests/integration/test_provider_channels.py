@@ -258,3 +258,14 @@ def test_wrong_twilio_credentials_fail_the_message(fake_provider: FakeProvider) 
         channel.send(_sms())
     assert refused.value.code == "20003"
     assert fake_provider.messages() == []
+
+
+def test_sendgrid_sends_keep_their_connection(
+    sendgrid: SendGridChannel, fake_provider: FakeProvider
+) -> None:
+    for n in range(5):
+        sendgrid.send(_email(delivery_id=60 + n))
+    mails = fake_provider.messages("sendgrid")
+    assert len(mails) == 5
+    # One TCP connection (and, against SendGrid, one TLS handshake) for all five.
+    assert len({m.peer_port for m in mails}) == 1
