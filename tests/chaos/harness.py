@@ -10,8 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,6 +104,9 @@ class Proc:
     name: str
     process: subprocess.Popen[bytes]
     log: Path
+    args: list[str] = field(default_factory=list)
+    #: Killed on purpose, or already replaced by `supervise`.
+    retired: bool = False
 
 
 @dataclass
@@ -124,7 +130,7 @@ class Stack:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        proc = Proc(name, process, log)
+        proc = Proc(name, process, log, args)
         self.procs.append(proc)
         return proc
 
@@ -137,7 +143,31 @@ class Stack:
             ["beat", "--loglevel", "INFO", "--schedule", str(self.folder / f"{name}-schedule")],
         )
 
+    @contextmanager
+    def supervise(self, interval_s: float = 0.5) -> Iterator[list[str]]:
+        """Start again any process that exits, as a restart policy does (compose's
+        `restart: unless-stopped`); yields the names of those restarted."""
+        restarted: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.wait(interval_s):
+                for proc in list(self.procs):
+                    if not proc.retired and proc.process.poll() is not None:
+                        proc.retired = True
+                        restarted.append(proc.name)
+                        self._spawn(f"{proc.name}-again{len(restarted)}", proc.args)
+
+        thread = threading.Thread(target=watch, daemon=True)
+        thread.start()
+        try:
+            yield restarted
+        finally:
+            done.set()
+            thread.join()
+
     def kill9(self, proc: Proc) -> None:
+        proc.retired = True
         if proc.process.poll() is None:
             proc.process.send_signal(signal.SIGKILL)
             proc.process.wait(10)

@@ -85,7 +85,9 @@ def chaos(
     redis.stop()
 
 
-def _finish(stack: Stack, title: str, *, expect_unknown_max: int) -> None:
+def _finish(
+    stack: Stack, title: str, *, expect_unknown_max: int, expect_unknown_min: int = 0
+) -> None:
     settled = wait_settled(SETTLE_S)
     result = account(provider_records(stack.fake))
     print(result.report(title))
@@ -96,6 +98,7 @@ def _finish(stack: Stack, title: str, *, expect_unknown_max: int) -> None:
     assert sum(result.by_state.values()) == result.enrolled
     assert settled, f"still in flight after {SETTLE_S}s: {result.by_state}"
     assert result.by_state.get("unknown", 0) <= expect_unknown_max, result.by_state
+    assert result.by_state.get("unknown", 0) >= expect_unknown_min, result.by_state
 
 
 def _start(stack: Stack, *, schedulers: int = 1) -> None:
@@ -106,9 +109,10 @@ def _start(stack: Stack, *, schedulers: int = 1) -> None:
 
 
 def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
-    # With 150 ms at the provider, a kill lands between the claim and the provider call, or
-    # between the provider's acceptance and our commit: the two windows that matter.
-    chaos.fake.latency_s = 0.15
+    # With 500 ms at the provider the sends take several seconds, so every kill lands while
+    # calls are in flight: between the claim and the provider call, or between the
+    # provider's acceptance and our commit, the two windows that matter.
+    chaos.fake.latency_s = 0.5
     rng = random.Random(7)
     workers = [chaos.worker("a", WORKER_THREADS), chaos.worker("b", WORKER_THREADS)]
     chaos.scheduler()
@@ -127,17 +131,26 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
         chaos,
         f"{kills} workers killed with SIGKILL mid-send",
         expect_unknown_max=kills * in_flight,
+        expect_unknown_min=1,  # the kills did land mid-send
     )
 
 
 def test_a_redis_restart_mid_run_loses_and_repeats_nothing(chaos: Stack) -> None:
     chaos.fake.latency_s = 0.02
     _start(chaos)
-    time.sleep(2.0)
-    chaos.redis.stop()  # every task message on the broker is gone with it
-    time.sleep(2.0)
-    chaos.redis.start()
-    _finish(chaos, "Redis restarted mid-run", expect_unknown_max=60)
+    # A worker may exit when its broker connection drops (kombu can fail to close a channel
+    # of a connection already gone: "'NoneType' object has no attribute 'hostname'"); in
+    # production the restart policy starts it again, and so does this test.
+    with chaos.supervise() as restarted:
+        time.sleep(2.0)
+        chaos.redis.stop()  # every task message on the broker is gone with it
+        time.sleep(2.0)
+        chaos.redis.start()
+        _finish(
+            chaos,
+            f"Redis restarted mid-run ({len(restarted)} processes restarted)",
+            expect_unknown_max=60,
+        )
 
 
 def test_postgres_connections_cut_mid_run_lose_and_repeat_nothing(chaos: Stack) -> None:
