@@ -18,15 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection
 
+from nurture.answers import new_enrollment_answer, schedule_row
 from nurture.consent import OPT_OUT
-from nurture.enrolling import (
-    consent_rows,
-    delivery_rows,
-    new_contact_values,
-    new_enrollment_answer,
-    request_values,
-    schedule_row,
-)
+from nurture.enrolling import consent_rows, delivery_rows, new_contact_values, request_values
 from nurture.models import Channel, EnrollmentStatus
 from nurture.schedules import Catalog, Sequence
 from nurture.timing import region_for_phone, resolve_timezone

@@ -18,9 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nurture.addresses import normalize_email, normalize_phone
+from nurture.answers import describe_enrollment
 from nurture.enrolling import (
     consent_rows,
-    describe_enrollment,
     enroll_new_contact,
     find_contacts,
     record_consent,
