@@ -17,6 +17,18 @@ from tests.helpers import at, deliveries, enroll, send_context
 T0 = at("2026-03-03 12:00")
 
 
+def _cut_the_batch_connection() -> sa.Connection:
+    """Terminate the backend of the batch's held connection, as a database restart would."""
+    box = _held.get()
+    assert box is not None
+    pid = box.conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+    admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+    admin.dispose()
+    return box.conn
+
+
 def test_an_outcome_is_recorded_even_when_its_connection_was_cut(
     pg_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -29,14 +41,8 @@ def test_an_outcome_is_recorded_even_when_its_connection_was_cut(
             update(Delivery).where(Delivery.id == first.id).values(status=DeliveryStatus.SENDING)
         )
     ctx = send_context()
-    admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
     with batch_connection(ctx):
-        box = _held.get()
-        assert box is not None
-        held = box.conn
-        pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        with admin.connect() as conn:  # the database drops the batch's connection
-            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        _cut_the_batch_connection()  # the database drops the batch's connection
         changed = record_outcome(
             ctx,
             first.id,
@@ -44,7 +50,6 @@ def test_an_outcome_is_recorded_even_when_its_connection_was_cut(
             T0,
             extra={"provider": "twilio", "provider_message_id": "SM1", "sent_at": T0},
         )
-    admin.dispose()
     assert changed
     row = next(d for d in deliveries() if d.id == first.id)
     assert (row.status, row.provider_message_id) == (DeliveryStatus.SENT, "SM1")
@@ -119,19 +124,14 @@ def test_a_batch_goes_on_after_its_connection_was_cut(
             .values(status=DeliveryStatus.SENDING)
         )
     ctx = send_context()
-    admin = sa.create_engine(PG_DSN, isolation_level="AUTOCOMMIT")
     with batch_connection(ctx):
         box = _held.get()
         assert box is not None
-        held = box.conn
-        pid = held.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        with admin.connect() as conn:
-            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        held = _cut_the_batch_connection()
         # The first outcome finds the connection dead and is written on a fresh one; the
         # next statements of the batch use the held connection again, reconnected.
         assert record_outcome(ctx, first.id, DeliveryStatus.SENT, T0)
         assert record_outcome(ctx, second.id, DeliveryStatus.FAILED, T0, code="http_400")
         assert box.conn is not held and not box.conn.invalidated
-    admin.dispose()
     after = {d.id: d.status for d in deliveries()}
     assert (after[first.id], after[second.id]) == (DeliveryStatus.SENT, DeliveryStatus.FAILED)
