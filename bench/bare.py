@@ -15,7 +15,7 @@ from celery import Celery
 from kombu import Queue
 
 from nurture.config import get_settings
-from nurture.worker import _EXCHANGE, celery_config
+from nurture.dispatch.queue import TASK_EXCHANGE, celery_config
 
 NOOP_QUEUE = "bench:noop"
 ETA_QUEUE = "bench:eta"
@@ -23,7 +23,9 @@ ETA_QUEUE = "bench:eta"
 
 def create_app() -> Celery:
     config = celery_config(get_settings())
-    config["task_queues"] = [Queue(q, _EXCHANGE, routing_key=q) for q in (NOOP_QUEUE, ETA_QUEUE)]
+    config["task_queues"] = [
+        Queue(q, TASK_EXCHANGE, routing_key=q) for q in (NOOP_QUEUE, ETA_QUEUE)
+    ]
     config["task_default_queue"] = NOOP_QUEUE
     config["task_default_routing_key"] = NOOP_QUEUE
     config["task_routes"] = {}

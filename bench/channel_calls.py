@@ -17,8 +17,8 @@ import structlog
 from nurture.channels import BaseChannel, OutgoingMessage
 from nurture.channels.sendgrid import SendGridChannel
 from nurture.channels.twilio import TwilioChannel
+from tests.channels.test_contract import _email, _sms
 from tests.fakes.provider import FakeProvider
-from tests.integration.test_channel_contract import _email, _sms
 
 
 def measure(

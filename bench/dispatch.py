@@ -23,7 +23,7 @@ from bench.harness import Figure, Run, Target
 from bench.load import Db, Loaded, load_deliveries
 from bench.providers import Provider
 from bench.stack import Proc, wait_until
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 #: Dispatcher interval for the bench: the first tick comes at most this late.
 DISPATCH_INTERVAL_S = "0.2"

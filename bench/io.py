@@ -16,7 +16,7 @@ from bench.dispatch import Pool, _nurture_once, measure
 from bench.harness import Figure, Run, Target
 from bench.load import Db
 from bench.providers import FakeHttpProvider
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 #: A threads pool: sends wait on the network, not the CPU.
 POOL = Pool("threads", 200)

@@ -21,7 +21,7 @@ from bench.io import POOL as IO_POOL
 from bench.load import Db, load_deliveries
 from bench.providers import Provider, make_provider
 from bench.stack import wait_until
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 LOAD_FRACTION = 0.8
 

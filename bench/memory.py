@@ -17,7 +17,7 @@ import redis
 from bench.harness import Figure, Run, Target
 from bench.load import load_deliveries
 from bench.stack import Proc, wait_until
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 MIB = 2**20
 

@@ -17,8 +17,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
+from nurture.core.clock import utcnow
+from nurture.core.states import DeliveryStatus
 from nurture.db import get_engine, reset_engines, session_scope, upgrade
-from nurture.models import DeliveryStatus, utcnow
 from nurture.ops.status import collect_status
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,11 +21,11 @@ from bench.stack import Stack, bench_stack
 
 
 def _send(stack: Stack, count: int) -> Callable[[], None]:
+    from nurture.core.clock import utcnow
     from nurture.db import session_scope
-    from nurture.dispatch import claim_due
-    from nurture.models import utcnow
-    from nurture.sending import send_deliveries
-    from nurture.worker import send_context
+    from nurture.dispatch.tick import claim_due
+    from nurture.send.context import send_context
+    from nurture.send.deliver import send_deliveries
 
     loaded = load_deliveries(
         stack.database_url, count, due_from=timedelta(days=30), due_to=timedelta(days=31)
@@ -52,7 +52,7 @@ def _render(stack: Stack, count: int) -> Callable[[], None]:
 
 def _tick(stack: Stack, count: int) -> Callable[[], None]:
     from nurture.db import session_scope
-    from nurture.dispatch import dispatch_tick
+    from nurture.dispatch.tick import dispatch_tick
 
     load_deliveries(
         stack.database_url, count, due_from=timedelta(days=1), due_to=timedelta(days=30)
@@ -71,7 +71,8 @@ def _intake(stack: Stack, count: int) -> Callable[[], None]:
 
     from bench.loadgen import body_for
     from nurture.api.deps import _catalog_cached
-    from nurture.intake import ConsultationRequestIn, submit
+    from nurture.intake.request import ConsultationRequestIn
+    from nurture.intake.service import submit
 
     catalog = _catalog_cached(str(stack.env["NURTURE_SCHEDULES_DIR"]))
     bodies = [json.loads(body_for(n, 7)) for n in range(count)]

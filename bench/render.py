@@ -14,10 +14,12 @@ from itertools import cycle, islice
 
 from bench.harness import Figure, Run
 from nurture.config import get_settings
-from nurture.messages import SAMPLE_CONTACT, render_step
-from nurture.models import Channel
-from nurture.schedules import Step, load_catalog
-from nurture.templates import Renderer
+from nurture.content.compose import render_step
+from nurture.content.context import SAMPLE_CONTACT
+from nurture.content.render import Renderer
+from nurture.core.states import Channel
+from nurture.schedule.catalog import load_catalog
+from nurture.schedule.sequence import Step
 
 SEQUENCE = "hip-pain-consultation"
 

@@ -21,7 +21,7 @@ DUE = 500
 
 def _tick_ms(batch: int) -> float:
     from nurture.db import session_scope
-    from nurture.dispatch import dispatch_tick
+    from nurture.dispatch.tick import dispatch_tick
 
     started = time.perf_counter()
     with session_scope() as session:
@@ -31,7 +31,7 @@ def _tick_ms(batch: int) -> float:
 
 def _claim_ms(db: Db, loaded: Loaded) -> float:
     from nurture.db import session_scope
-    from nurture.dispatch import claim_due
+    from nurture.dispatch.tick import claim_due
 
     db.make_due(loaded, count=DUE)
     started = time.perf_counter()
@@ -45,7 +45,8 @@ def _claim_ms(db: Db, loaded: Loaded) -> float:
 
 def _dispatch_ms(db: Db, loaded: Loaded) -> float:
     """The scheduler's whole tick with 500 due: claim, commit, publish 500 send tasks."""
-    from nurture.worker import create_app, run_dispatcher
+    from nurture.dispatch.dispatcher import run_dispatcher
+    from nurture.dispatch.queue import create_app
 
     celery = create_app()
     try:

@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     def broker_dir(self) -> Path:
         return self.var_dir / "broker"
 
+    @property
+    def metrics_dir(self) -> Path:
+        """Where this deployment's processes keep their Prometheus metric files."""
+        return self.var_dir / "metrics"
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,19 +1,27 @@
-"""Every error nurture raises on purpose.
+"""Every error nurture raises on purpose: this tree is all of them.
 
 ::
 
     NurtureError
     ├── ConfigError            bad settings or environment
+    │   └── InvalidPublicKey       NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key
     ├── ScheduleError          a schedule file that does not validate (file, line, field)
     ├── TemplateError          a template that does not render (template, reason)
+    ├── InvalidValueError      a value a person typed that does not parse (also a ValueError)
+    │   ├── InvalidAddressError    an email address or phone number
+    │   ├── DelayError             a step's `after:` (90s, 2h, 1d, 3bd)
+    │   ├── UnknownTimezoneError   a timezone name outside the IANA database
+    │   └── InvalidToken           a link token tampered with or signed with another key
     ├── IntakeError            a consultation request that cannot be enrolled
-    │   └── AlreadyEnrolledError
     ├── NotFoundError          an id or address that names nothing
     ├── InvalidStateError      an ops action that does not fit the delivery's state
     └── SendError              a channel could not hand a message to its provider
         ├── TransientSendError     not processed: safe to retry (connection refused, 429, 503)
         ├── PermanentSendError     refused for good (bad number, unsubscribed, 4xx)
         └── AmbiguousSendError     may or may not have reached the provider: never resend by itself
+
+`InvalidValueError` is also a `ValueError`, so pydantic validators that meet one report it
+as a field error naming the value.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ class NurtureError(Exception):
 
 class ConfigError(NurtureError):
     """Settings that cannot work, e.g. a channel backend without its credentials."""
+
+
+class InvalidPublicKey(ConfigError, ValueError):
+    """NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key."""
 
 
 class ScheduleError(NurtureError):
@@ -58,16 +70,41 @@ class TemplateError(NurtureError):
         super().__init__(f"{template}: {message}" if template else message)
 
 
+class InvalidValueError(NurtureError, ValueError):
+    """A value a person typed (in a request, a schedule file, a command) that does not parse;
+    the message names the value and what would be right."""
+
+
+class InvalidAddressError(InvalidValueError):
+    """An email address or phone number that is not one."""
+
+
+class DelayError(InvalidValueError):
+    """A step's `after:` text is not a delay; the message names the text and the fix."""
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text
+
+
+class UnknownTimezoneError(InvalidValueError):
+    """A timezone name is not in the IANA database; the message names it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown timezone {name!r}: use an IANA name such as America/New_York")
+        self.name = name
+
+
+class InvalidToken(InvalidValueError):
+    """A link token that was tampered with, truncated or signed with another key."""
+
+
 class IntakeError(NurtureError):
     """A consultation request that cannot be enrolled; `field` names the culprit."""
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         self.field = field
         super().__init__(message)
-
-
-class AlreadyEnrolledError(IntakeError):
-    """The contact already has an active enrollment in that sequence."""
 
 
 class NotFoundError(NurtureError):

@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fastapi.testclient import TestClient
 
+from nurture.api import create_app
 from nurture.config import get_settings
 from nurture.db import reset_engines, upgrade
 from tests.fakes.provider import FakeProvider
@@ -158,9 +160,9 @@ def _refresh() -> None:
     from nurture.api import deps
 
     deps._catalog_cached.cache_clear()
-    from nurture import worker
+    from nurture.send.context import forget_send_context
 
-    worker.forget_send_context()
+    forget_send_context()
 
 
 def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> None:
@@ -354,3 +356,17 @@ def use_providers(
         "provider_timeout_s": "2",
     }
     use(env, monkeypatch, **{**settings, **values})
+
+
+@pytest.fixture
+def webhook_client(
+    db: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+    fake_provider: FakeProvider,
+) -> Iterator[TestClient]:
+    """The API, with SendGrid and Twilio (the fake) as the channels and their webhook keys."""
+    use_providers(env, monkeypatch, fake_provider, sendgrid_key)
+    with TestClient(create_app()) as test_client:
+        yield test_client

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from nurture.config import get_settings
 from nurture.db import session_scope
-from nurture.intake import ConsultationRequestIn, submit
-from nurture.models import Delivery
-from nurture.schedules import load_catalog
-from nurture.sending import SendContext
-from nurture.worker import build_send_context
+from nurture.db.tables import Delivery
+from nurture.intake.request import ConsultationRequestIn
+from nurture.intake.service import submit
+from nurture.schedule.catalog import load_catalog
+from nurture.send.context import SendContext, build_send_context
 
 
 def send_context() -> SendContext:

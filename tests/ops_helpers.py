@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 
 from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
-from nurture.dispatch import dispatch_tick
+from nurture.db.tables import Delivery, Enrollment
+from nurture.dispatch.tick import dispatch_tick
 from nurture.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
-from nurture.models import Channel, Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
-from nurture.sending import send_delivery
+from nurture.send.deliver import send_delivery
 from tests.conftest import midday_zone
 from tests.helpers import enroll, send_context
 
@@ -128,7 +129,7 @@ def seed(now: datetime, *, timezone: str = "Etc/UTC") -> Seeded:
 def seed_now() -> tuple[datetime, Seeded]:
     """Seed around the real clock, in a zone where the last six hours were daytime (so SMS
     quiet hours hold nothing back)."""
-    from nurture.models import utcnow
+    from nurture.core.clock import utcnow
 
     now = utcnow()
     return now, seed(now, timezone=midday_zone(now - timedelta(hours=3)))

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from twilio.request_validator import RequestValidator
 
-from nurture.webhooks.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from nurture.track.sendgrid import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from tests.conftest import TWILIO_AUTH_TOKEN
 
 PUBLIC_URL = "https://nurture.test"

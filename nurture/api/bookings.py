@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from nurture.api.deps import catalog_dep, now_dep, require_api_key
 from nurture.api.intake import read_model
-from nurture.control import find_contact, mark_booked
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
-from nurture.schedules import Catalog
+from nurture.schedule.catalog import Catalog
+from nurture.steering.contacts import find_contact
+from nurture.steering.stop import mark_booked
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["bookings"])
 

@@ -14,8 +14,8 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nurture.config import Settings, get_settings
-from nurture.models import utcnow
-from nurture.schedules import Catalog, load_catalog
+from nurture.core.clock import utcnow
+from nurture.schedule.catalog import Catalog, load_catalog
 
 _bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
 

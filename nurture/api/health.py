@@ -6,7 +6,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from nurture.config import get_settings
 from nurture.db import get_engine
+from nurture.dispatch.queue import broker_connection
 
 router = APIRouter(tags=["health"])
 
@@ -26,9 +28,7 @@ def readyz() -> JSONResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        from nurture.worker import app
-
-        with app.connection_for_write() as conn:
+        with broker_connection(get_settings()) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         checks["broker"] = "ok"
     except Exception as exc:

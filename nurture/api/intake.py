@@ -13,8 +13,9 @@ from pydantic import BaseModel, ValidationError
 
 from nurture.api.deps import catalog_dep, client_ip, now_dep, require_api_key
 from nurture.errors import IntakeError, ScheduleError
-from nurture.intake import ConsultationRequestIn, RequestMeta, submit
-from nurture.schedules import Catalog
+from nurture.intake.request import ConsultationRequestIn, RequestMeta
+from nurture.intake.service import submit
+from nurture.schedule.catalog import Catalog
 
 _M = TypeVar("_M", bound=BaseModel)
 

@@ -18,11 +18,13 @@ from starlette.concurrency import run_in_threadpool
 
 from nurture.api.deps import catalog_dep, client_ip, now_dep, settings_dep
 from nurture.config import Settings
-from nurture.consent import opt_out
+from nurture.content.links import read_booking_token, read_unsubscribe_token
+from nurture.core.states import Channel
 from nurture.db import session_scope
-from nurture.links import InvalidToken, read_booking_token, read_unsubscribe_token
-from nurture.models import Channel, Contact, Delivery, DeliveryEvent
-from nurture.schedules import Catalog
+from nurture.db.tables import Contact, Delivery, DeliveryEvent
+from nurture.errors import InvalidToken
+from nurture.schedule.catalog import Catalog
+from nurture.steering.consent import opt_out
 
 router = APIRouter(tags=["links"])
 _pages = Environment(

@@ -18,12 +18,13 @@ from twilio.twiml.messaging_response import MessagingResponse
 from nurture.api.deps import catalog_dep, now_dep, settings_dep
 from nurture.config import Settings
 from nurture.db import session_scope
-from nurture.inbound import apply_inbound
-from nurture.schedules import Catalog
-from nurture.tracking import apply_tracking_event
-from nurture.webhooks import sendgrid as sendgrid_hooks
-from nurture.webhooks import twilio as twilio_hooks
-from nurture.webhooks.events import TrackingEvent
+from nurture.errors import InvalidPublicKey
+from nurture.schedule.catalog import Catalog
+from nurture.track import sendgrid as sendgrid_hooks
+from nurture.track import twilio as twilio_hooks
+from nurture.track.events import TrackingEvent
+from nurture.track.inbound import apply_inbound
+from nurture.track.reports import apply_tracking_event
 
 log = structlog.get_logger(__name__)
 router = APIRouter(prefix="/webhooks", tags=["webhooks"])
@@ -107,7 +108,7 @@ async def sendgrid_events(
             request.headers.get(sendgrid_hooks.TIMESTAMP_HEADER),
             now=now,
         )
-    except sendgrid_hooks.InvalidPublicKey:
+    except InvalidPublicKey:
         raise _forbidden(
             "sendgrid", "cannot be checked: NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY is invalid"
         ) from None

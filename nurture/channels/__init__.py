@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
-from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.channels.base import BaseChannel, SendResult
 from nurture.config import Settings
+from nurture.content.message import OutgoingMessage
+from nurture.core.states import Channel
 from nurture.errors import ConfigError
-from nurture.models import Channel
 
 __all__ = [
     "BaseChannel",

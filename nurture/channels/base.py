@@ -8,41 +8,19 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from typing import ClassVar
 
 import structlog
 
+from nurture.content.message import OutgoingMessage
+from nurture.core.states import Channel
 from nurture.errors import PermanentSendError, SendError
-from nurture.models import Channel
 
 log = structlog.get_logger(__name__)
 
 MAX_SMS_CHARS = 1600  # Twilio's limit for one message body
 MAX_EMAIL_BYTES = 1_000_000
-
-
-@dataclass(frozen=True)
-class OutgoingMessage:
-    """Everything a provider needs; `metadata` carries opaque ids only, never health details."""
-
-    delivery_id: int
-    channel: Channel
-    to: str
-    text: str
-    subject: str | None = None
-    html: str | None = None
-    from_email: str | None = None
-    from_name: str | None = None
-    reply_to: str | None = None
-    unsubscribe_url: str | None = None
-    unsubscribe_mailto: str | None = None
-    #: Latest instant the message may reach the handset (SMS quiet hours), for ValidityPeriod.
-    not_after: datetime | None = None
-    #: Time the send started, so `not_after` can be turned into a duration without a clock read.
-    now: datetime | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.channels.base import BaseChannel, SendResult
+from nurture.content.message import OutgoingMessage
+from nurture.content.sms import sms_segments
+from nurture.core.states import Channel
 from nurture.errors import TransientSendError
-from nurture.models import Channel
-from nurture.templates import sms_segments
 
 #: UTF-8 bodies as quoted-printable: an .eml stays readable in a text editor.
 _UTF8 = Charset("utf-8")

@@ -25,9 +25,11 @@ from python_http_client.exceptions import HTTPError, handle_error
 from sendgrid import SendGridAPIClient
 from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
 
-from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.channels.base import BaseChannel, SendResult
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
-from nurture.models import Channel, utcnow
+from nurture.content.message import OutgoingMessage
+from nurture.core.clock import utcnow
+from nurture.core.states import Channel
 
 # The SDK logs whole payloads at DEBUG: keep bodies and addresses out even when ops debug.
 logging.getLogger("python_http_client").setLevel(logging.WARNING)

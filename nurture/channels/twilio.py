@@ -23,10 +23,12 @@ from twilio.http.response import Response
 from twilio.rest import Client
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from nurture.channels.base import BaseChannel, OutgoingMessage, SendResult
+from nurture.channels.base import BaseChannel, SendResult
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
+from nurture.content.message import OutgoingMessage
+from nurture.core.clock import utcnow
+from nurture.core.states import Channel
 from nurture.errors import PermanentSendError
-from nurture.models import Channel, utcnow
 
 TWILIO_API = "https://api.twilio.com"
 #: Twilio accepts ValidityPeriod in whole seconds from 1 to 36,000 (10 hours).

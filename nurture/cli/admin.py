@@ -10,17 +10,14 @@ from rich.table import Table
 
 from nurture.cli import app, console, db_app, fail
 from nurture.config import get_settings
-from nurture.control import (
-    cancel_delivery,
-    find_contact,
-    resolve_unknown,
-    retry_delivery,
-    stop_contact,
-)
+from nurture.core.clock import utcnow
 from nurture.db import session_scope, upgrade
-from nurture.intake import ConsultationRequestIn, RequestMeta, submit
-from nurture.models import utcnow
-from nurture.schedules import load_catalog
+from nurture.intake.request import ConsultationRequestIn, RequestMeta
+from nurture.intake.service import submit
+from nurture.schedule.catalog import load_catalog
+from nurture.steering.contacts import find_contact
+from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
+from nurture.steering.stop import stop_contact
 
 
 @db_app.command("upgrade")

@@ -11,13 +11,16 @@ from rich.table import Table
 
 from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
-from nurture.messages import SAMPLE_CONTACT, render_step
-from nurture.models import Channel
-from nurture.schedules import Catalog, load_catalog
-from nurture.scheduling import plan_schedule
-from nurture.templates import Renderer, sms_encoding
-from nurture.timing import UnknownTimezoneError, resolve_timezone
-from nurture.validation import validate_catalog
+from nurture.content.compose import render_step
+from nurture.content.context import SAMPLE_CONTACT
+from nurture.content.render import Renderer
+from nurture.content.sms import sms_encoding
+from nurture.content.validate import validate_catalog
+from nurture.core.states import Channel
+from nurture.core.zones import resolve_timezone
+from nurture.errors import UnknownTimezoneError
+from nurture.schedule.catalog import Catalog, load_catalog
+from nurture.schedule.plan import plan_schedule
 
 
 def _catalog() -> Catalog:

@@ -14,14 +14,15 @@ from rich.table import Table
 
 from nurture.cli import app, console, fail
 from nurture.config import get_settings
-from nurture.control import find_contact
+from nurture.core.clock import utcnow
+from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
-from nurture.models import Channel, DeliveryStatus, utcnow
 from nurture.ops.broker import local_worker_name, ping_workers
 from nurture.ops.export import write_history_csv
 from nurture.ops.health import human_duration, snapshot
 from nurture.ops.history import contact_history, find_deliveries
 from nurture.ops.status import heartbeat_age_s
+from nurture.steering.contacts import find_contact
 
 health_app = typer.Typer(
     help="Health checks for containers and monitors: exit 0 when healthy, 1 when not.",

@@ -6,10 +6,10 @@ import typer
 from rich.table import Table
 
 from nurture.cli import app, console, fail
-from nurture.control import find_contact
+from nurture.core.clock import utcnow
 from nurture.db import session_scope
-from nurture.models import utcnow
-from nurture.replies import list_replies, mark_handled, resume_contact
+from nurture.steering.contacts import find_contact
+from nurture.steering.replies import list_replies, mark_handled, resume_contact
 
 
 @app.command()

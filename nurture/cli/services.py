@@ -13,7 +13,7 @@ import typer
 from nurture.channels import check_channels
 from nurture.cli import app, console, fail
 from nurture.config import get_settings
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 
 def _celery(*args: str) -> list[str]:

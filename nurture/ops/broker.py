@@ -8,8 +8,9 @@ import time
 from pathlib import Path
 
 from nurture.config import Settings
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.dispatch.queue import create_app
 from nurture.errors import ConfigError
-from nurture.keys import DISPATCH_QUEUE, SEND_QUEUE
 
 QUEUES = (SEND_QUEUE, DISPATCH_QUEUE)
 #: kombu's Redis transport keeps one list per priority step: `queue`, `queue\x06\x163`, ...
@@ -80,8 +81,6 @@ def ping_workers(
     settings = settings or get_settings()
     if settings.embedded_broker:
         return None
-    from nurture.worker import create_app
-
     # An app for exactly these settings (the module's `app` keeps those it was imported with).
     celery = create_app(settings)
     try:

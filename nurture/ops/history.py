@@ -11,20 +11,17 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from nurture.addresses import normalize_phone
-from nurture.errors import NotFoundError
-from nurture.models import (
-    PENDING_STATES,
-    Channel,
+from nurture.core.addressing import normalize_phone
+from nurture.core.states import PENDING_STATES, Channel, DeliveryStatus, EnrollmentStatus
+from nurture.db.tables import (
     ConsentEvent,
     ConsultationRequest,
     Contact,
     Delivery,
     DeliveryEvent,
-    DeliveryStatus,
     Enrollment,
-    EnrollmentStatus,
 )
+from nurture.errors import NotFoundError
 
 
 @dataclass(frozen=True)

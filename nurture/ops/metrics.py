@@ -1,123 +1,29 @@
-"""Prometheus metrics, right across any number of worker and API processes.
+"""`GET /metrics`: Prometheus text, right across any number of worker and API processes.
 
-Counters and the lateness histogram live in prometheus-client's multiprocess files under
-`VAR_DIR/metrics` (PROMETHEUS_MULTIPROC_DIR): each process writes its own file and `/metrics`
-adds them up. Files are named after host and pid, so worker containers sharing the folder
-never collide. Queue depth, backlog and states are gauges read from the database and the
-broker at scrape time, never stored, so they are right whichever process answers.
+The send counters and the lateness histogram are each process's multiprocess files under
+`VAR_DIR/metrics` (written by `nurture.send.metrics`), added up here. Queue depth, backlog
+and states are gauges read from the database and the broker at scrape time, never stored,
+so they are right whichever process answers.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from nurture.config import Settings, get_settings
-from nurture.models import DeliveryStatus, utcnow
+from nurture.config import Settings
+from nurture.core.clock import utcnow
 
 log = structlog.get_logger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-#: Seconds between a delivery's due time and the moment it was handed to the provider.
-LATENESS_BUCKETS_S = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 86400)
-#: Outcomes that mean the provider (or the call to it) went wrong.
-ERROR_STATES = frozenset({DeliveryStatus.RETRYING, DeliveryStatus.FAILED, DeliveryStatus.UNKNOWN})
-#: Our own failures, not a provider's: counted as sends, not as provider errors.
-_NOT_PROVIDER_CODES = frozenset({"template_error"})
-
-_HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname()) or "host"
-
-
-def _process_id() -> str:
-    return f"{_HOST}-{os.getpid()}"
-
-
-@dataclass(frozen=True)
-class _Instruments:
-    sends: Counter
-    provider_errors: Counter
-    lateness: Histogram
-
-
-_lock = threading.Lock()
-_current: tuple[Path, _Instruments] | None = None
-
-
-def metrics_dir(settings: Settings) -> Path:
-    """Where this deployment's processes keep their metric files."""
-    return settings.var_dir / "metrics"
-
-
-def _instruments() -> _Instruments:
-    """The instruments writing to the configured folder (rebuilt if the settings moved it)."""
-    global _current
-    directory = metrics_dir(get_settings()).absolute()
-    with _lock:
-        if _current is not None and _current[0] == directory:
-            return _current[1]
-        directory.mkdir(parents=True, exist_ok=True)
-        values.close_all_multiprocess_files()  # type: ignore[no-untyped-call]
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
-        values.ValueClass = values.MultiProcessValue(_process_id)  # type: ignore[no-untyped-call]
-        instruments = _Instruments(
-            sends=Counter(
-                "nurture_sends",
-                "Send attempts by channel, step and the state they ended in.",
-                ["channel", "step", "status"],
-                registry=None,
-            ),
-            provider_errors=Counter(
-                "nurture_provider_errors",
-                "Provider errors by provider, channel and error code.",
-                ["provider", "channel", "code"],
-                registry=None,
-            ),
-            lateness=Histogram(
-                "nurture_send_lateness_seconds",
-                "Seconds from a delivery's due time to its hand-over to the provider.",
-                ["channel"],
-                buckets=LATENESS_BUCKETS_S,
-                registry=None,
-            ),
-        )
-        _current = (directory, instruments)
-        return instruments
-
-
-def record_send(
-    *,
-    channel: str,
-    step: str,
-    status: DeliveryStatus,
-    provider: str | None = None,
-    code: str | None = None,
-    lateness_s: float | None = None,
-) -> None:
-    """Count one send outcome; a metrics failure is logged, never raised into a send."""
-    try:
-        instruments = _instruments()
-        instruments.sends.labels(channel=channel, step=step, status=status.value).inc()
-        if status is DeliveryStatus.SENT and lateness_s is not None:
-            instruments.lateness.labels(channel=channel).observe(max(lateness_s, 0.0))
-        if status in ERROR_STATES and code and code not in _NOT_PROVIDER_CODES:
-            instruments.provider_errors.labels(
-                provider=provider or "unknown", channel=channel, code=code
-            ).inc()
-    except Exception as exc:
-        log.warning("metrics.record_failed", error=type(exc).__name__)
 
 
 class OpsCollector(Collector):
@@ -193,7 +99,7 @@ def _figures(figures: dict[str, Any]) -> Iterator[Metric]:
 
 def render_metrics(settings: Settings) -> bytes:
     """The Prometheus text exposition: every process's counters plus the scrape-time gauges."""
-    directory = metrics_dir(settings)
+    directory = settings.metrics_dir
     directory.mkdir(parents=True, exist_ok=True)
     registry = CollectorRegistry()
     MultiProcessCollector(registry, path=str(directory))  # type: ignore[no-untyped-call]

@@ -11,16 +11,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from nurture.keys import SCHEDULER_HEARTBEAT
-from nurture.models import (
-    PENDING_STATES,
-    Channel,
-    Delivery,
-    DeliveryStatus,
-    Enrollment,
-    EnrollmentStatus,
-    Heartbeat,
-)
+from nurture.core.keys import SCHEDULER_HEARTBEAT
+from nurture.core.states import PENDING_STATES, Channel, DeliveryStatus, EnrollmentStatus
+from nurture.db.tables import Delivery, Enrollment, Heartbeat
 
 #: Waiting for their due time (or their next attempt): what the dispatcher will claim.
 WAITING_STATES = (DeliveryStatus.SCHEDULED, DeliveryStatus.RETRYING)

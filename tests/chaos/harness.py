@@ -22,10 +22,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from nurture.config import get_settings
+from nurture.core.states import DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
-from nurture.intake import ConsultationRequestIn, submit
-from nurture.models import Delivery, DeliveryStatus, Enrollment, EnrollmentStatus
-from nurture.schedules import load_catalog
+from nurture.db.tables import Delivery, Enrollment
+from nurture.intake.request import ConsultationRequestIn
+from nurture.intake.service import submit
+from nurture.schedule.catalog import load_catalog
 from tests.conftest import celery_worker_args
 from tests.fakes.provider import FakeProvider, delivery_id_of
 

@@ -20,9 +20,10 @@ from sqlalchemy import select
 
 from nurture.api import create_app
 from nurture.config import get_settings
+from nurture.content.links import make_unsubscribe_token
+from nurture.core.states import Channel
 from nurture.db import session_scope, upgrade
-from nurture.links import make_unsubscribe_token
-from nurture.models import Channel, Contact, Delivery, DeliveryEvent
+from nurture.db.tables import Contact, Delivery, DeliveryEvent
 from tests.chaos.harness import (
     RedisServer,
     Stack,

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from nurture.templates import sms_segments
+from nurture.content.sms import sms_segments
 
 Api = Literal["sendgrid", "twilio"]
 _TWILIO_PREFIX = "/2010-04-01/Accounts/"

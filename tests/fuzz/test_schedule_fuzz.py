@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nurture.errors import ScheduleError
-from nurture.schedules import load_catalog
+from nurture.schedule.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = (ROOT / "schedules" / "hip-pain-consultation.yaml").read_text()

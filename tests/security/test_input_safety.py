@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from nurture.api import create_app
+from nurture.core.clock import utcnow
 from nurture.db import session_scope
-from nurture.dispatch import dispatch_tick
-from nurture.models import Contact, utcnow
-from nurture.sending import send_delivery
+from nurture.db.tables import Contact
+from nurture.dispatch.tick import dispatch_tick
+from nurture.send.deliver import send_delivery
 from tests.conftest import ROOT
 from tests.helpers import outbox, read_email, read_sms, send_context
 

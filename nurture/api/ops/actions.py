@@ -14,9 +14,9 @@ from nurture.api.ops.auth import csrf_ok, current_session, safe_next
 from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
 from nurture.config import Settings
-from nurture.control import cancel_delivery, resolve_unknown, retry_delivery
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
+from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)

@@ -20,9 +20,9 @@ from nurture.api.ops.auth import (
 )
 from nurture.api.ops.render import page
 from nurture.config import Settings
+from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
-from nurture.models import DeliveryStatus
 from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts

@@ -1,0 +1,77 @@
+"""Composing a message: a step rendered for a prospect, then wrapped for its channel
+(addresses, unsubscribe headers, opaque ids). The send path, previews and validation all
+compose through here."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from urllib.parse import quote
+
+from nurture.config import Settings
+from nurture.content.context import ContactView, build_context, links_for
+from nurture.content.message import OutgoingMessage
+from nurture.content.render import RenderedMessage, Renderer
+from nurture.core.addressing import address_of, per_channel
+from nurture.core.states import Channel
+from nurture.schedule import Catalog, Sequence, Step
+from nurture.schedule.sequence import first_sms_step
+
+
+def render_step(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    contact: ContactView,
+    delivery_id: int | None,
+) -> RenderedMessage:
+    """Render one step for one channel; the first SMS step carries the opt-out line."""
+    context = build_context(
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        step=step,
+        channel=channel,
+        contact=contact,
+        delivery_id=delivery_id,
+    )
+    first_sms = step.id == first_sms_step(sequence)
+    return renderer.render(step.template, channel, context, first_sms=first_sms)
+
+
+def envelope(
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    delivery_id: int,
+    enrollment_id: int,
+    contact: ContactView,
+    rendered: RenderedMessage,
+    now: datetime,
+    not_after: datetime | None,
+) -> OutgoingMessage:
+    """Wrap a rendered message with its addresses, headers and opaque ids."""
+    clinic = catalog.clinic
+    channel = rendered.channel
+    to = address_of(contact, channel)
+    links = links_for(settings, catalog, contact.id, channel, delivery_id)
+    mailto = f"mailto:{clinic.reply_to or clinic.from_email}?subject={quote('unsubscribe')}"
+    return OutgoingMessage(
+        delivery_id=delivery_id,
+        channel=channel,
+        to=to or "",
+        text=rendered.text,
+        subject=rendered.subject,
+        html=rendered.html,
+        from_email=str(clinic.from_email),
+        from_name=clinic.from_name,
+        reply_to=str(clinic.reply_to) if clinic.reply_to else None,
+        unsubscribe_url=per_channel(channel, links["unsubscribe"], None),
+        unsubscribe_mailto=per_channel(channel, mailto, None),
+        not_after=not_after,
+        now=now,
+        metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},
+    )

@@ -1,0 +1,110 @@
+"""Rendering messages from `templates/` with a sandboxed, strict Jinja environment.
+
+Rendering is pure: it takes the context and returns text. Templates are read at send time
+(and re-read when they change), so a fixed typo reaches every prospect still waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import css_inline
+from jinja2 import (
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    TemplateSyntaxError,
+    UndefinedError,
+    select_autoescape,
+)
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+from nurture.content.sms import sms_segments
+from nurture.core.states import Channel
+from nurture.errors import TemplateError
+
+EMAIL_PARTS = ("subject", "html", "txt")
+SMS_PARTS = ("sms",)
+LAYOUT_HTML = "_layout/email.html.j2"
+LAYOUT_TEXT = "_layout/email.txt.j2"
+STOP_FOOTER = "Reply STOP to opt out"
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message ready for a channel: email parts, or an SMS body."""
+
+    channel: Channel
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+    @property
+    def segments(self) -> int:
+        return sms_segments(self.text) if self.channel is Channel.SMS else 0
+
+
+class Renderer:
+    """Renders a step's template for one channel; one per process, templates cached."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.templates_dir = templates_dir
+        self.env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+            auto_reload=True,
+        )
+        self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+    def render(
+        self, template: str, channel: Channel, context: dict[str, Any], *, first_sms: bool = False
+    ) -> RenderedMessage:
+        """Render `template` (e.g. 'hip-pain/booking') for `channel`; TemplateError names it."""
+        if channel is Channel.SMS:
+            body = self._render(f"{template}.sms.j2", context).strip()
+            if first_sms and "STOP" not in body:
+                body = f"{body}\n{STOP_FOOTER}"
+            return RenderedMessage(channel=channel, text=body)
+        subject = " ".join(self._render(f"{template}.subject.j2", context).split())
+        if not subject:
+            raise TemplateError("renders an empty subject", template=f"{template}.subject.j2")
+        html_body = self._render(f"{template}.html.j2", context)
+        text_body = self._render(f"{template}.txt.j2", context).strip()
+        html = self._render(LAYOUT_HTML, {**context, "body": Markup(html_body)})
+        text = self._render(LAYOUT_TEXT, {**context, "body": text_body}).strip() + "\n"
+        try:
+            html = self._inliner.inline(html)
+        except ValueError as exc:
+            raise TemplateError(f"CSS could not be inlined: {exc}", template=LAYOUT_HTML) from None
+        return RenderedMessage(channel=channel, subject=subject, html=html, text=text)
+
+    def check(self, template: str, channel: Channel) -> list[str]:
+        """The files a channel needs for `template` that do not exist."""
+        parts = SMS_PARTS if channel is Channel.SMS else EMAIL_PARTS
+        return [
+            f"{template}.{part}.j2"
+            for part in parts
+            if not (self.templates_dir / f"{template}.{part}.j2").is_file()
+        ]
+
+    def _render(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except TemplateNotFound:
+            raise TemplateError("template file not found", template=name) from None
+        except TemplateSyntaxError as exc:
+            raise TemplateError(f"line {exc.lineno}: {exc.message}", template=name) from None
+        except UndefinedError as exc:
+            raise TemplateError(f"unknown variable: {exc.message}", template=name) from None
+        except SecurityError as exc:
+            raise TemplateError(f"refused by the sandbox: {exc}", template=name) from None
+        except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            raise TemplateError(f"{type(exc).__name__}: {exc}", template=name) from None

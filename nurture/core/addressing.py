@@ -1,0 +1,55 @@
+"""Addresses: email addresses and phone numbers as people type them, normalised for storage,
+and which of a prospect's addresses a channel uses (the one place that says so)."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from nurture.core.states import Channel
+from nurture.errors import InvalidAddressError
+
+DEFAULT_PHONE_REGION = "US"
+_T = TypeVar("_T")
+
+
+class Addressable(Protocol):
+    """Anything that holds a prospect's addresses: a contact row, what templates see."""
+
+    @property
+    def email(self) -> str | None: ...
+
+    @property
+    def phone(self) -> str | None: ...
+
+
+def per_channel(channel: Channel, email: _T, sms: _T) -> _T:
+    """Of two things, the one that belongs to `channel`: an email's, or an SMS's."""
+    return email if channel is Channel.EMAIL else sms
+
+
+def address_of(holder: Addressable, channel: Channel) -> str | None:
+    """The address `channel` reaches `holder` at: the email address, or the phone for SMS."""
+    return per_channel(channel, holder.email, holder.phone)
+
+
+def normalize_email(value: str) -> str:
+    """A well-formed address, lowercased; InvalidAddressError names what is wrong."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddressError(f"invalid email {value!r}: {exc}") from None
+    return checked.normalized.lower()
+
+
+def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
+    """E.164 (`+16175550123`) from what a person typed; national numbers are taken as US."""
+    try:
+        number = phonenumbers.parse(value.strip(), region)
+    except phonenumbers.NumberParseException:
+        raise InvalidAddressError(f"invalid phone {value!r}: not a phone number") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidAddressError(f"invalid phone {value!r}: not a valid number") from None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,90 @@
+"""A consultation request as a website, a form tool or the command line sends it, and where
+it came from (kept as consent evidence)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from nurture.core.addressing import normalize_email, normalize_phone
+from nurture.core.zones import check_zone
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class ConsultationRequestIn(BaseModel):
+    """A consultation request as a website or a form tool posts it."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    timezone: str | None = Field(default=None, max_length=64)
+    concern: str | None = Field(default=None, max_length=200)
+    message: str | None = Field(default=None, max_length=5000)
+    consent_email: bool | None = None
+    consent_sms: bool | None = None
+    source: str | None = Field(default=None, max_length=100)
+    #: Which version of the consent text the form showed (kept as consent evidence).
+    consent_text_version: str | None = Field(default=None, max_length=50)
+
+    _blanks = field_validator(
+        "last_name",
+        "email",
+        "phone",
+        "timezone",
+        "concern",
+        "message",
+        "source",
+        "consent_email",
+        "consent_sms",
+        "consent_text_version",
+        mode="before",
+    )(_blank_to_none)
+
+    @field_validator("first_name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("must not contain control characters")
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_email(value)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return None if value is None else normalize_phone(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> ConsultationRequestIn:
+        if not self.email and not self.phone:
+            raise ValueError("give an email or a phone number (or both)")
+        return self
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where a request came from: kept as consent evidence."""
+
+    source: str = "api"  # "api" | "form" | "cli"
+    ip: str | None = None
+    user_agent: str | None = None
+    consent_text_version: str | None = None

@@ -1,0 +1,226 @@
+"""Intake: one `enroll()` behind both the HTTP API and `nurture enroll`.
+
+A request is validated, its contact upserted, consent recorded, and the enrollment with every
+delivery written in one transaction: either all of it is stored or none. This module decides
+what to write; `write.py` (and `write_pg.py`, a never-seen prospect in one statement on
+PostgreSQL) writes it; `answer.py` builds the answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from nurture.core.states import LIVE_ENROLLMENTS, Channel, EnrollmentStatus
+from nurture.core.zones import region_for_phone, resolve_timezone
+from nurture.db import get_engine, session_scope
+from nurture.db.tables import ConsultationRequest, Enrollment
+from nurture.errors import IntakeError
+from nurture.intake.answer import describe_enrollment
+from nurture.intake.consent import consent_rows, record_consent
+from nurture.intake.request import ConsultationRequestIn, RequestMeta
+from nurture.intake.write import (
+    enroll_new_contact,
+    find_contacts,
+    record_request,
+    store_response,
+    update_contact,
+    write_deliveries,
+)
+from nurture.intake.write_pg import enroll_new_prospect
+from nurture.schedule import Catalog, Sequence
+
+
+@dataclass(frozen=True)
+class EnrollOutcome:
+    """What `enroll` answers: the response body and whether it created an enrollment."""
+
+    response: dict[str, Any]
+    created: bool
+    #: True when this answer is the stored one for an Idempotency-Key seen before.
+    replayed: bool = False
+
+    @property
+    def status_code(self) -> int:
+        """201 when the (first) request created the enrollment, else 200."""
+        return 200 if self.response.get("already_enrolled") else 201
+
+
+def enroll(
+    session: Session,
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    meta: RequestMeta = RequestMeta(),
+    idempotency_key: str | None = None,
+    sequence_id: str | None = None,
+    known: bool = False,
+) -> EnrollOutcome:
+    """Enroll a prospect; the caller's transaction holds everything written here.
+
+    The same `idempotency_key` again returns the first answer. A contact already live in the
+    routed sequence keeps that enrollment (the request is still recorded): `created` is False.
+    `known`: the caller has just found that the email or phone belongs to a contact.
+    """
+    if idempotency_key:
+        previous = session.scalar(
+            select(ConsultationRequest).where(
+                ConsultationRequest.idempotency_key == idempotency_key
+            )
+        )
+        if previous is not None and previous.response is not None:
+            return EnrollOutcome(response=previous.response, created=False, replayed=True)
+
+    sequence = _sequence_for(request, catalog, sequence_id)
+    if not known and session.get_bind().dialect.name == "postgresql":
+        response = enroll_new_prospect(
+            session.connection(),
+            request,
+            catalog=catalog,
+            sequence=sequence,
+            now=now,
+            meta=meta,
+            idempotency_key=idempotency_key,
+        )
+        if response is not None:
+            if idempotency_key:
+                store_response(session, response["request_id"], response)
+            return EnrollOutcome(response=response, created=True)
+    matches = find_contacts(session, request)
+    if not matches:
+        # The common case, written without the ORM; nothing to update, no enrollment to find.
+        response = enroll_new_contact(
+            session,
+            request,
+            catalog=catalog,
+            sequence=sequence,
+            now=now,
+            meta=meta,
+            idempotency_key=idempotency_key,
+        )
+        return EnrollOutcome(response=response, created=True)
+
+    contact = update_contact(session, matches, request, now)
+    tz = resolve_timezone(request.timezone, contact.phone, catalog.clinic.timezone)
+    if request.timezone or not contact.timezone:
+        contact.timezone = tz.key
+    request_id = record_request(session, request, contact.id, now, meta, idempotency_key)
+    rows, granted = consent_rows(
+        request, contact_id=contact.id, request_id=request_id, meta=meta, now=now
+    )
+    if Channel.EMAIL in granted:
+        contact.consent_email = granted[Channel.EMAIL]
+    if Channel.SMS in granted:
+        contact.consent_sms = granted[Channel.SMS]
+    record_consent(session, rows, request)
+
+    live = session.scalar(
+        select(Enrollment).where(
+            Enrollment.contact_id == contact.id,
+            Enrollment.sequence_id == sequence.id,
+            Enrollment.status.in_(LIVE_ENROLLMENTS),
+        )
+    )
+    if live is None:
+        region = region_for_phone(contact.phone)
+        enrollment = Enrollment(
+            contact_id=contact.id,
+            request_id=request_id,
+            sequence_id=sequence.id,
+            status=EnrollmentStatus.ACTIVE,
+            timezone=tz.key,
+            region=region,
+            started_at=now,
+        )
+        session.add(enrollment)
+        session.flush()
+        schedule = write_deliveries(
+            session,
+            sequence=sequence,
+            catalog=catalog,
+            enrollment_id=enrollment.id,
+            contact_id=contact.id,
+            addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
+            tz=tz,
+            region=region,
+            now=now,
+        )
+        response = describe_enrollment(
+            session, enrollment, request_id=request_id, schedule=schedule
+        )
+    else:
+        response = describe_enrollment(session, live, request_id=request_id, already_enrolled=True)
+    if idempotency_key:
+        # Kept only where it can be replayed: one UPDATE less for requests without a key.
+        store_response(session, request_id, response)
+    return EnrollOutcome(response=response, created=live is None)
+
+
+def _sequence_for(
+    request: ConsultationRequestIn, catalog: Catalog, sequence_id: str | None
+) -> Sequence:
+    if sequence_id:
+        return catalog.get(sequence_id)
+    return catalog.route(request.concern, request.source)
+
+
+def submit(
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    meta: RequestMeta = RequestMeta(),
+    idempotency_key: str | None = None,
+    sequence_id: str | None = None,
+    attempts: int = 3,
+) -> EnrollOutcome:
+    """`enroll` in its own transaction, tried again when a concurrent twin won a race.
+
+    Two identical requests at once (the same Idempotency-Key, or the same new contact) meet
+    on a unique constraint; the loser's transaction is rolled back whole and retried, and
+    then finds the winner's rows.
+    """
+    engine = get_engine()
+    # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
+    # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
+    alone = not idempotency_key and engine.dialect.name == "postgresql"
+    for attempt in range(attempts):
+        try:
+            if alone:
+                sequence = _sequence_for(request, catalog, sequence_id)
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    response = enroll_new_prospect(
+                        conn,
+                        request,
+                        catalog=catalog,
+                        sequence=sequence,
+                        now=now,
+                        meta=meta,
+                        idempotency_key=None,
+                    )
+                if response is not None:
+                    return EnrollOutcome(response=response, created=True)
+            with session_scope() as session:
+                return enroll(
+                    session,
+                    request,
+                    catalog=catalog,
+                    now=now,
+                    meta=meta,
+                    idempotency_key=idempotency_key,
+                    sequence_id=sequence_id,
+                    known=alone,
+                )
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise IntakeError(
+                    "a concurrent identical request is being processed; retry",
+                    field="idempotency_key",
+                ) from None
+    raise AssertionError("unreachable")

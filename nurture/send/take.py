@@ -1,0 +1,291 @@
+"""A worker takes a queued delivery: the compare-and-set `queued → sending`, with the stop,
+consent and suppression checks committed with it, so a stop that committed first is always
+seen. (The dispatcher *claims* due deliveries for the broker; a worker *takes* one to send.)
+
+Two ways to take:
+- `take` (any delivery): the CAS, then one joined query for what the send needs and the
+  checks, in the caller's transaction; `checks.may_send` then skips or holds what may not
+  go now.
+- `take_many` (deliveries read ahead by `preload`, the common case): guarded UPDATEs whose
+  WHERE carries the checks, so each wins only if its delivery may go (one statement for the
+  batch on PostgreSQL). A delivery not won falls back to `take`, which finds out why (lost,
+  skipped or held).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence as Seq
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    Table,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.orm import Session
+
+from nurture.content.context import ContactView
+from nurture.core.addressing import address_of, per_channel
+from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
+from nurture.db.connections import autocommit
+from nurture.db.tables import (
+    ConsultationRequest,
+    Contact,
+    Delivery,
+    Enrollment,
+    Suppression,
+)
+from nurture.db.transitions import move_many, transition
+from nurture.schedule import Sequence, Step
+
+if TYPE_CHECKING:
+    from nurture.send.context import SendContext
+
+_DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+_ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
+_CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
+_SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
+
+
+@dataclass
+class Taken:
+    """A delivery this worker holds (or is about to take), with what sending it needs."""
+
+    delivery: Delivery
+    enrollment: Enrollment
+    contact: ContactView
+    sequence: Sequence | None
+    step: Step | None
+    #: The contact's current consent on the delivery's channel.
+    consent: bool
+    #: The delivery's address is on the channel's suppression list.
+    suppressed: bool
+
+    @property
+    def address(self) -> str | None:
+        return address_of(self.contact, self.delivery.channel)
+
+
+def contact_view(contact: Contact, *, concern: str | None, timezone: str) -> ContactView:
+    return ContactView(
+        id=contact.id,
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        concern=concern,
+        booked=contact.booked_at is not None,
+        timezone=timezone,
+    )
+
+
+def _taken(
+    ctx: SendContext,
+    delivery: Delivery,
+    enrollment: Enrollment,
+    contact: Contact,
+    concern: str | None,
+    suppressed: bool,
+) -> Taken:
+    sequence = ctx.catalog.sequences.get(enrollment.sequence_id)
+    step = None
+    if sequence is not None:
+        step = next((s for s in sequence.steps if s.id == delivery.step_id), None)
+    view = contact_view(contact, concern=concern, timezone=enrollment.timezone)
+    consent = per_channel(delivery.channel, contact.consent_email, contact.consent_sms)
+    return Taken(delivery, enrollment, view, sequence, step, bool(consent), suppressed)
+
+
+def take(session: Session, ctx: SendContext, delivery_id: int, now: datetime) -> Taken | None:
+    """The CAS `queued → sending`, then all the send needs in one more query (same transaction)."""
+    params = {
+        "delivery_id": delivery_id,
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+    }
+    rows = move_many(
+        session, _take_statement(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
+    )
+    if not rows:
+        return None
+    return _with_context(session, ctx, rows[0][1])
+
+
+def load(session: Session, ctx: SendContext, delivery_id: int) -> Taken:
+    """What sending a delivery needs and the state of its checks, read now (not taken)."""
+    return _with_context(session, ctx, session.get_one(Delivery, delivery_id))
+
+
+def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Taken:
+    """The enrollment, contact, concern and suppression of `delivery`, in one query."""
+    address = per_channel(delivery.channel, Contact.email, Contact.phone)
+    suppressed = (
+        select(Suppression.id)
+        .where(Suppression.channel == delivery.channel, Suppression.address == address)
+        .exists()
+    )
+    enrollment, contact, concern, is_suppressed = session.execute(
+        select(Enrollment, Contact, ConsultationRequest.concern, suppressed)
+        .select_from(Enrollment)
+        .join(Contact, Contact.id == delivery.contact_id)
+        .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
+        .where(Enrollment.id == delivery.enrollment_id)
+    ).one()
+    return _taken(ctx, delivery, enrollment, contact, concern, bool(is_suppressed))
+
+
+def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
+    """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
+
+    Nothing is taken: `take_many` does that, just before the sends.
+    """
+    if not delivery_ids:
+        return {}
+    with ctx.sessions() as session:
+        rows = session.execute(
+            select(Delivery, Enrollment, Contact, ConsultationRequest.concern)
+            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+            .join(Contact, Contact.id == Delivery.contact_id)
+            .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.QUEUED)
+        ).all()
+    # Closing the session detaches the rows with their loaded state (it expires nothing).
+    return {d.id: _taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
+
+
+def take_many(ctx: SendContext, ahead: Seq[Taken], now: datetime) -> set[int]:
+    """Take preloaded deliveries that may go now as read, with guarded UPDATEs; the ids won.
+
+    One statement for the whole batch on PostgreSQL, one per delivery on SQLite. A delivery
+    not won (stopped, suppressed, changed, held, or another worker won) is left for the
+    caller to take the long way, which settles the case. The won ones are `sending` here.
+    """
+    from nurture.send.checks import skip_reason, window_opening
+
+    going = [c for c in ahead if skip_reason(c, ctx) is None and window_opening(c, now) <= now]
+    if not going:
+        return set()
+    lease_expires_at = now + timedelta(seconds=ctx.settings.lease_s)
+    engine = ctx.engine
+    with autocommit(engine) as conn:
+        if engine.dialect.name == "postgresql":
+            params: dict[str, Any] = {
+                "ids": [c.delivery.id for c in going],
+                "addresses": [c.address for c in going],
+                "check_booked": [not c.contact.booked for c in going],
+                "now": now,
+                "lease_expires_at": lease_expires_at,
+            }
+            rows = move_many(
+                conn, _guarded_takes(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
+            )
+            won = {i: n for i, n in rows}
+        else:
+            won = {}
+            for c in going:
+                one = {
+                    "delivery_id": c.delivery.id,
+                    "address": c.address,
+                    "now": now,
+                    "lease_expires_at": lease_expires_at,
+                }
+                stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
+                for _, attempts in move_many(
+                    conn, stmt, one, to=DeliveryStatus.SENDING, at=now, source="worker"
+                ):
+                    won[c.delivery.id] = attempts
+    for c in going:
+        if c.delivery.id in won:
+            c.delivery.attempts = won[c.delivery.id]
+            c.delivery.status = DeliveryStatus.SENDING
+    return set(won)
+
+
+def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
+    """`queued → sending` with one more attempt and a fresh lease, where `where` holds."""
+    d = _DELIVERIES
+    return transition(
+        DeliveryStatus.SENDING,
+        (DeliveryStatus.QUEUED,),
+        where=where,
+        values={
+            "attempts": d.c.attempts + 1,
+            "lease_expires_at": bindparam("lease_expires_at", type_=d.c.lease_expires_at.type),
+            "updated_at": bindparam("now", type_=d.c.updated_at.type),
+        },
+        returning=returning,
+    )
+
+
+@lru_cache(maxsize=1)
+def _take_statement() -> Any:
+    """`take`'s CAS, returning the whole delivery; built once."""
+    return _taking([_DELIVERIES.c.id == bindparam("delivery_id")], [Delivery])
+
+
+@lru_cache(maxsize=1)
+def _guarded_takes() -> Any:
+    """`_guarded_take` for a whole batch (PostgreSQL): the ids, the addresses as read and
+    whether to check the booking come as arrays, so the statement is built once."""
+    d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
+    v = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)),
+            bindparam("addresses", type_=ARRAY(k.c.email.type)),
+            bindparam("check_booked", type_=ARRAY(Boolean)),
+        )
+        .table_valued(
+            column("id", Integer),
+            column("address", k.c.email.type),
+            column("check_booked", Boolean),
+        )
+        .render_derived(name="v")
+    )
+    email = d.c.channel == Channel.EMAIL
+    may_go = (
+        exists()
+        .where(
+            e.c.id == d.c.enrollment_id,
+            e.c.status == EnrollmentStatus.ACTIVE,
+            k.c.id == d.c.contact_id,
+            case((email, k.c.consent_email), else_=k.c.consent_sms).is_(True),
+            case((email, k.c.email), else_=k.c.phone) == v.c.address,
+            or_(~v.c.check_booked, k.c.booked_at.is_(None)),
+            ~exists()
+            .where(s.c.channel == d.c.channel, s.c.address == v.c.address)
+            .correlate_except(s),
+        )
+        .correlate_except(e, k)
+    )
+    return _taking([d.c.id == v.c.id, may_go], [d.c.attempts])
+
+
+@lru_cache(maxsize=4)
+def _guarded_take(channel: Channel, *, check_booked: bool) -> Any:
+    """The CAS with the checks in its WHERE; built once per variant, so SQLAlchemy's
+    statement cache is hit without walking a new statement on every send."""
+    d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
+    address = bindparam("address", type_=k.c.email.type)
+    # Everything `skip_reason` read that others may change, checked again in the take itself.
+    may_go = exists().where(
+        e.c.id == d.c.enrollment_id,
+        e.c.status == EnrollmentStatus.ACTIVE,
+        k.c.id == d.c.contact_id,
+        per_channel(channel, k.c.consent_email, k.c.consent_sms).is_(True),
+        per_channel(channel, k.c.email, k.c.phone) == address,
+        k.c.booked_at.is_(None) if check_booked else true(),
+        ~exists().where(s.c.channel == channel, s.c.address == address),
+    )
+    return _taking([d.c.id == bindparam("delivery_id"), may_go], [d.c.attempts])

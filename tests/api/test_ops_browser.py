@@ -1,0 +1,188 @@
+"""The /ops page in a real headless Chromium (Debian's, driven by Selenium) against a real
+`nurture api` server and a seeded database. Screenshots land in tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import nurture.cli.ops  # noqa: F401 - registers `health`
+from nurture.cli import app as cli
+from nurture.core.clock import utcnow
+from nurture.core.states import DeliveryStatus
+from nurture.db import session_scope, upgrade
+from nurture.ops.status import collect_status
+from tests.conftest import IN_CI, ROOT, wait_for
+from tests.ops_helpers import ids_of, rows, seed_now, status_of
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = ROOT / "tests" / "artifacts"
+#: Headless, offline, and nothing of the machine's own profile.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,1800",
+)
+
+
+def need_browser() -> None:
+    """Skip locally, fail on CI, naming what is missing and how to get it."""
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        missing.append("the selenium package")
+    if not missing:
+        return
+    message = (
+        f"browser test needs {', '.join(missing)}: run scripts/browser.sh "
+        "(apt-get install chromium chromium-driver) and scripts/install.sh"
+    )
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def api_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """`nurture api` in its own process, on the test's database."""
+    upgrade()
+    port = _free_port()
+    log = open(tmp_path / "api.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nurture.cli", "api", "--port", str(port)],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            assert process.poll() is None, (tmp_path / "api.log").read_text()
+            return False
+
+    wait_for(up, timeout_s=30, message="the API to answer /healthz")
+    yield base
+    process.terminate()
+    process.wait(15)
+    log.close()
+
+
+@pytest.fixture
+def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download anything
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+        options.add_argument(flag)
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)  # find_element waits for the next page after a click
+    yield driver
+    driver.quit()
+
+
+def _figure(driver: Any, key: str) -> str:
+    from selenium.webdriver.common.by import By
+
+    return str(
+        driver.find_element(By.CSS_SELECTOR, f'[data-figure="{key}"]').get_attribute("data-value")
+    )
+
+
+def test_the_ops_page_behind_the_key_matches_the_database_and_retries(
+    api_server: str, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    _, seeded = seed_now()
+    browser.get(f"{api_server}/ops?refresh=0")
+    assert browser.find_elements(By.ID, "login"), "no login form before the key is given"
+    assert "data-figure" not in browser.page_source
+    browser.find_element(By.ID, "api_key").send_keys("wrong")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(
+        lambda: "That is not the API key." in browser.page_source,
+        timeout_s=10,
+        message="the wrong key refused",
+    )
+    browser.find_element(By.ID, "api_key").send_keys("test-key")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(lambda: browser.find_elements(By.ID, "health"), timeout_s=10, message="the dashboard")
+    cookie = browser.get_cookie("nurture_ops")
+    assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    with session_scope() as s:
+        figures = collect_status(s, now=utcnow())
+    for key in ("due_now", "next_24h", "failed", "unknown", "paused"):
+        assert _figure(browser, key) == str(figures[key]), key
+    for state, count in figures["deliveries"].items():
+        cell = browser.find_element(By.CSS_SELECTOR, f'#states td[data-state="{state}"]')
+        assert cell.text == str(count), state
+    shown_late = float(_figure(browser, "oldest_overdue_s"))
+    assert abs(shown_late - figures["oldest_overdue_s"]) < 5
+    assert browser.find_element(By.ID, "health").get_attribute("data-healthy") == "false"
+    browser.save_screenshot(str(ARTIFACTS / "ops-dashboard.png"))
+
+    failed = next(d.id for d in rows() if d.status is DeliveryStatus.FAILED)
+    row = browser.find_element(By.CSS_SELECTOR, f'tr[data-delivery-id="{failed}"]')
+    row.find_element(By.CSS_SELECTOR, 'button[data-action="retry"]').click()
+    wait_for(lambda: "done=retried" in browser.current_url, timeout_s=10, message="the retry")
+    assert browser.find_element(By.ID, "flash").text.startswith(f"Delivery {failed} will be sent")
+    assert status_of(failed) is DeliveryStatus.SCHEDULED
+    assert _figure(browser, "failed") == str(figures["failed"] - 1)
+    browser.save_screenshot(str(ARTIFACTS / "ops-after-retry.png"))
+
+    contact_id = seeded.unknown["enrollment"]["contact_id"]  # type: ignore[index]
+    browser.find_element(By.CSS_SELECTOR, f'a[href="/ops/contacts/{contact_id}"]').click()
+    wait_for(lambda: browser.find_elements(By.ID, "contact"), timeout_s=10, message="the contact")
+    first = ids_of(seeded.unknown)[0]
+    events = browser.find_elements(
+        By.CSS_SELECTOR, f'tr[data-delivery-id="{first}"] [data-event-status]'
+    )
+    assert [e.get_attribute("data-event-status") for e in events] == ["queued", "unknown"]
+    browser.save_screenshot(str(ARTIFACTS / "ops-contact.png"))
+    assert (ARTIFACTS / "ops-dashboard.png").stat().st_size > 10_000
+
+
+def test_health_url_checks_a_live_endpoint(api_server: str) -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["health", "url", f"{api_server}/readyz"]).exit_code == 0
+    missing = runner.invoke(cli, ["health", "url", f"{api_server}/nope"])
+    assert missing.exit_code == 1

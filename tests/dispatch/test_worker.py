@@ -1,0 +1,155 @@
+"""Real Celery workers on the real Redis, with SQLite and PostgreSQL: the whole path."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from nurture.core.keys import SEND_QUEUE, SEND_TASK
+from nurture.core.states import DeliveryStatus
+from nurture.dispatch.queue import create_app
+from tests.conftest import ROOT, midday_zone, use, wait_for
+from tests.helpers import deliveries, enroll, outbox, read_email, read_sms
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def on_redis(db: str, redis_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+    use(env, monkeypatch, broker_url=redis_url, lease_s="10", dispatch_interval_s="0.5")
+    return db
+
+
+def _sent_times() -> dict[tuple[str, str], datetime]:
+    return {
+        (d.step_id, d.channel.value): d.sent_at
+        for d in deliveries()
+        if d.status is DeliveryStatus.SENT and d.sent_at
+    }
+
+
+def test_a_request_goes_out_in_order_at_its_due_times(on_redis: str, start_worker) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    started = datetime.now(UTC)
+    enroll(started, timezone=midday_zone())
+    sent = wait_for(
+        lambda: t if len(t := _sent_times()) == 6 else None,
+        timeout_s=45,
+        message="six messages sent",
+    )
+    assert isinstance(sent, dict)
+    for step, after_s in (("doctor-first", 0), ("self-test", 4), ("booking", 8)):
+        for channel in ("email", "sms"):
+            lateness = (sent[step, channel] - started).total_seconds() - after_s
+            assert -0.5 <= lateness < 5, (step, channel, lateness)
+    assert sent["doctor-first", "sms"] < sent["self-test", "sms"] < sent["booking", "sms"]
+    emails = [read_email(p) for p in outbox("email")]
+    assert len(emails) == 3 and all(m["To"] == "robin@example.com" for m in emails)
+    sms = [read_sms(p) for p in outbox("sms")]
+    assert len(sms) == 3 and all(m["to"] == "+16175550199" for m in sms)
+
+
+def test_the_same_task_message_three_times_on_the_broker_sends_once(
+    on_redis: str, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    from nurture.db import session_scope
+    from nurture.dispatch.tick import claim_due
+
+    enroll(datetime.now(UTC), timezone=midday_zone())
+    from datetime import timedelta
+
+    with session_scope() as s:
+        ids = claim_due(s, now=datetime.now(UTC), limit=10, lease=timedelta(seconds=300))
+    assert len(ids) == 2
+    producer_app = create_app()
+    for _ in range(3):
+        for delivery_id in ids:
+            producer_app.send_task(SEND_TASK, args=[delivery_id], queue=SEND_QUEUE)
+    start_worker(beat=False, concurrency=8)
+    wait_for(
+        lambda: all(d.status is DeliveryStatus.SENT for d in deliveries() if d.id in ids),
+        timeout_s=30,
+        message="both claimed deliveries sent",
+    )
+    time.sleep(1.5)  # let the four duplicates run too
+    assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
+
+
+def test_two_workers_each_with_a_scheduler_send_every_message_once(
+    on_redis: str, start_worker
+) -> None:  # type: ignore[no-untyped-def]
+    started = datetime.now(UTC)
+    for n in range(10):
+        enroll(started, email=f"p{n}@example.com", phone=f"+1617555{n:04d}", timezone=midday_zone())
+    start_worker(name="a")
+    start_worker(name="b")
+    wait_for(
+        lambda: len(outbox("email")) + len(outbox("sms")) >= 60,
+        timeout_s=60,
+        message="sixty messages",
+    )
+    time.sleep(1.5)
+    recipients = [read_email(p)["To"] for p in outbox("email")]
+    assert sorted(recipients) == sorted(f"p{n}@example.com" for n in range(10) for _ in range(3))
+    keys = {
+        (d.enrollment_id, d.step_id, d.channel)
+        for d in deliveries()
+        if d.status is DeliveryStatus.SENT
+    }
+    assert len(keys) == 60
+    assert len(outbox("sms")) == 30
+
+
+def test_stop_between_two_steps_prevents_every_later_send(
+    on_redis: str, start_worker, env: dict[str, str]
+) -> None:  # type: ignore[no-untyped-def]
+    start_worker()
+    enroll(datetime.now(UTC), timezone=midday_zone())
+    wait_for(
+        lambda: len(outbox("email")) == 1 and len(outbox("sms")) == 1,
+        timeout_s=20,
+        message="the first step",
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nurture.cli",
+            "stop",
+            "--email",
+            "robin@example.com",
+            "--reason",
+            "asked",
+        ],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "1 enrollment(s) stopped, 4 pending message(s) skipped" in result.stdout
+    time.sleep(10)  # past the last step's due time
+    assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
+    assert {d.status for d in deliveries() if d.step_id != "doctor-first"} == {
+        DeliveryStatus.SKIPPED
+    }
+
+
+def test_the_worker_log_holds_no_message_bodies(on_redis: str, start_worker) -> None:  # type: ignore[no-untyped-def]
+    worker = start_worker()
+    enroll(datetime.now(UTC), timezone=midday_zone(), concern="fast hip trouble")
+    wait_for(lambda: len(outbox("sms")) == 1, timeout_s=20, message="the first SMS")
+    time.sleep(0.5)
+    log = worker.log()
+    assert "send.sent" in log
+    body = read_sms(outbox("sms")[0])["body"]
+    for fragment in (body[:40], "robin@example.com", "+16175550199", "hip trouble", "Robin"):
+        assert fragment not in log, fragment
+    assert not Path(worker.log_path).read_text().count("Traceback")
