@@ -33,6 +33,30 @@ def _redact(_: object, __: str, event_dict: structlog.types.EventDict) -> struct
     return event_dict
 
 
+#: Celery's own line for every task received and finished, and beat's for every tick: at one
+#: dispatcher tick a second they bury what matters. nurture logs what a task did instead
+#: (a send, a hold, a tick that claimed something), so these show at DEBUG only.
+_CHATTER = (
+    ("celery.worker.strategy", "Task %(name)s[%(id)s] received"),
+    ("celery.app.trace", "Task %(name)s[%(id)s] succeeded in"),
+    ("celery.beat", "Scheduler: Sending due task"),
+)
+
+
+class QuietTicks(logging.Filter):
+    """Drops Celery's per-task and per-tick INFO lines (see `_CHATTER`) unless at DEBUG."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.keep = level <= logging.DEBUG
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.keep or record.levelno != logging.INFO:
+            return True
+        text = str(record.msg)
+        return not any(record.name == name and text.startswith(s) for name, s in _CHATTER)
+
+
 def configure_logging(settings: Settings) -> None:
     """Route structlog and stdlib logging through one renderer."""
     json_logs = settings.log_format == "json" or (
@@ -70,6 +94,7 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    handler.addFilter(QuietTicks(root.level))
     # HTTP client libraries log whole URLs at INFO, and a query string may hold an address.
     for name in ("httpx", "httpx2", "httpcore", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)

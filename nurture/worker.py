@@ -18,6 +18,7 @@ from nurture.core.clock import utcnow
 from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines
+from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
 from nurture.dispatch.queue import create_app
 from nurture.logs import configure_logging
@@ -37,6 +38,16 @@ def _fresh_process(**_: Any) -> None:
 @signals.setup_logging.connect
 def _logging(**_: Any) -> None:
     configure_logging(get_settings())
+
+
+@signals.worker_ready.connect
+def _worker_started(**_: Any) -> None:
+    check_at_start("worker")  # one line if the database lacks its migrations
+
+
+@signals.beat_init.connect
+def _scheduler_started(**_: Any) -> None:
+    check_at_start("scheduler")
 
 
 #: How a send task meets a database it cannot reach (refused, dropped, pool exhausted): it

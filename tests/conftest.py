@@ -62,6 +62,13 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def need_service(name: str, host: str, port: int) -> None:
     """Skip (locally) or fail (CI=true) when a real service is not there."""
     if _reachable(host, port):

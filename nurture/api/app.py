@@ -2,22 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from nurture import __version__
 from nurture.api import bookings, health, intake, links, metrics, ops, webhooks
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings
+from nurture.db.migrate import check_at_start
 from nurture.logs import configure_logging
 
 
+@asynccontextmanager
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
+    # A database without its migrations is said once, at start (and by /readyz).
+    await run_in_threadpool(check_at_start, "api")
+    yield
+
+
 def create_app() -> FastAPI:
+    """The API: intake, links, webhooks, ops pages and JSON, health and metrics."""
     settings = get_settings()
     configure_logging(settings)
     app = FastAPI(
+        lifespan=_lifespan,
         title="nurture",
         version=__version__,
         description="Consultation requests in, follow-up email and SMS out.",

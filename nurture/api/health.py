@@ -1,13 +1,14 @@
-"""`/healthz` (the process is alive) and `/readyz` (database and broker reachable)."""
+"""`/healthz` (the process is alive) and `/readyz` (the database is reachable and migrated,
+the broker reachable)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
 
 from nurture.config import get_settings
 from nurture.db import get_engine
+from nurture.db.migrate import missing_migrations
 from nurture.dispatch.queue import broker_connection
 
 router = APIRouter(tags=["health"])
@@ -22,9 +23,7 @@ def healthz() -> dict[str, str]:
 def readyz() -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-        checks["database"] = "ok"
+        checks["database"] = missing_migrations(get_engine()) or "ok"
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from nurture.api.deps import catalog_dep, client_ip, now_dep, settings_dep
 from nurture.config import Settings
 from nurture.content.links import read_booking_token, read_unsubscribe_token
+from nurture.core.addressing import address_of
 from nurture.core.states import Channel
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Delivery, DeliveryEvent
@@ -71,7 +72,7 @@ def unsubscribe_page(
     if found is None:
         return _page("invalid_link.html.j2", 404, clinic=catalog.clinic)
     contact, channel = found
-    address = (contact.email if channel is Channel.EMAIL else contact.phone) or ""
+    address = address_of(contact, channel) or ""
     return _page(
         "unsubscribe.html.j2",
         clinic=catalog.clinic,

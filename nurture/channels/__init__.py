@@ -10,6 +10,7 @@ from __future__ import annotations
 from nurture.channels.base import BaseChannel, SendResult
 from nurture.config import Settings
 from nurture.content.message import OutgoingMessage
+from nurture.core.addressing import per_channel
 from nurture.core.states import Channel
 from nurture.errors import ConfigError
 
@@ -39,7 +40,7 @@ def _require(settings: Settings, backend: str, *names: str) -> None:
 
 def make_channel(channel: Channel, settings: Settings) -> BaseChannel:
     """The configured sender for `channel` (NURTURE_EMAIL_BACKEND / NURTURE_SMS_BACKEND)."""
-    backend = settings.email_backend if channel is Channel.EMAIL else settings.sms_backend
+    backend = per_channel(channel, settings.email_backend, settings.sms_backend)
     if backend == "outbox":
         from nurture.channels.outbox import OutboxEmailChannel, OutboxSmsChannel
 

@@ -6,7 +6,10 @@ import sys
 
 import typer
 from rich.console import Console
+from sqlalchemy.exc import DBAPIError
 
+from nurture.db import get_engine
+from nurture.db.migrate import missing_migrations
 from nurture.errors import NurtureError
 
 app = typer.Typer(
@@ -35,6 +38,15 @@ def main() -> None:
         app()
     except NurtureError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except DBAPIError as exc:
+        # Most often a database nobody migrated yet: say what to run, not a traceback.
+        try:
+            missing = missing_migrations(get_engine())
+        except Exception:
+            missing = None
+        reason = missing or f"the database refused the command ({type(exc.orig).__name__})"
+        err_console.print(f"[red]error:[/red] {reason}", highlight=False, soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.panel import Panel
@@ -131,7 +130,7 @@ def timeline(
     for column in ("step", "channel", "local time", "after start"):
         table.add_column(column)
     for p in plan:
-        local = p.due_at.astimezone(ZoneInfo(tz.key))
+        local = p.due_at.astimezone(tz)
         delta = p.due_at - begin
         table.add_row(
             p.step_id,

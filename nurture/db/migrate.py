@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+import structlog
+from sqlalchemy import Engine
 
 from nurture.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = structlog.get_logger(__name__)
 
 
 def alembic_config(url: str | None = None) -> Any:
+    """Alembic's configuration for our migrations against `url` (default: the settings')."""
     from alembic.config import Config
 
     cfg = Config()
@@ -24,3 +30,47 @@ def upgrade(url: str | None = None) -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), "head")
+
+
+#: What a process says, in one line, when the database lacks migrations.
+NOT_MIGRATED = "the database is not migrated: run `nurture db upgrade`"
+
+
+@lru_cache(maxsize=1)
+def _heads() -> frozenset[str]:
+    from alembic.script import ScriptDirectory
+
+    return frozenset(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def missing_migrations(engine: Engine) -> str | None:
+    """None when the database has every migration; else one line saying what to run.
+
+    Raises what the database raises when it cannot be reached.
+    """
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        current = frozenset(MigrationContext.configure(conn).get_current_heads())
+    if current == _heads():
+        return None
+    if not current:
+        return f"{NOT_MIGRATED} (it has no tables yet)"
+    at, needs = ", ".join(sorted(current)), ", ".join(sorted(_heads()))
+    return f"{NOT_MIGRATED} (it is at migration {at}; this version needs {needs})"
+
+
+def check_at_start(process: str, *, url: str | None = None) -> bool:
+    """Say in one log line, as a process starts, that its database lacks migrations or
+    cannot be reached; whether it is ready."""
+    from nurture.db.engine import get_engine
+
+    try:
+        problem = missing_migrations(get_engine(url))
+    except Exception as exc:
+        log.error("db.unreachable", process=process, error=type(exc).__name__)
+        return False
+    if problem is not None:
+        log.error("db.not_migrated", process=process, hint=problem)
+        return False
+    return True

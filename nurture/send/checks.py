@@ -16,10 +16,10 @@ from nurture.db.tables import Delivery
 from nurture.db.transitions import move
 from nurture.schedule.plan import hold_until
 from nurture.send.metrics import record_send
+from nurture.send.taken import Taken
 
 if TYPE_CHECKING:
     from nurture.send.context import SendContext
-    from nurture.send.take import Taken
 
 log = structlog.get_logger(__name__)
 

@@ -31,7 +31,8 @@ from nurture.schedule.windows import quiet_hours_end
 from nurture.send.checks import may_send, park
 from nurture.send.context import SendContext
 from nurture.send.outcome import Outcome, Ready, bind_delivery, finish, hand_over
-from nurture.send.take import Taken, load, preload, take, take_many
+from nurture.send.take import load, preload, take, take_many
+from nurture.send.taken import Taken
 
 log = structlog.get_logger(__name__)
 

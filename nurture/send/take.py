@@ -15,7 +15,6 @@ Two ways to take:
 from __future__ import annotations
 
 from collections.abc import Sequence as Seq
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -36,8 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
-from nurture.content.context import ContactView
-from nurture.core.addressing import address_of, per_channel
+from nurture.core.addressing import per_channel
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db.connections import autocommit
 from nurture.db.tables import (
@@ -48,7 +46,8 @@ from nurture.db.tables import (
     Suppression,
 )
 from nurture.db.transitions import move_many, transition
-from nurture.schedule import Sequence, Step
+from nurture.send.checks import skip_reason, window_opening
+from nurture.send.taken import Taken, taken
 
 if TYPE_CHECKING:
     from nurture.send.context import SendContext
@@ -57,55 +56,6 @@ _DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
 _ENROLLMENTS: Table = Enrollment.__table__  # type: ignore[assignment]
 _CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
 _SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
-
-
-@dataclass
-class Taken:
-    """A delivery this worker holds (or is about to take), with what sending it needs."""
-
-    delivery: Delivery
-    enrollment: Enrollment
-    contact: ContactView
-    sequence: Sequence | None
-    step: Step | None
-    #: The contact's current consent on the delivery's channel.
-    consent: bool
-    #: The delivery's address is on the channel's suppression list.
-    suppressed: bool
-
-    @property
-    def address(self) -> str | None:
-        return address_of(self.contact, self.delivery.channel)
-
-
-def contact_view(contact: Contact, *, concern: str | None, timezone: str) -> ContactView:
-    return ContactView(
-        id=contact.id,
-        first_name=contact.first_name,
-        last_name=contact.last_name,
-        email=contact.email,
-        phone=contact.phone,
-        concern=concern,
-        booked=contact.booked_at is not None,
-        timezone=timezone,
-    )
-
-
-def _taken(
-    ctx: SendContext,
-    delivery: Delivery,
-    enrollment: Enrollment,
-    contact: Contact,
-    concern: str | None,
-    suppressed: bool,
-) -> Taken:
-    sequence = ctx.catalog.sequences.get(enrollment.sequence_id)
-    step = None
-    if sequence is not None:
-        step = next((s for s in sequence.steps if s.id == delivery.step_id), None)
-    view = contact_view(contact, concern=concern, timezone=enrollment.timezone)
-    consent = per_channel(delivery.channel, contact.consent_email, contact.consent_sms)
-    return Taken(delivery, enrollment, view, sequence, step, bool(consent), suppressed)
 
 
 def take(session: Session, ctx: SendContext, delivery_id: int, now: datetime) -> Taken | None:
@@ -143,7 +93,7 @@ def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Tak
         .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
         .where(Enrollment.id == delivery.enrollment_id)
     ).one()
-    return _taken(ctx, delivery, enrollment, contact, concern, bool(is_suppressed))
+    return taken(ctx, delivery, enrollment, contact, concern, bool(is_suppressed))
 
 
 def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
@@ -162,7 +112,7 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
             .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.QUEUED)
         ).all()
     # Closing the session detaches the rows with their loaded state (it expires nothing).
-    return {d.id: _taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
+    return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
 
 
 def take_many(ctx: SendContext, ahead: Seq[Taken], now: datetime) -> set[int]:
@@ -172,8 +122,6 @@ def take_many(ctx: SendContext, ahead: Seq[Taken], now: datetime) -> set[int]:
     not won (stopped, suppressed, changed, held, or another worker won) is left for the
     caller to take the long way, which settles the case. The won ones are `sending` here.
     """
-    from nurture.send.checks import skip_reason, window_opening
-
     going = [c for c in ahead if skip_reason(c, ctx) is None and window_opening(c, now) <= now]
     if not going:
         return set()

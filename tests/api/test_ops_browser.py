@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
 from nurture.ops.status import collect_status
-from tests.conftest import IN_CI, ROOT, wait_for
+from tests.conftest import IN_CI, ROOT, free_port, wait_for
 from tests.ops_helpers import ids_of, rows, seed_now, status_of
 
 pytestmark = pytest.mark.slow
@@ -62,17 +61,11 @@ def need_browser() -> None:
     pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def api_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """`nurture api` in its own process, on the test's database."""
     upgrade()
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "api.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "nurture.cli", "api", "--port", str(port)],

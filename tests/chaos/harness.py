@@ -28,7 +28,7 @@ from nurture.db.tables import Delivery, Enrollment
 from nurture.intake.request import ConsultationRequestIn
 from nurture.intake.service import submit
 from nurture.schedule.catalog import load_catalog
-from tests.conftest import celery_worker_args
+from tests.conftest import celery_worker_args, free_port
 from tests.fakes.provider import FakeProvider, delivery_id_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,12 +48,6 @@ steps:
     channels: [email, sms]
     template: hip-pain/self-test
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class RedisServer:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,21 +11,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import midday_zone, wait_for
+from tests.conftest import free_port, midday_zone, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "run.log", "wb")
     # Nothing points at a server: the broker is a folder and the database a file.
     run_env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
@@ -84,3 +77,6 @@ def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
     assert code == 0, output
     assert "nurture: stopped" in output
     assert "Traceback" not in output
+    # Quiet: the dispatcher ticked every second, and only what mattered was said.
+    assert "Sending due task" not in output and "nurture.dispatch[" not in output
+    assert '"http.request"' in output and '"send.sent"' in output

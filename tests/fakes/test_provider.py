@@ -15,18 +15,19 @@ import pytest
 from nurture.channels.twilio import TwilioChannel
 from nurture.errors import TransientSendError
 from tests.channels.test_contract import _sms
-from tests.conftest import ROOT, TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.conftest import (
+    ROOT,
+    TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN,
+    TWILIO_FROM,
+    free_port,
+    wait_for,
+)
 
 
 @pytest.fixture
 def fake_process() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.fakes.provider", "--port", str(port), "--latency-ms", "50"],
         cwd=ROOT,
