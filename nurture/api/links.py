@@ -22,10 +22,11 @@ from nurture.content.links import read_booking_token, read_unsubscribe_token
 from nurture.core.addressing import address_of
 from nurture.core.states import Channel
 from nurture.db import session_scope
-from nurture.db.tables import Contact, Delivery, DeliveryEvent
+from nurture.db.tables import Contact
 from nurture.errors import InvalidToken
 from nurture.schedule.catalog import Catalog
 from nurture.steering.consent import opt_out
+from nurture.track.clicks import record_booking_click
 
 router = APIRouter(tags=["links"])
 _pages = Environment(
@@ -135,17 +136,7 @@ def booking_link(
         data = read_booking_token(settings.secret_key, token)
     except InvalidToken:
         data = None  # a mangled link still takes the prospect where they wanted to go
-    if data is not None and data.delivery_id is not None:
+    if data is not None:
         with session_scope() as session:
-            delivery = session.get(Delivery, data.delivery_id)
-            if delivery is not None and delivery.contact_id == data.contact_id:
-                session.add(
-                    DeliveryEvent(
-                        delivery_id=delivery.id,
-                        at=now,
-                        status=delivery.status.value,
-                        source="link",
-                        detail="booking link clicked",
-                    )
-                )
+            record_booking_click(session, data, now=now)
     return RedirectResponse(catalog.clinic.booking_url, status_code=302)

@@ -10,18 +10,16 @@ Moves into the in-flight states (`queued`, `sending`) write no event: every deli
 them on every attempt, and the row itself keeps them (`queued_at`, `attempts`,
 `lease_expires_at`). Any other move ends the lease.
 
-Four shapes, one rule:
-- `move`: one delivery (on PostgreSQL the UPDATE and its event are one statement);
-- `move_many`: a statement built once with `transition` (the dispatcher's claims, a stop's
-  skips, a batch's claims), its events written together;
-- `move_each`: a batch of outcomes, each with its own values (one statement on PostgreSQL);
-- `note`: an event that changes no state (a booking link clicked).
+Four shapes, one rule: `move` (one delivery; on PostgreSQL the UPDATE and its event are one
+statement), `move_many` (a statement built once with `transition`: the dispatcher's claims,
+a stop's skips, a worker's takes), `move_each` (a batch of outcomes, each with its own
+values; one statement on PostgreSQL) and `note` (an event that changes no state).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -42,7 +40,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
-from sqlalchemy.types import TypeEngine
 
 from nurture.core.states import DeliveryStatus
 from nurture.db.tables import Delivery, DeliveryEvent
@@ -53,17 +50,23 @@ _EV: Table = DeliveryEvent.__table__  # type: ignore[assignment]
 IN_FLIGHT = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.SENDING})
 #: What an event's detail may hold (the column's size).
 DETAIL_CHARS = 500
+_EVENT_COLUMNS = ["delivery_id", "at", "status", "source", "detail", "external_id"]
+#: Columns a batch's outcome may leave NULL to keep what the delivery had.
+_KEPT_WHEN_NULL = ("due_at", "provider", "provider_message_id", "sent_at")
 
 Bind = Session | Connection
-
-
-def _dialect(bind: Bind) -> str:
-    return bind.get_bind().dialect.name if isinstance(bind, Session) else bind.dialect.name
 
 
 def clip(text: str | None) -> str | None:
     """An event's detail, cut to what the column holds."""
     return text[:DETAIL_CHARS] if text else None
+
+
+def _changes(to: DeliveryStatus, values: Mapping[str, Any] | None) -> dict[str, Any]:
+    changes = dict(values or {})
+    if to not in IN_FLIGHT:
+        changes.setdefault("lease_expires_at", None)  # a lease is only for the in-flight
+    return changes
 
 
 def transition(
@@ -80,14 +83,11 @@ def transition(
     Build it once (with bound parameters) and keep it: building and hashing statements cost
     more than running them on the dispatcher's and the worker's hot paths.
     """
-    changes: dict[str, Any] = {"status": to, **(values or {})}
-    if to not in IN_FLIGHT:
-        changes.setdefault("lease_expires_at", None)
     # On the table (Core), unless the whole ORM row is wanted back: the ORM's bulk-update
     # machinery costs more than the statement itself.
     orm = any(r is Delivery for r in returning)
     stmt = update(Delivery if orm else _D).where(_D.c.status.in_(tuple(leaving)), *where)
-    stmt = stmt.values(changes).returning(_D.c.id, *returning)
+    stmt = stmt.values(status=to, **_changes(to, values)).returning(_D.c.id, *returning)
     return stmt.execution_options(synchronize_session=False) if orm else stmt
 
 
@@ -104,19 +104,8 @@ def move_many(
     """Run a `transition` statement; the rows it moved (id first), their events written."""
     rows = list(bind.execute(statement, params or {}).all())
     if rows and to not in IN_FLIGHT:
-        bind.execute(
-            insert(_EV),
-            [
-                {
-                    "delivery_id": row[0],
-                    "at": at,
-                    "status": to.value,
-                    "source": source,
-                    "detail": clip(detail),
-                }
-                for row in rows
-            ],
-        )
+        event = {"at": at, "status": to.value, "source": source, "detail": clip(detail)}
+        bind.execute(insert(_EV), [{"delivery_id": row[0], **event} for row in rows])
     return rows
 
 
@@ -132,23 +121,23 @@ def move(
     values: Mapping[str, Any] | None = None,
     external_id: str | None = None,
 ) -> bool:
-    """Move one delivery to `to` if it is still in one of `leaving`, with `values` set and
-    its event (`source`, `detail`, a provider's `external_id`) written; whether it moved."""
+    """Move one delivery to `to` (not an in-flight state: see `transition`) if it is still
+    in one of `leaving`, with `values` set and its event (`source`, `detail`, a provider's
+    `external_id`) written; whether it moved."""
+    assert to not in IN_FLIGHT, "in-flight moves are claims and takes: use transition()"
     leaving = tuple(leaving)
-    changes: dict[str, Any] = {"updated_at": at, **(values or {})}
-    if to not in IN_FLIGHT:
-        changes.setdefault("lease_expires_at", None)
-    params = {
-        **changes,
-        "delivery_id": delivery_id,
-        "status": to,
-        "event_status": to.value,
-        "source": source,
-        "detail": clip(detail),
-        "external_id": external_id,
-    }
-    if _dialect(bind) == "postgresql":
-        statement = _move_statement(leaving, tuple(sorted(changes)), to in IN_FLIGHT)
+    changes = {"updated_at": at, **_changes(to, values)}
+    event = {"at": at, "status": to.value, "source": source, "detail": clip(detail)}
+    dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
+    if dialect.name == "postgresql":
+        statement = _move_statement(leaving, tuple(sorted(changes)))
+        params = {
+            **changes,
+            **event,
+            "delivery_id": delivery_id,
+            "to": to,
+            "external_id": external_id,
+        }
         return bool(bind.execute(statement, params).rowcount)  # type: ignore[attr-defined]
     # SQLite has no data-modifying CTE: the UPDATE, then the event, in the same transaction.
     done = bind.execute(
@@ -157,53 +146,31 @@ def move(
         .values(status=to, **changes)
     )
     moved = bool(done.rowcount)  # type: ignore[attr-defined]
-    if moved and to not in IN_FLIGHT:
-        bind.execute(
-            insert(_EV).values(
-                delivery_id=delivery_id,
-                at=at,
-                status=to.value,
-                source=source,
-                detail=clip(detail),
-                external_id=external_id,
-            )
-        )
+    if moved:
+        bind.execute(insert(_EV).values(delivery_id=delivery_id, external_id=external_id, **event))
     return moved
 
 
+def _recorded(changed: Any, *event: Any) -> Any:
+    """`changed` (an UPDATE returning `id`) as a CTE feeding the events' INSERT: one event per
+    row it changed, in the same statement (PostgreSQL). `event`: the other columns."""
+    cte = changed.cte("changed")
+    return insert(_EV).from_select(_EVENT_COLUMNS, select(cte.c.id, *event)).add_cte(cte)
+
+
 @lru_cache(maxsize=64)
-def _move_statement(
-    leaving: tuple[DeliveryStatus, ...], columns: tuple[str, ...], quiet: bool
-) -> Any:
-    """`move` on PostgreSQL in one round trip: the UPDATE as a CTE feeding the event's INSERT,
-    which adds a row only if the UPDATE changed one. Built once per shape, bound parameters."""
+def _move_statement(leaving: tuple[DeliveryStatus, ...], columns: tuple[str, ...]) -> Any:
+    """`move` on PostgreSQL in one round trip; built once per shape, with bound parameters."""
     changed = (
         update(_D)
         .where(_D.c.id == bindparam("delivery_id"), _D.c.status.in_(leaving))
         .values(
-            status=bindparam("status", type_=_D.c.status.type),
+            status=bindparam("to", type_=_D.c.status.type),
             **{c: bindparam(c, type_=_D.c[c].type) for c in columns},
         )
         .returning(_D.c.id)
     )
-    if quiet:
-        return changed
-    cte = changed.cte("changed")
-    return (
-        insert(_EV)
-        .from_select(
-            ["delivery_id", "at", "status", "source", "detail", "external_id"],
-            select(
-                cte.c.id,
-                bindparam("updated_at", type_=_EV.c.at.type),
-                bindparam("event_status", type_=_EV.c.status.type),
-                bindparam("source", type_=_EV.c.source.type),
-                bindparam("detail", type_=_EV.c.detail.type),
-                bindparam("external_id", type_=_EV.c.external_id.type),
-            ),
-        )
-        .add_cte(cte)
-    )
+    return _recorded(changed, *(bindparam(c, type_=_EV.c[c].type) for c in _EVENT_COLUMNS[1:]))
 
 
 @dataclass(frozen=True)
@@ -217,23 +184,16 @@ class Move:
     detail: str | None = None
     error_code: str | None = None
     error_detail: str | None = None
-    #: When a `retrying` delivery is due again (None keeps the row's).
+    #: None keeps the row's value (the due time of a retry, the provider's columns).
     due_at: datetime | None = None
-    #: The provider's columns, set when it accepted the message (None keeps the row's).
     provider: str | None = None
     provider_message_id: str | None = None
     sent_at: datetime | None = None
 
     def values(self) -> dict[str, Any]:
         """The row's new columns besides the status, as `move` takes them."""
-        values: dict[str, Any] = {
-            "error_code": self.error_code,
-            "error_detail": self.error_detail,
-        }
-        for name in ("due_at", "provider", "provider_message_id", "sent_at"):
-            if getattr(self, name) is not None:
-                values[name] = getattr(self, name)
-        return values
+        given = {k: v for k, v in asdict(self).items() if k in _KEPT_WHEN_NULL and v is not None}
+        return {"error_code": self.error_code, "error_detail": self.error_detail, **given}
 
 
 def move_each(
@@ -263,98 +223,76 @@ def move_each(
                 values=m.values(),
             )
         }
-    params = {
-        "ids": [m.delivery_id for m in moves],
-        "statuses": [m.to.value for m in moves],
-        "ats": [m.at for m in moves],
-        "codes": [m.error_code for m in moves],
-        "error_details": [m.error_detail for m in moves],
-        "due_ats": [m.due_at for m in moves],
-        "providers": [m.provider for m in moves],
-        "provider_message_ids": [m.provider_message_id for m in moves],
-        "sent_ats": [m.sent_at for m in moves],
-        "details": [clip(m.detail) for m in moves],
-        "source": source,
-    }
+    params: dict[str, Any] = {f"{name}s": [] for name in _ARRAYS}
+    for m in moves:
+        row = {**asdict(m), "to": m.to.value, "detail": clip(m.detail)}
+        for name in _ARRAYS:
+            params[f"{name}s"].append(row[name])
+    params["source"] = source
     return set(conn.execute(_move_each_statement(leaving), params).scalars().all())
+
+
+#: `move_each`'s columns on PostgreSQL, one array each, and their types.
+_ARRAYS: dict[str, Any] = {
+    "delivery_id": Integer(),
+    "to": String(),
+    "at": DateTime(timezone=True),
+    "detail": String(),
+    "error_code": String(),
+    "error_detail": String(),
+    "due_at": DateTime(timezone=True),
+    "provider": String(),
+    "provider_message_id": String(),
+    "sent_at": DateTime(timezone=True),
+}
 
 
 @lru_cache(maxsize=8)
 def _move_each_statement(leaving: tuple[DeliveryStatus, ...]) -> Any:
-    """`move_each` on PostgreSQL: the values come as arrays, one per column, so the
-    statement is built once. Columns a row leaves NULL (the provider's, `due_at`) keep what
-    the delivery had."""
-    arrays: dict[str, tuple[str, TypeEngine[Any]]] = {
-        "id": ("ids", Integer()),
-        "status": ("statuses", String()),
-        "at": ("ats", DateTime(timezone=True)),
-        "code": ("codes", String()),
-        "error_detail": ("error_details", String()),
-        "due_at": ("due_ats", DateTime(timezone=True)),
-        "provider": ("providers", String()),
-        "provider_message_id": ("provider_message_ids", String()),
-        "sent_at": ("sent_ats", DateTime(timezone=True)),
-        "detail": ("details", String()),
-    }
+    """`move_each` on PostgreSQL, built once: the values come as arrays, one per column.
+    Columns a row leaves NULL (the provider's, `due_at`) keep what the delivery had."""
     v = (
-        func.unnest(*(bindparam(name, type_=ARRAY(t)) for name, t in arrays.values()))
-        .table_valued(*(column(c, t) for c, (_, t) in arrays.items()))
+        func.unnest(*(bindparam(f"{name}s", type_=ARRAY(t)) for name, t in _ARRAYS.items()))
+        .table_valued(*(column(name, t) for name, t in _ARRAYS.items()))
         .render_derived(name="v")
     )
+    kept = {
+        c: func.coalesce(v.c[c], _D.c[c])
+        for c in ("due_at", "provider", "provider_message_id", "sent_at")
+    }
     changed = (
         update(_D)
-        .where(_D.c.id == v.c.id, _D.c.status.in_(leaving))
+        .where(_D.c.id == v.c.delivery_id, _D.c.status.in_(leaving))
         .values(
-            status=v.c.status,
+            status=v.c.to,
             updated_at=v.c.at,
             lease_expires_at=None,
-            error_code=v.c.code,
+            error_code=v.c.error_code,
             error_detail=v.c.error_detail,
-            due_at=func.coalesce(v.c.due_at, _D.c.due_at),
-            provider=func.coalesce(v.c.provider, _D.c.provider),
-            provider_message_id=func.coalesce(v.c.provider_message_id, _D.c.provider_message_id),
-            sent_at=func.coalesce(v.c.sent_at, _D.c.sent_at),
+            **kept,
         )
-        .returning(_D.c.id, v.c.status, v.c.at, v.c.detail)
-        .cte("changed")
+        .returning(_D.c.id, v.c.to, v.c.at, v.c.detail)
     )
-    return (
-        insert(_EV)
-        .from_select(
-            ["delivery_id", "at", "status", "source", "detail"],
-            select(
-                changed.c.id,
-                changed.c.at,
-                changed.c.status,
-                bindparam("source", type_=_EV.c.source.type),
-                changed.c.detail,
-            ),
-        )
-        .returning(_EV.c.delivery_id)
-        .add_cte(changed)
+    cte = changed.cte("changed")
+    event = select(
+        cte.c.id,
+        cte.c.at,
+        cte.c.to,
+        bindparam("source", type_=_EV.c.source.type),
+        cte.c.detail,
+        literal(None, _EV.c.external_id.type),
     )
+    return insert(_EV).from_select(_EVENT_COLUMNS, event).add_cte(cte).returning(_EV.c.delivery_id)
 
 
 def note(bind: Bind, delivery_id: int, *, at: datetime, source: str, detail: str) -> None:
     """An event in a delivery's history that changes nothing (its status as it stands)."""
-    bind.execute(
-        insert(_EV).from_select(
-            ["delivery_id", "at", "status", "source", "detail"],
-            select(
-                _D.c.id,
-                literal(at, _EV.c.at.type),
-                _D.c.status,
-                literal(source, _EV.c.source.type),
-                literal(clip(detail), _EV.c.detail.type),
-            ).where(_D.c.id == delivery_id),
-        )
-    )
-
-
-def attach_provider_id(bind: Bind, delivery_id: int, values: Mapping[str, Any]) -> None:
-    """Keep the provider's id of a delivery a report already moved on (no state change)."""
-    bind.execute(
-        update(_D)
-        .where(_D.c.id == delivery_id, _D.c.provider_message_id.is_(None))
-        .values(**values)
-    )
+    event = select(
+        _D.c.id,
+        literal(at, _EV.c.at.type),
+        _D.c.status,
+        literal(source, _EV.c.source.type),
+        literal(clip(detail), _EV.c.detail.type),
+        literal(None, _EV.c.external_id.type),
+    ).where(_D.c.id == delivery_id)
+    bind.execute(insert(_EV).from_select(_EVENT_COLUMNS, event))

@@ -20,13 +20,14 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
+from sqlalchemy import Table, update
 
 from nurture.channels.base import BaseChannel, SendResult
 from nurture.content.message import OutgoingMessage
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db.connections import write_retrying
 from nurture.db.tables import Delivery
-from nurture.db.transitions import Move, attach_provider_id, move_each
+from nurture.db.transitions import Move, move_each
 from nurture.errors import AmbiguousSendError, PermanentSendError, TransientSendError
 from nurture.send.backoff import compute_backoff
 from nurture.send.metrics import record_send
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from nurture.send.context import SendContext
 
 log = structlog.get_logger(__name__)
+_D: Table = Delivery.__table__  # type: ignore[assignment]
 #: States an outcome may overwrite: `unknown` too, as the real outcome beats a guess.
 FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 
@@ -203,7 +205,11 @@ def finish(ctx: SendContext, outcomes: list[Outcome]) -> list[DeliveryStatus]:
         if o.delivery_id not in changed and o.provider:
             # A delivery report got here first and moved the status on: keep the provider id.
             with ctx.sessions.begin() as session:
-                attach_provider_id(session, o.delivery_id, o.extra)
+                session.execute(
+                    update(_D)
+                    .where(_D.c.id == o.delivery_id, _D.c.provider_message_id.is_(None))
+                    .values(**o.extra)
+                )
         event = "send.sent" if o.status is DeliveryStatus.SENT else "send.finished"
         log.info(event, status=o.status.value, code=o.code, **o.log_ctx)
         channel = Channel(str(o.log_ctx["channel"]))
