@@ -57,9 +57,8 @@ _KEPT_WHEN_NULL = ("due_at", "provider", "provider_message_id", "sent_at")
 Bind = Session | Connection
 
 
-def clip(text: str | None) -> str | None:
-    """An event's detail, cut to what the column holds."""
-    return text[:DETAIL_CHARS] if text else None
+def _clip(text: str | None) -> str | None:
+    return text[:DETAIL_CHARS] if text else None  # what an event's detail column holds
 
 
 def _changes(to: DeliveryStatus, values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -104,7 +103,7 @@ def move_many(
     """Run a `transition` statement; the rows it moved (id first), their events written."""
     rows = list(bind.execute(statement, params or {}).all())
     if rows and to not in IN_FLIGHT:
-        event = {"at": at, "status": to.value, "source": source, "detail": clip(detail)}
+        event = {"at": at, "status": to.value, "source": source, "detail": _clip(detail)}
         bind.execute(insert(_EV), [{"delivery_id": row[0], **event} for row in rows])
     return rows
 
@@ -127,7 +126,7 @@ def move(
     assert to not in IN_FLIGHT, "in-flight moves are claims and takes: use transition()"
     leaving = tuple(leaving)
     changes = {"updated_at": at, **_changes(to, values)}
-    event = {"at": at, "status": to.value, "source": source, "detail": clip(detail)}
+    event = {"at": at, "status": to.value, "source": source, "detail": _clip(detail)}
     dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
     if dialect.name == "postgresql":
         statement = _move_statement(leaving, tuple(sorted(changes)))
@@ -138,7 +137,8 @@ def move(
             "to": to,
             "external_id": external_id,
         }
-        return bool(bind.execute(statement, params).rowcount)  # type: ignore[attr-defined]
+        # Its RETURNING tells: psycopg's rowcount of an INSERT fed by a CTE is always -1.
+        return bind.execute(statement, params).first() is not None
     # SQLite has no data-modifying CTE: the UPDATE, then the event, in the same transaction.
     done = bind.execute(
         update(_D)
@@ -170,7 +170,8 @@ def _move_statement(leaving: tuple[DeliveryStatus, ...], columns: tuple[str, ...
         )
         .returning(_D.c.id)
     )
-    return _recorded(changed, *(bindparam(c, type_=_EV.c[c].type) for c in _EVENT_COLUMNS[1:]))
+    event = (bindparam(c, type_=_EV.c[c].type) for c in _EVENT_COLUMNS[1:])
+    return _recorded(changed, *event).returning(_EV.c.delivery_id)
 
 
 @dataclass(frozen=True)
@@ -225,7 +226,7 @@ def move_each(
         }
     params: dict[str, Any] = {f"{name}s": [] for name in _ARRAYS}
     for m in moves:
-        row = {**asdict(m), "to": m.to.value, "detail": clip(m.detail)}
+        row = {**asdict(m), "to": m.to.value, "detail": _clip(m.detail)}
         for name in _ARRAYS:
             params[f"{name}s"].append(row[name])
     params["source"] = source
@@ -292,7 +293,7 @@ def note(bind: Bind, delivery_id: int, *, at: datetime, source: str, detail: str
         literal(at, _EV.c.at.type),
         _D.c.status,
         literal(source, _EV.c.source.type),
-        literal(clip(detail), _EV.c.detail.type),
+        literal(_clip(detail), _EV.c.detail.type),
         literal(None, _EV.c.external_id.type),
     ).where(_D.c.id == delivery_id)
     bind.execute(insert(_EV).from_select(_EVENT_COLUMNS, event))
