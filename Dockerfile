@@ -10,10 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 RUN useradd --create-home --uid 10001 nurture
 
-# The package first (changes least often after its dependencies), then the clinic's files.
-COPY pyproject.toml README.md ./
+# Dependencies at the versions of uv.lock (what CI passed with), then the package, then the
+# clinic's files (changed most often).
+COPY pyproject.toml uv.lock README.md ./
+RUN pip install uv==0.13.9 \
+    && uv export --locked --no-dev --extra flower --no-emit-project -o /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt && rm /tmp/requirements.txt
 COPY nurture ./nurture
-RUN pip install '.[flower]'
+RUN pip install --no-deps .
 COPY schedules ./schedules
 COPY templates ./templates
 RUN mkdir -p /app/var && chown nurture:nurture /app/var

@@ -1,5 +1,5 @@
 # nurture: the commands the README names.
-.PHONY: run test install services lint typecheck check clean bench
+.PHONY: run test install lock services lint typecheck check clean bench
 
 run: install          ## run nurture on the embedded default (API, worker, scheduler)
 	.venv/bin/nurture run
@@ -7,15 +7,20 @@ run: install          ## run nurture on the embedded default (API, worker, sched
 test:                 ## install, start Redis/PostgreSQL if needed, run the whole test suite
 	scripts/test.sh
 
-install:              ## create .venv and install nurture with its dev tools
+install:              ## .venv with nurture and its dev tools, at the versions of uv.lock
 	scripts/install.sh
+
+lock:                 ## after changing dependencies in pyproject.toml: resolve uv.lock again
+	scripts/install.sh || true
+	.tools/bin/uv lock
 
 services:             ## start Redis and PostgreSQL for the tests if they are not running
 	bash -c '. scripts/services.sh'
 
-lint: install
+lint: install         ## ruff, and the import-linter contract: layers in flow order, no cycles
 	.venv/bin/ruff check nurture tests bench
 	.venv/bin/ruff format --check nurture tests bench
+	.venv/bin/lint-imports
 
 typecheck: install
 	.venv/bin/mypy

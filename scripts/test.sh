@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 scripts/install.sh
 . scripts/services.sh
 scripts/browser.sh   # Debian's chromium + chromium-driver for the /ops browser test
-echo "lint: ruff and mypy" >&2
+echo "lint: ruff, mypy, and the layers contract (lint-imports)" >&2
 .venv/bin/ruff check -q nurture tests bench
 .venv/bin/mypy --no-error-summary
+.venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 exec .venv/bin/python -m pytest "$@"
