@@ -1,4 +1,4 @@
-"""From what an HTTP provider answered (or failed to) to a typed SendError (DESIGN.md guarantee 4).
+"""From what an HTTP provider answered (or failed to) to a typed SendError.
 
 - nothing was processed: connection refused, a connect timeout, 408, 429, 503 → Transient,
   with `retry_after_s` from `Retry-After` or `X-RateLimit-Reset`

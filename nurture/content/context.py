@@ -65,7 +65,7 @@ def build_context(
     contact: ContactView,
     delivery_id: int | None,
 ) -> dict[str, Any]:
-    """The template context of DESIGN.md: contact, clinic, links, step, sequence."""
+    """The template context: contact, clinic, links, step, sequence."""
     clinic = catalog.clinic.model_dump(mode="json")
     return {
         "contact": contact,

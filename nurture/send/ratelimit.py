@@ -10,7 +10,7 @@ The slot is taken right before the provider call, after rendering, so what reach
 provider is spaced by the rate and not by how long each message took to prepare. A worker
 waits for a slot only briefly (`max_wait_s`, well inside the lease); a delivery whose slot is
 further away goes back to `scheduled` for the dispatcher to hand out later, so a backlog never
-holds worker threads for long (sending.py re-checks stops after any wait).
+holds worker threads for long (`deliver.py` re-checks stops after any wait).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Sends read ahead in batches (`claims.preload` + the one-statement claim): whatever changes
+"""Sends read ahead in batches (`take.preload` + the one-statement take): whatever changes
 between the read-ahead and the claim is still honoured, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

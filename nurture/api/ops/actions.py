@@ -1,4 +1,4 @@
-"""The ops buttons: retry, cancel, resolve. POST only, CSRF-checked, through `control`."""
+"""The ops buttons: retry, cancel, resolve. POST only, CSRF-checked, through `steering`."""
 
 from __future__ import annotations
 
