@@ -98,3 +98,5 @@ def configure_logging(settings: Settings) -> None:
     # HTTP client libraries log whole URLs at INFO, and a query string may hold an address.
     for name in ("httpx", "httpx2", "httpcore", "urllib3"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # Alembic announces each plugin it loads: nothing an operator acts on.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
