@@ -69,6 +69,45 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class ApiProcess:
+    """`nurture api` in its own process with the test's settings, on a free port; stopped
+    with `stop()`. `start()` waits until it answers /healthz."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "nurture.cli", "api", "--port", str(self.port)],
+            env={**os.environ, **env},
+            cwd=ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def start(self) -> ApiProcess:
+        import httpx
+
+        def up() -> bool:
+            try:
+                return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                assert self.process.poll() is None, self.log()
+                return False
+
+        wait_for(up, timeout_s=30, message="the API to answer /healthz")
+        return self
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(15)
+        self._log.close()
+
+
 def need_service(name: str, host: str, port: int) -> None:
     """Skip (locally) or fail (CI=true) when a real service is not there."""
     if _reachable(host, port):

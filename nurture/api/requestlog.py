@@ -34,6 +34,10 @@ log = structlog.get_logger("nurture.http")
 #: Probes and scrapes arrive every few seconds: logged at debug level only.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+FAULT = (
+    "A fault on our side stopped this request; nothing you sent was wrong. "
+    "Try again in a few minutes."
+)
 
 
 class RequestLog:
@@ -84,7 +88,7 @@ class RequestLog:
 def failure(exc: Exception, request_id: str, *, wants_html: bool) -> Response:
     """The answer to a request that failed with `exc`: 503 when the database lacks its
     migrations (saying what to run), else 500; JSON, or a page for a browser."""
-    status, message = 500, "Something went wrong on our side; nothing you sent was at fault."
+    status, message = 500, FAULT
     if isinstance(exc, DBAPIError):
         try:
             missing = missing_migrations(get_engine())

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,41 +15,17 @@ from fastapi.testclient import TestClient
 from nurture.api import create_app
 from nurture.config import get_settings
 from nurture.logs import configure_logging
-from tests.conftest import ROOT, free_port, wait_for
+from tests.conftest import ApiProcess, wait_for
 
 AUTH = {"Authorization": "Bearer test-key"}
 
 
 @pytest.fixture
-def api_on_an_empty_database(env: dict[str, str], tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def api_on_an_empty_database(env: dict[str, str], tmp_path: Path) -> Iterator[ApiProcess]:
     """`nurture api` as a new user would start it: before `nurture db upgrade`."""
-    port = free_port()
-    log_path = tmp_path / "api.log"
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nurture.cli", "api", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-
-    def listening() -> bool:
-        assert process.poll() is None, log_path.read_text()
-        probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-        try:
-            probe.request("GET", "/healthz")
-            return probe.getresponse().status == 200
-        except OSError:
-            return False
-        finally:
-            probe.close()
-
-    wait_for(listening, timeout_s=30, message="the API to listen")
-    yield port, log_path
-    process.terminate()
-    process.wait(15)
-    log.close()
+    api = ApiProcess(env, tmp_path / "api.log").start()
+    yield api
+    api.stop()
 
 
 def _get(
@@ -67,10 +40,10 @@ def _get(
 
 @pytest.mark.slow
 def test_an_api_on_an_unmigrated_database_names_the_command_and_keeps_its_connections(
-    api_on_an_empty_database: tuple[int, Path],
+    api_on_an_empty_database: ApiProcess,
 ) -> None:
-    port, log_path = api_on_an_empty_database
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    api = api_on_an_empty_database
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=10)
 
     status, _, body = _get(conn, "GET", "/readyz")
     assert status == 503
@@ -96,7 +69,7 @@ def test_an_api_on_an_unmigrated_database_names_the_command_and_keeps_its_connec
     assert status == 200 and conn.sock is socket_before
     conn.close()
 
-    log = log_path.read_text()
+    log = api.log()
     assert log.count('"db.not_migrated"') == 1, log  # said once, at start
     assert "Exception in ASGI application" not in log
     assert log.count('"http.error"') == 2  # the page and the endpoint, each logged once
@@ -115,7 +88,8 @@ def test_an_unexpected_error_answers_500_with_the_request_id_and_logs_it_once(
         response = client.get("/ops/status", headers={**AUTH, "X-Request-ID": "req-42"})
         assert response.status_code == 500
         assert response.json() == {
-            "detail": "Something went wrong on our side; nothing you sent was at fault.",
+            "detail": "A fault on our side stopped this request; nothing you sent was wrong. "
+            "Try again in a few minutes.",
             "request_id": "req-42",
         }
         page = client.get("/ops/status", headers={**AUTH, "Accept": "text/html"})

@@ -3,14 +3,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +16,7 @@ from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
 from nurture.ops.status import collect_status
-from tests.conftest import IN_CI, ROOT, free_port, wait_for
+from tests.conftest import IN_CI, ROOT, ApiProcess, wait_for
 from tests.ops_helpers import ids_of, rows, seed_now, status_of
 
 pytestmark = pytest.mark.slow
@@ -65,29 +61,9 @@ def need_browser() -> None:
 def api_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     """`nurture api` in its own process, on the test's database."""
     upgrade()
-    port = free_port()
-    log = open(tmp_path / "api.log", "wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "nurture.cli", "api", "--port", str(port)],
-        env={**os.environ, **env},
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-
-    def up() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            assert process.poll() is None, (tmp_path / "api.log").read_text()
-            return False
-
-    wait_for(up, timeout_s=30, message="the API to answer /healthz")
-    yield base
-    process.terminate()
-    process.wait(15)
-    log.close()
+    api = ApiProcess(env, tmp_path / "api.log").start()
+    yield api.base
+    api.stop()
 
 
 @pytest.fixture
