@@ -37,10 +37,12 @@ def make_engine(url: str) -> Engine:
             # writers queue on the lock instead of failing with "database is locked".
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
+            # The busy timeout first: switching a new file to WAL takes a lock that another
+            # process (a worker and its scheduler starting together) may hold a moment.
+            cur.execute("PRAGMA busy_timeout=30000")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
         @event.listens_for(engine, "begin")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import structlog
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from nurture.config import get_settings
 
@@ -61,16 +63,24 @@ def missing_migrations(engine: Engine) -> str | None:
     return f"{NOT_MIGRATED} (it is at migration {at}; this version needs {needs})"
 
 
-def check_at_start(process: str, *, url: str | None = None) -> bool:
+def check_at_start(process: str, *, url: str | None = None, attempts: int = 3) -> bool:
     """Say in one log line, as a process starts, that its database lacks migrations or
-    cannot be reached; whether it is ready."""
+    cannot be reached; whether it is ready. A refusal is tried again a moment later (two
+    processes starting together on a new SQLite file meet on its lock)."""
     from nurture.db.engine import get_engine
 
-    try:
-        problem = missing_migrations(get_engine(url))
-    except Exception as exc:
-        log.error("db.unreachable", process=process, error=type(exc).__name__)
-        return False
+    for attempt in range(attempts):
+        try:
+            problem = missing_migrations(get_engine(url))
+            break
+        except OperationalError as exc:
+            if attempt == attempts - 1:
+                log.error("db.unreachable", process=process, error=str(exc.orig)[:200])
+                return False
+            time.sleep(0.5 * (attempt + 1))
+        except Exception as exc:
+            log.error("db.unreachable", process=process, error=type(exc).__name__)
+            return False
     if problem is not None:
         log.error("db.not_migrated", process=process, hint=problem)
         return False

@@ -15,3 +15,7 @@ if _offset_s:
     import time_machine
 
     time_machine.travel(time.time() + float(_offset_s), tick=True).start()
+    # time-machine starts its clock running at the first reading, not at start(): read it
+    # now, so every process runs exactly `offset` ahead of the real clock, not a start-up
+    # time behind it (the workers' and the tests' clocks must agree to the millisecond).
+    time.time()
