@@ -245,6 +245,14 @@ def account(records: list[int]) -> Accounting:
     )
 
 
+def sending_now() -> int:
+    """Deliveries a worker has taken and not yet recorded: calls in flight."""
+    with session_scope() as s:
+        return int(
+            s.scalar(select(func.count()).where(Delivery.status == DeliveryStatus.SENDING)) or 0
+        )
+
+
 def settled() -> bool:
     """Nothing left in flight: every delivery terminal or unknown."""
     with session_scope() as s:

@@ -31,9 +31,18 @@ from tests.chaos.harness import (
     copy_schedules,
     enroll_many,
     provider_records,
+    sending_now,
     wait_settled,
 )
-from tests.conftest import IN_CI, PG_DSN, TWILIO_FROM, midday_zone, use, use_providers
+from tests.conftest import (
+    IN_CI,
+    PG_DSN,
+    TWILIO_FROM,
+    midday_zone,
+    use,
+    use_providers,
+    wait_for,
+)
 from tests.fakes.provider import Failure, FakeProvider
 from tests.signing import post_twilio
 
@@ -117,9 +126,15 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
     rng = random.Random(7)
     workers = [chaos.worker("a", WORKER_THREADS), chaos.worker("b", WORKER_THREADS)]
     chaos.scheduler()
+    # The first kill waits, however long the workers took to start on a loaded machine, until
+    # both have calls in flight (more than one worker can hold): it lands mid-send, whichever
+    # worker it hits. The others fall where they fall.
+    in_flight = WORKER_THREADS * get_settings().send_chunk
+    wait_for(lambda: sending_now() > in_flight, timeout_s=60, interval_s=0.05, message="calls")
     kills = 0
     while kills < 6:
-        time.sleep(rng.uniform(0.8, 1.6))
+        if kills:
+            time.sleep(rng.uniform(0.8, 1.6))
         victim = workers.pop(rng.randrange(len(workers)))
         chaos.kill9(victim)
         kills += 1
@@ -127,7 +142,6 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
     chaos.fake.latency_s = 0.0
     # A kill leaves `unknown` at most what the worker had claimed and not recorded: its
     # threads' batches, whose calls are in flight together (8 threads x 10 deliveries).
-    in_flight = WORKER_THREADS * get_settings().send_chunk
     _finish(
         chaos,
         f"{kills} workers killed with SIGKILL mid-send",
