@@ -15,6 +15,7 @@ from nurture.api import bookings, health, intake, links, metrics, ops, webhooks
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings
+from nurture.core.zones import load_geocoder
 from nurture.db.migrate import check_at_start
 from nurture.logs import configure_logging
 
@@ -23,6 +24,7 @@ from nurture.logs import configure_logging
 async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     # A database without its migrations is said once, at start (and by /readyz).
     await run_in_threadpool(check_at_start, "api")
+    await run_in_threadpool(load_geocoder)  # before the first intake, not during it
     yield
 
 

@@ -8,7 +8,6 @@ import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 
 from nurture.errors import UnknownTimezoneError
@@ -58,6 +57,11 @@ def _parse_phone(e164: str | None) -> phonenumbers.PhoneNumber | None:
         return None
 
 
+def load_geocoder() -> None:
+    """Load the geocoder's tables now (seconds), so the first request need not wait for them."""
+    from phonenumbers import geocoder  # noqa: F401
+
+
 def region_for_phone(e164: str | None) -> str | None:
     """The US state of a phone number as "US-XX" (e.g. "US-FL"), or None when unknown.
 
@@ -72,6 +76,10 @@ def region_for_phone(e164: str | None) -> str | None:
         return "US-FL"
     if phonenumbers.region_code_for_number(number) != "US":
         return None
+    # Imported here: its tables take seconds to load, and every command that imports this
+    # module would pay for them at start. The API loads them at start (load_geocoder).
+    from phonenumbers import geocoder
+
     place = geocoder.description_for_number(number, "en")
     if re.fullmatch(r".+, [A-Z]{2}", place):
         return f"US-{place[-2:]}"

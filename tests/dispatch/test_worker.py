@@ -14,7 +14,7 @@ import pytest
 from nurture.core.keys import SEND_QUEUE, SEND_TASK
 from nurture.core.states import DeliveryStatus
 from nurture.dispatch.queue import create_app
-from tests.conftest import ROOT, midday_zone, use, wait_for
+from tests.conftest import FAST_SEQUENCE, ROOT, midday_zone, use, wait_for
 from tests.helpers import deliveries, enroll, outbox, read_email, read_sms
 
 pytestmark = pytest.mark.slow
@@ -106,11 +106,23 @@ def test_two_workers_each_with_a_scheduler_send_every_message_once(
     assert len(outbox("sms")) == 30
 
 
+# The `fast` sequence, with room between its first two steps for a command to start and run
+# on a loaded machine (4 s was not always enough: the stop then came after the second step).
+GAP_SEQUENCE = (
+    FAST_SEQUENCE.replace("id: fast", "id: gap", 1)
+    .replace("concern: [fast]", "concern: [gap]")
+    .replace("after: 4s", "after: 15s")
+    .replace("after: 8s", "after: 17s")
+)
+
+
 def test_stop_between_two_steps_prevents_every_later_send(
-    on_redis: str, start_worker, env: dict[str, str]
+    on_redis: str, start_worker, env: dict[str, str], schedules_dir: Path
 ) -> None:  # type: ignore[no-untyped-def]
+    (schedules_dir / "gap.yaml").write_text(GAP_SEQUENCE)
     start_worker()
-    enroll(datetime.now(UTC), timezone=midday_zone())
+    started = time.monotonic()
+    enroll(datetime.now(UTC), timezone=midday_zone(), concern="gap")
     wait_for(
         lambda: len(outbox("email")) == 1 and len(outbox("sms")) == 1,
         timeout_s=20,
@@ -134,8 +146,9 @@ def test_stop_between_two_steps_prevents_every_later_send(
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 15, "the stop came after the second step was due"
     assert "1 enrollment(s) stopped, 4 pending message(s) skipped" in result.stdout
-    time.sleep(10)  # past the last step's due time
+    time.sleep(max(0.0, started + 20 - time.monotonic()))  # past the last step's due time
     assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
     assert {d.status for d in deliveries() if d.step_id != "doctor-first"} == {
         DeliveryStatus.SKIPPED
