@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,42 @@ def parse_rate(text: str) -> float | None:
         raise ValueError(f"invalid rate {text!r}: use N/s, N/m or N/h, e.g. 1/s or 600/m")
     per = {"s": 1.0, "m": 60.0, "h": 3600.0}[match.group(2)]
     return float(match.group(1)) / per
+
+
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h|d)\s*$")
+
+
+def parse_limit(text: str) -> tuple[int, int]:
+    """A count per window from '5/h' (or /s, /m, /d): (5, 3600)."""
+    match = _LIMIT.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"invalid limit {text!r}: use N/s, N/m, N/h or N/d, e.g. 5/h")
+    return int(match.group(1)), {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma-separated addresses or CIDRs ('10.0.0.0/8, ::1') as networks."""
+    networks = []
+    for part in text.split(","):
+        if part.strip():
+            try:
+                networks.append(ip_network(part.strip(), strict=False))
+            except ValueError:
+                raise ValueError(f"invalid address or CIDR {part.strip()!r}") from None
+    return tuple(networks)
+
+
+def parse_origins(text: str) -> tuple[str, ...]:
+    """Comma-separated origins ('https://clinic.example') as scheme://host[:port]."""
+    origins = []
+    for part in text.split(","):
+        origin = part.strip().rstrip("/").lower()
+        if not origin:
+            continue
+        if not re.fullmatch(r"https?://[a-z0-9.-]+(:\d+)?", origin):
+            raise ValueError(f"invalid origin {part.strip()!r}: use e.g. https://clinic.example")
+        origins.append(origin)
+    return tuple(origins)
 
 
 class Settings(BaseSettings):
@@ -87,6 +124,35 @@ class Settings(BaseSettings):
     ops_ping_timeout_s: float = Field(default=1.0, gt=0)
     #: How often the /ops page reloads itself (0: never).
     ops_refresh_s: int = Field(default=15, ge=0)
+
+    # The hosted form (/forms/consultation): its abuse guards.
+    #: A form token younger than this is a bot's (nobody fills the form that fast).
+    form_min_fill_s: float = Field(default=3.0, ge=0)
+    #: Form posts per client IP, and per email address or phone number, per window.
+    form_rate: str = "5/h"
+    form_address_rate: str = "3/h"
+    #: Other sites allowed to post the form and frame it (the clinic's own website).
+    form_origins: str = ""
+    #: Proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
+    trusted_proxies: str = ""
+
+    @field_validator("form_rate", "form_address_rate")
+    @classmethod
+    def _check_limit(cls, value: str) -> str:
+        parse_limit(value)
+        return value
+
+    @field_validator("form_origins")
+    @classmethod
+    def _check_origins(cls, value: str) -> str:
+        parse_origins(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("sms_rate", "email_rate")
     @classmethod

@@ -13,7 +13,8 @@ from functools import lru_cache
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from nurture.config import Settings, get_settings
+from nurture.config import Settings, get_settings, parse_networks
+from nurture.core.clientip import client_address
 from nurture.core.clock import utcnow
 from nurture.schedule.catalog import Catalog, load_catalog
 
@@ -53,4 +54,7 @@ async def require_api_key(
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address: the connection's, or the one a trusted proxy forwarded."""
+    peer = request.client.host if request.client else None
+    trusted = parse_networks(get_settings().trusted_proxies)
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)

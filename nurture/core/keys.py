@@ -18,3 +18,9 @@ SCHEDULER_HEARTBEAT = "scheduler"
 def rate_limit_key(channel: str, sender: str) -> str:
     """The Redis key holding one sender's token bucket."""
     return f"nurture:rate:{channel}:{sender}"
+
+
+def form_hits_key(kind: str, value: str) -> str:
+    """The counter of hosted-form posts by one client IP or address (`kind`: ip, address).
+    Callers pass a hash, not an address: the key is stored."""
+    return f"nurture:form:{kind}:{value}"

@@ -193,6 +193,12 @@ class ConsentEvent(Base):
     source: Mapped[str] = mapped_column(String(30))  # form, api, keyword, link, webhook, ops
     evidence: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Evidence of a form's consent: the version of the wording shown (a hash of its text),
+    # the page it was given on, and who gave it.
+    wording_version: Mapped[str | None] = mapped_column(String(50))
+    page_url: Mapped[str | None] = mapped_column(String(500))
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
 
 
 class ProviderEvent(Base):
@@ -232,6 +238,17 @@ class InboundMessage(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     #: When the clinic marked the reply as dealt with.
     handled_at: Mapped[datetime | None]
+
+
+class FormHit(Base):
+    """Hosted-form posts counted per key (client IP, address) and window, for the rate limits
+    on the embedded default (Redis counts them when it is the broker)."""
+
+    __tablename__ = "form_hits"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Heartbeat(Base):

@@ -41,7 +41,12 @@ def insert_or_update(
     *,
     conflict: Sequence[str],
     update: Mapping[str, Any],
-) -> None:
-    """Insert one row, or set `update` on the row with the same `conflict` columns."""
+    returning: Sequence[Any] = (),
+) -> Result[Any]:
+    """Insert one row, or set `update` on the row with the same `conflict` columns; with
+    `returning`, the row as it is now."""
     stmt = _insert(bind, entity).values(**values)
-    bind.execute(stmt.on_conflict_do_update(index_elements=conflict, set_=dict(update)))
+    stmt = stmt.on_conflict_do_update(index_elements=conflict, set_=dict(update))
+    if returning:
+        stmt = stmt.returning(*returning)
+    return bind.execute(stmt)

@@ -69,6 +69,10 @@ def consent_rows(
                 "source": meta.source,
                 "evidence": evidence,
                 "at": now,
+                "wording_version": meta.wording_version(channel.value),
+                "page_url": meta.page_url,
+                "ip": meta.ip,
+                "user_agent": meta.user_agent,
             }
         )
     return rows, granted

@@ -88,3 +88,12 @@ class RequestMeta:
     ip: str | None = None
     user_agent: str | None = None
     consent_text_version: str | None = None
+    #: The page the request was sent from (a form's Referer, else the form's own address).
+    page_url: str | None = None
+    #: The version of each consent wording a form showed: (channel, version) pairs.
+    wording_versions: tuple[tuple[str, str], ...] = ()
+
+    def wording_version(self, channel: str) -> str | None:
+        """The version of the consent wording shown for `channel` (a form's), else the one
+        the request named."""
+        return dict(self.wording_versions).get(channel) or self.consent_text_version

@@ -48,14 +48,15 @@ WITH contact AS (
     FROM contact
     RETURNING id, contact_id
 ), consent AS (
-    INSERT INTO consent_events (contact_id, channel, action, source, evidence, at)
+    INSERT INTO consent_events (contact_id, channel, action, source, evidence, at,
+                                wording_version, page_url, ip, user_agent)
     SELECT request.contact_id, c.channel, c.action, %(consent_source)s,
            ('{"request_id": ' || request.id || ', ' || substr(c.evidence, 2))::json,
-           %(received_at)s
+           %(received_at)s, c.wording_version, %(page_url)s, %(ip)s, %(user_agent)s
     FROM request,
          ROWS FROM (json_to_recordset(%(consent)s::json)
-                    AS (channel text, action text, evidence text))
-             WITH ORDINALITY AS c(channel, action, evidence, n)
+                    AS (channel text, action text, evidence text, wording_version text))
+             WITH ORDINALITY AS c(channel, action, evidence, wording_version, n)
     ORDER BY c.n
 ), lifted AS (
     DELETE FROM suppressions
@@ -123,12 +124,14 @@ def enroll_new_prospect(
         **new_contact_values(request, tz, now),
         **request_values(request, None, now, meta, idempotency_key),
         "consent_source": meta.source,
+        "page_url": meta.page_url,
         "consent": json.dumps(
             [
                 {
                     "channel": row["channel"].value,
                     "action": row["action"],
                     "evidence": _evidence_after_request_id(row["evidence"]),
+                    "wording_version": row["wording_version"],
                 }
                 for row in consent
             ]

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nurture.errors import ScheduleError
+from nurture.schedule.brand import LOGO_MAX_BYTES
 from nurture.schedule.clinic import Clinic
 from nurture.schedule.sequence import Sequence
 from nurture.schedule.yaml_lines import line_of, located
@@ -59,6 +60,7 @@ def load_catalog(directory: Path) -> Catalog:
             "missing; it holds the clinic's name, address and links", file=str(clinic_path)
         )
     clinic = _load_model(clinic_path, Clinic)
+    _check_logo(directory, clinic, clinic_path)
     warnings = [
         f"{clinic_path}: {key} still holds a {PLACEHOLDER} placeholder"
         for key, value in clinic.model_dump().items()
@@ -92,6 +94,25 @@ def load_catalog(directory: Path) -> Catalog:
     if not sequences:
         raise ScheduleError(f"no sequence files (*.yaml besides {CLINIC_FILE}) in {directory}")
     return Catalog(clinic=clinic, sequences=sequences, files=files, warnings=tuple(warnings))
+
+
+def _check_logo(directory: Path, clinic: Clinic, clinic_path: Path) -> None:
+    """The hosted form's logo is a file beside clinic.yaml, and small."""
+    if clinic.brand.logo is None:
+        return
+    logo = directory / clinic.brand.logo
+    problem = None
+    if not logo.is_file():
+        problem = f"no file {str(logo)!r}"
+    elif logo.stat().st_size > LOGO_MAX_BYTES:
+        problem = f"{logo.name} is over {LOGO_MAX_BYTES // 1024} KB; use a smaller image"
+    if problem:
+        raise ScheduleError(
+            problem,
+            file=str(clinic_path),
+            line=line_of(clinic_path, ("brand", "logo")),
+            field="brand.logo",
+        )
 
 
 def _load_model(path: Path, model: type[_M]) -> _M:

@@ -9,8 +9,10 @@ from typing import Any
 from pydantic import EmailStr, Field, field_validator
 
 from nurture.core.zones import check_zone
+from nurture.schedule.brand import Brand
 from nurture.schedule.delays import ClosedDays
 from nurture.schedule.sequence import Strict, weekday
+from nurture.schedule.wording import ConsentWording
 
 
 class Clinic(Strict):
@@ -31,6 +33,11 @@ class Clinic(Strict):
     service_area: str = "our area"
     videos: dict[str, str] = Field(default_factory=dict)
     closed_days: list[str | date] = Field(default_factory=list)
+    # The hosted form (`/forms/consultation`): its look, its consent wording, and where a
+    # prospect goes after sending it (else nurture's own thank-you page).
+    brand: Brand = Field(default_factory=Brand)
+    consent: ConsentWording = Field(default_factory=ConsentWording)
+    thanks_url: str | None = Field(default=None, pattern=r"^https?://")
 
     _known_zone = field_validator("timezone")(check_zone)
 

@@ -114,6 +114,8 @@ class Sequence(Strict):
 
     id: str = Field(pattern=_SLUG, max_length=100)
     name: str
+    #: The choice a prospect picks on the hosted form ("Outer hip pain"); else `name`.
+    form_label: str | None = Field(default=None, min_length=1, max_length=80)
     match: dict[Literal["concern", "source"], list[str]] | None = None
     default: bool = False
     stop_on: list[StopReason] = Field(default_factory=_default_stop_on)
