@@ -28,7 +28,7 @@ from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD, origin_allowed, toke
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import EnrollOutcome, submit
 from nurture.schedule import Catalog
-from nurture.schedule.concerns import concern_of
+from nurture.schedule.form import concern_of
 from nurture.schedule.wording import ShownWording
 
 log = structlog.get_logger(__name__)

@@ -13,10 +13,8 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from nurture.config import Settings, parse_origins
-from nurture.core.states import Channel
 from nurture.intake.formguard import origin_of
 from nurture.schedule import Catalog
-from nurture.schedule.wording import ShownWording, most_sms, shown_wording
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "forms"
 FORM_PATH = "/forms/consultation"
@@ -32,17 +30,6 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
-    )
-
-
-def wording_of(catalog: Catalog) -> dict[Channel, ShownWording]:
-    """The consent wording the form shows today, with its versions."""
-    clinic = catalog.clinic
-    return shown_wording(
-        clinic.consent,
-        clinic=clinic.name,
-        phone=clinic.phone,
-        max_sms=most_sms(list(catalog.sequences.values())),
     )
 
 

@@ -19,14 +19,13 @@ from nurture.api.forms.page import (
     LOGO_PATH,
     THANKS_PATH,
     render,
-    wording_of,
 )
 from nurture.config import Settings, parse_limit, parse_origins
 from nurture.errors import IntakeError, ScheduleError
 from nurture.intake.form import FormPost, FormResult, kept_values, receive_form, version_field
 from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD, issue_token, origin_of
 from nurture.schedule import Catalog
-from nurture.schedule.concerns import concern_choices
+from nurture.schedule.form import concern_choices, form_wording
 
 router = APIRouter(tags=["forms"])
 
@@ -42,7 +41,7 @@ def _form(
     stale: bool = False,
     status_code: int = 200,
 ) -> Response:
-    wording = wording_of(catalog)
+    wording = form_wording(catalog)
     return render(
         "consultation.html.j2",
         settings=settings,
@@ -145,7 +144,7 @@ async def post_form(
             post,
             settings=settings,
             catalog=catalog,
-            wording=wording_of(catalog),
+            wording=form_wording(catalog),
             now=now,
         )
     except (IntakeError, ScheduleError):

@@ -1,4 +1,6 @@
-"""The concern choices of the hosted form, one per sequence, each routed like any request.
+"""What the hosted form offers: its concern choices, and its consent wording today.
+
+The concern choices are one per sequence, each routed like any request.
 
 A choice's value is what the form posts as `concern`: the sequence's `form_label` (else its
 `name`) when `Catalog.route` sends that text to the sequence, else the first of its
@@ -10,8 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from nurture.core.states import Channel
 from nurture.schedule.catalog import Catalog
 from nurture.schedule.sequence import Sequence
+from nurture.schedule.wording import ShownWording, most_sms, shown_wording
 
 #: The value of the "Something else" choice: the request carries no concern.
 SOMETHING_ELSE = "something-else"
@@ -74,3 +78,14 @@ def choice_problems(catalog: Catalog) -> list[str]:
         for s in catalog.sequences.values()
         if (s.match or {}).get("concern") and _routed_value(catalog, s) is None
     ]
+
+
+def form_wording(catalog: Catalog) -> dict[Channel, ShownWording]:
+    """The consent wording the form shows today, with its versions."""
+    clinic = catalog.clinic
+    return shown_wording(
+        clinic.consent,
+        clinic=clinic.name,
+        phone=clinic.phone,
+        max_sms=most_sms(list(catalog.sequences.values())),
+    )
