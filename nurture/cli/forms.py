@@ -107,9 +107,7 @@ def form_snippet(
     if kind in ("html", "both"):
         if kind == "both":
             typer.echo("\n<!-- 2. Or a plain HTML form in your site's own style -->")
-        console.print(
-            html_snippet(settings, catalog), highlight=False, soft_wrap=True, markup=False
-        )
+        typer.echo(html_snippet(settings, catalog))
     if not parse_origins(settings.form_origins):
         err_console.print(
             "note: NURTURE_FORM_ORIGINS is empty: set it to your website's address (e.g. "
