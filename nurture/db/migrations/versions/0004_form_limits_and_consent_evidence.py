@@ -23,6 +23,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # This revision's id is longer than alembic_version's 32 characters. PostgreSQL checks
+    # lengths (SQLite does not): widen the column first, in the same transaction that
+    # records the revision.
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "alembic_version",
+            "version_num",
+            type_=sa.String(length=64),
+            existing_type=sa.String(length=32),
+            existing_nullable=False,
+        )
     op.create_table(
         "form_hits",
         sa.Column("key", sa.String(length=200), nullable=False),
