@@ -1,9 +1,9 @@
 """A post of the hosted form, from its fields to an enrollment or a refusal.
 
 The checks run cheapest and most telling first: where the post comes from, the client's
-rate, the honeypot and the token (a bot is answered as if it had succeeded and nothing is
-stored), the fields (a person's mistake comes back to them), the address's rate, and then
-the same `submit()` as the API. Nothing here knows HTTP: `api/forms/` translates.
+rate, the honeypot, the fields (a person's mistake comes back to them, stored nowhere), the
+token (a bot is answered as if it had succeeded and nothing is stored), the address's rate,
+and then the same `submit()` as the API. Nothing here knows HTTP: `api/forms/` translates.
 """
 
 from __future__ import annotations
@@ -157,10 +157,12 @@ def receive_form(
     problem = token_problem(
         token, secret=settings.secret_key, now=now, min_fill_s=settings.form_min_fill_s
     )
+    if isinstance(request, dict):
+        # Mistakes go back to whoever made them, whatever the token: nothing is stored.
+        # `reason` says whether the token may be kept (None, too_fresh) or a new one is due.
+        return FormResult(outcome="invalid", reason=problem, values=values, errors=request)
     if problem is not None:
         return _rejected("bot", problem)
-    if isinstance(request, dict):
-        return FormResult(outcome="invalid", values=values, errors=request)
     for address in (request.email, request.phone):
         if address and _over(settings, "address", address, settings.form_address_rate, now):
             return _rejected("limited", "address_rate", values=values)

@@ -103,11 +103,13 @@ def _answer(result: FormResult, fields: dict[str, str], **common: Any) -> Respon
             stale=result.reason == "stale",
             status_code=422 if result.errors else 200,
         )
-    # invalid: the token was good, so it stays; the person's input comes back with errors.
+    # invalid: the person's input comes back with errors, and the token stays unless it is
+    # stale (a page left open for a day) or not ours.
+    keep = result.reason in (None, "too_fresh")
     return _form(
         settings,
         catalog,
-        token=fields.get(TOKEN_FIELD, ""),
+        token=fields.get(TOKEN_FIELD, "") if keep else issue_token(settings.secret_key, now),
         values=result.values,
         errors=result.errors,
         status_code=422,
