@@ -14,6 +14,7 @@ from nurture.content.render import Renderer
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
 from nurture.schedule import Catalog
+from nurture.schedule.form import choice_problems
 
 MAX_SMS_SEGMENTS = 3
 
@@ -40,7 +41,8 @@ class Report:
 
 def validate_catalog(catalog: Catalog, renderer: Renderer, settings: Settings) -> Report:
     """Render every (sequence, step, channel) with the sample contact; collect every problem."""
-    report = Report(warnings=list(catalog.warnings))
+    # A sequence the hosted form cannot offer is a warning: requests by the API still reach it.
+    report = Report(warnings=[*catalog.warnings, *choice_problems(catalog)])
     for sequence in catalog.sequences.values():
         for step in sequence.steps:
             for channel in step.channels:

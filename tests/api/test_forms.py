@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from nurture.api import create_app
 from nurture.config import get_settings
+from nurture.core.states import Channel
 from nurture.db import session_scope
 from nurture.db.tables import ConsentEvent, ConsultationRequest, Enrollment
 from nurture.logs import configure_logging
@@ -353,3 +354,54 @@ def test_the_api_path_keeps_working_with_its_key(client: TestClient) -> None:
     with session_scope() as s:
         row = s.scalars(select(ConsentEvent)).one()
     assert row.source == "api" and row.wording_version is None and row.ip == "203.0.113.7"
+
+
+def test_new_wording_makes_a_new_version_and_earlier_rows_keep_theirs(
+    client: TestClient, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert post(client, form_fields(client)).status_code == 303
+    clinic = Path(env["NURTURE_SCHEDULES_DIR"]) / "clinic.yaml"
+    clinic.write_text(
+        clinic.read_text() + "consent:\n  email: Yes, {clinic} may email me about my request.\n"
+    )
+    use(env, monkeypatch)  # the API reads the schedules again
+    assert post(client, form_fields(client, **person(2))).status_code == 303
+    with session_scope() as s:
+        rows = s.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
+    email = [r.wording_version for r in rows if r.channel.value == "email"]
+    sms = [r.wording_version for r in rows if r.channel.value == "sms"]
+    assert email[0] != email[1] and sms[0] == sms[1]
+    wording = form_wording(load_catalog(clinic.parent))
+    assert email[1] == wording[Channel.EMAIL].version
+    assert "Yes, Benjamin Friction Therapy may email me about my request." in client.get(FORM).text
+
+
+def test_the_clinics_logo_and_thank_you_page_are_used(
+    client: TestClient, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = Path(env["NURTURE_SCHEDULES_DIR"])
+    (folder / "logo.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
+    )
+    clinic = folder / "clinic.yaml"
+    clinic.write_text(
+        clinic.read_text()
+        + "thanks_url: https://clinic.example/thank-you\n"
+        + 'brand: {colour: "#2d5016", accent: "#8a3b12", logo: logo.svg, logo_alt: BFT logo}\n'
+    )
+    use(env, monkeypatch)
+    page = client.get(FORM)
+    assert '<img src="/forms/consultation/logo" alt="BFT logo">' in page.text
+    assert "--brand: #2d5016" in page.text
+    assert "form-action 'self' https://clinic.example" in page.headers["content-security-policy"]
+    logo = client.get("/forms/consultation/logo")
+    assert logo.status_code == 200 and logo.headers["content-type"].startswith("image/svg+xml")
+    answer = post(client, form_fields(client))
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "https://clinic.example/thank-you"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient) -> None:
+    fields = form_fields(client, message="x" * 70_000)
+    assert post(client, fields).status_code == 413
+    assert stored() == NOTHING
