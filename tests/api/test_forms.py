@@ -174,7 +174,7 @@ def test_a_field_error_shows_the_form_again_with_the_input_kept(client: TestClie
     assert 'id="consent_sms" name="consent_sms" value="yes" checked' in html
     assert re.search(r'id="first_name"[^>]*aria-describedby="first_name-error"', html)
     assert 'id="first_name-error"' in html and "Enter your first name." in html
-    assert 'aria-describedby="email-error" aria-invalid="true"' in html
+    assert 'aria-describedby="reach-hint email-error" aria-invalid="true"' in html
     assert '<div class="summary" role="alert"' in html and 'href="#email"' in html
     assert hidden_fields(html)["form_token"] == fields["form_token"], "the token is kept"
     assert "company_website" in html and "cheap" not in html

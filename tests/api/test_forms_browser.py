@@ -37,7 +37,12 @@ def form_server(
 ) -> Iterator[str]:
     """`nurture api` in its own process, on the test's database, with a short minimum fill time."""
     use(env, monkeypatch, form_min_fill_s=str(MIN_FILL_S))
-    api = ApiProcess(env, tmp_path / "api.log").start()
+    api = ApiProcess(env, tmp_path / "api.log")
+    try:
+        api.start()
+    except BaseException:
+        api.stop()  # a slow start on a busy machine: leave no server behind
+        raise
     yield api.base
     api.stop()
 
