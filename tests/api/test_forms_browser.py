@@ -31,6 +31,21 @@ pytestmark = pytest.mark.slow
 MIN_FILL_S = 2.0
 
 
+def _start_patiently(api: ApiProcess) -> None:
+    """Wait for the server as long as a busy shared machine needs (its start loads the phone
+    geocoder), failing at once if the process dies."""
+    import httpx
+
+    def up() -> bool:
+        assert api.process.poll() is None, api.log()
+        try:
+            return httpx.get(f"{api.base}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(up, timeout_s=120, message="the API to answer /healthz")
+
+
 @pytest.fixture
 def form_server(
     db: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
@@ -39,9 +54,9 @@ def form_server(
     use(env, monkeypatch, form_min_fill_s=str(MIN_FILL_S))
     api = ApiProcess(env, tmp_path / "api.log")
     try:
-        api.start()
+        _start_patiently(api)
     except BaseException:
-        api.stop()  # a slow start on a busy machine: leave no server behind
+        api.stop()  # leave no server behind
         raise
     yield api.base
     api.stop()
