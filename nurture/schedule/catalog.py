@@ -14,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from nurture.errors import ScheduleError
 from nurture.schedule.clinic import Clinic
+from nurture.schedule.routing import route, shadowed_terms
 from nurture.schedule.sequence import Sequence
 from nurture.schedule.yaml_lines import line_of, located
 
@@ -39,13 +40,10 @@ class Catalog:
             raise ScheduleError(f"no sequence {sequence_id!r} (known: {known})") from None
 
     def route(self, concern: str | None, source: str | None = None) -> Sequence:
-        """The sequence a request enrolls in: the first file that matches, else the default."""
-        for sequence in self.sequences.values():
-            if sequence.matches(concern, source):
-                return sequence
-        for sequence in self.sequences.values():
-            if sequence.default:
-                return sequence
+        """The sequence a request enrolls in (the rules are in `schedule/routing.py`)."""
+        chosen = route(self.sequences.values(), concern, source)
+        if chosen is not None:
+            return chosen
         raise ScheduleError(f"no sequence matches concern {concern!r} and none is `default: true`")
 
 
@@ -91,6 +89,7 @@ def load_catalog(directory: Path) -> Catalog:
         files[sequence.id] = str(path)
     if not sequences:
         raise ScheduleError(f"no sequence files (*.yaml besides {CLINIC_FILE}) in {directory}")
+    warnings += shadowed_terms(list(sequences.values()))
     return Catalog(clinic=clinic, sequences=sequences, files=files, warnings=tuple(warnings))
 
 
