@@ -40,7 +40,7 @@ def escape_markdown(value: Any) -> Any:
 
 def to_html(source: str) -> str:
     """The email body's HTML from Markdown (raw HTML in the source is shown as text)."""
-    return _MD.render(source)
+    return str(_MD.render(source))
 
 
 def to_text(source: str) -> str:
