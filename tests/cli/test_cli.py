@@ -93,7 +93,7 @@ def test_validate_passes_on_the_shipped_files_and_warns_about_placeholders(
     result = nurture(env, "validate")
     assert result.returncode == 0, result.stderr
     assert "CHANGE-ME" in result.stderr
-    assert "ok: 3 sequences" in result.stdout
+    assert "ok: 6 sequences" in result.stdout
 
 
 def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) -> None:

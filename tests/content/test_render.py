@@ -45,7 +45,7 @@ def test_every_shipped_step_renders_and_validates(settings: Settings) -> None:
     catalog = load_catalog(ROOT / "schedules")
     report = validate_catalog(catalog, Renderer(ROOT / "templates"), settings)
     assert report.errors == []
-    assert len(report.checks) == 14
+    assert len(report.checks) == 38
     assert all(c.segments <= 3 for c in report.checks if c.channel is Channel.SMS)
 
 
