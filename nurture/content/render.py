@@ -147,7 +147,9 @@ class Renderer:
         except TemplateNotFound:
             raise TemplateError("template file not found", template=name) from None
         except TemplateSyntaxError as exc:
-            raise TemplateError(f"line {exc.lineno}: {exc.message}", template=name) from None
+            raise TemplateError(
+                f"line {exc.lineno}: {exc.message}", template=exc.name or name, line=exc.lineno
+            ) from None
         except UndefinedError as exc:
             raise TemplateError(f"unknown variable: {exc.message}", template=name) from None
         except SecurityError as exc:

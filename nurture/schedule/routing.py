@@ -96,16 +96,21 @@ def route(
     return best[2] if best else default
 
 
-def shadowed_terms(sequences: Seq[Sequence]) -> list[str]:
-    """A line for every `concern` term that, written alone, would not reach its own sequence
-    (another sequence claims it first): such a term can never route where its file says."""
+def shadowed_terms(sequences: Seq[Sequence]) -> list[tuple[str, int, str]]:
+    """(sequence id, term index, what is wrong) for every `concern` term that, written alone,
+    would not reach its own sequence (another file has the same words first): such a term
+    can never route where its file says."""
     problems = []
     for sequence in sequences:
-        for term in (sequence.match or {}).get("concern", ()):
+        for index, term in enumerate((sequence.match or {}).get("concern", ())):
             chosen = route(sequences, term, None)
             if chosen is not None and chosen.id != sequence.id:
                 problems.append(
-                    f"sequence {sequence.id!r}: the concern term {term!r} routes to "
-                    f"{chosen.id!r} instead"
+                    (
+                        sequence.id,
+                        index,
+                        f"the concern term {term!r} routes to sequence {chosen.id!r} instead, "
+                        "which lists the same words: remove it from one of the two files",
+                    )
                 )
     return problems

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -15,7 +16,7 @@ from nurture.config import Settings
 from nurture.content.compose import render_step
 from nurture.content.context import SAMPLE_CONTACT, ContactView
 from nurture.content.render import STOP_FOOTER, Renderer
-from nurture.content.validate import validate_catalog
+from nurture.content.validate import run_checks
 from nurture.core.states import Channel
 from nurture.schedule.catalog import Catalog, load_catalog
 
@@ -92,28 +93,27 @@ def test_every_sequence_starts_with_the_doctor_and_ends_with_a_guarded_booking_i
 def test_nurture_validate_passes_with_only_placeholder_warnings(
     catalog: Catalog, settings: Settings
 ) -> None:
-    report = validate_catalog(catalog, Renderer(ROOT / "templates"), settings)
-    assert report.errors == []
+    report = run_checks(ROOT / "schedules", ROOT / "templates", settings=settings)
     assert {(c.sequence, c.step) for c in report.checks} == set(_every_step(catalog))
-    assert all("CHANGE-ME" in w for w in report.warnings), report.warnings
+    assert report.ok, [f.line_text() for f in report.findings if f.is_error]
+    others = [f.line_text() for f in report.findings if "CHANGE-ME" not in f.message]
+    assert others == []
     env = {k: v for k, v in os.environ.items() if not k.startswith("NURTURE_")}
     env |= {
         "NURTURE_SCHEDULES_DIR": str(ROOT / "schedules"),
         "NURTURE_TEMPLATES_DIR": str(ROOT / "templates"),
-        "COLUMNS": "200",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "nurture.cli", "validate"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    command = [sys.executable, "-m", "nurture.cli", "validate"]
+    result = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert f"ok: {len(SHIPPED)} sequences" in result.stdout
-    warnings = [line for line in result.stderr.splitlines() if line.strip()]
-    assert warnings and all("CHANGE-ME" in line for line in warnings), result.stderr
+    listed = subprocess.run(
+        [*command, "--json"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert listed.returncode == 0, listed.stderr
+    findings = json.loads(listed.stdout)
+    assert findings and all(f["severity"] == "warning" for f in findings)
+    assert all("CHANGE-ME" in f["message"] for f in findings), findings
 
 
 @pytest.mark.parametrize("contact", [SAMPLE_CONTACT, SMS_ONLY], ids=["with-email", "sms-only"])
