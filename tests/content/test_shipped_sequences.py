@@ -15,6 +15,7 @@ import pytest
 from nurture.config import Settings
 from nurture.content.compose import render_step
 from nurture.content.context import SAMPLE_CONTACT, ContactView
+from nurture.content.lint import named_terms, terms_for
 from nurture.content.render import STOP_FOOTER, Renderer
 from nurture.content.validate import run_checks
 from nurture.core.states import Channel
@@ -37,6 +38,8 @@ BODY_WORDS = (
 # Promises the clinic's posts never make.
 CLAIMS = ("cure", "guarantee", "proven", "permanent", "miracle", "100%", "never again")
 SMS_ONLY = dataclasses.replace(SAMPLE_CONTACT, email=None)
+# Without a preheader, an inbox and a lock-screen notification show the body's first lines.
+PREVIEW_CHARS = 140
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +129,16 @@ def test_no_sms_and_no_subject_names_a_condition_or_a_part_of_the_body(
         for text in (sms.lower(), (subject or "").lower()):
             for word in BODY_WORDS:
                 assert not re.search(rf"\b{word}", text), (seq_id, step_id, word, text)
+
+
+def test_the_opening_lines_of_every_email_the_preview_a_lock_screen_shows_name_no_condition(
+    catalog: Catalog, settings: Settings
+) -> None:
+    terms = terms_for(catalog.clinic)
+    for seq_id, step_id in _every_step(catalog):
+        text, _ = _render(catalog, settings, seq_id, step_id, Channel.EMAIL)
+        opening = text[:PREVIEW_CHARS]
+        assert named_terms(opening, terms) == [], (seq_id, step_id, opening)
 
 
 def test_the_first_sms_of_every_sequence_ends_with_the_opt_out_line_and_no_later_one_does(
