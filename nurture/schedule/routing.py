@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterable, Mapping
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from nurture.schedule.sequence import MatchKey, Sequence
 
@@ -36,7 +37,12 @@ MATCH_KEYS: tuple[MatchKey, ...] = ("concern", "source")
 
 def words(text: str | None) -> str:
     """`text` as lower-case words joined by single spaces: what terms are compared against."""
-    return " ".join(re.findall(r"[a-z0-9]+", (text or "").lower()))
+    return " ".join(_WORD.findall((text or "").lower()))
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+# A file's terms are few and fixed: each is normalised once, not on every request.
+_term_words = lru_cache(maxsize=4096)(words)
 
 
 @dataclass(frozen=True, order=True)
@@ -49,35 +55,33 @@ class Hit:
     term: str = field(compare=False)
 
 
-def find_term(terms: Iterable[str], text: str | None) -> Hit | None:
-    """The best of `terms` found in `text` as whole words (key rank 0), or None."""
-    given = f" {words(text)} "
+def _find(terms: Iterable[str], padded: str, key_rank: int) -> Hit | None:
+    """The best of `terms` in `padded` (normalised words with a space at each end)."""
     best: Hit | None = None
     for term in terms:
-        wanted = words(term)
+        wanted = _term_words(term)
         if not wanted:
             continue
-        at = given.find(f" {wanted} ")
-        if at < 0:
-            continue
-        hit = Hit(0, at, -len(wanted), term)
-        if best is None or hit < best:
-            best = hit
+        at = padded.find(f" {wanted} ")
+        if at >= 0:
+            hit = Hit(key_rank, at, -len(wanted), term)
+            if best is None or hit < best:
+                best = hit
     return best
 
 
-def match_hit(
-    match: Mapping[MatchKey, Seq[str]] | None, concern: str | None, source: str | None
-) -> Hit | None:
-    """The best place a `match:` mapping is found in a request's concern or source."""
+def _hit(match: Mapping[MatchKey, Seq[str]] | None, given: dict[MatchKey, str]) -> Hit | None:
     if not match:
         return None
-    given: dict[MatchKey, str | None] = {"concern": concern, "source": source}
     for rank, key in enumerate(MATCH_KEYS):
-        hit = find_term(match.get(key, ()), given[key])
+        hit = _find(match.get(key, ()), given[key], rank)
         if hit is not None:
-            return Hit(rank, hit.position, hit.longer_first, hit.term)
+            return hit
     return None
+
+
+def _given(concern: str | None, source: str | None) -> dict[MatchKey, str]:
+    return {"concern": f" {words(concern)} ", "source": f" {words(source)} "}
 
 
 def route(
@@ -85,12 +89,13 @@ def route(
 ) -> Sequence | None:
     """The sequence a request enrolls in (rules in this module's docstring), else the
     `default: true` one, else None. `sequences` come in file-name order (rule 4)."""
+    given = _given(concern, source)
     best: tuple[Hit, int, Sequence] | None = None
     default: Sequence | None = None
     for order, sequence in enumerate(sequences):
         if sequence.default and default is None:
             default = sequence
-        hit = match_hit(sequence.match, concern, source)
+        hit = _hit(sequence.match, given)
         if hit is not None and (best is None or (hit, order) < best[:2]):
             best = (hit, order, sequence)
     return best[2] if best else default
