@@ -15,6 +15,13 @@ from nurture.schedule.sequence import Strict, weekday
 from nurture.schedule.wording import ConsentWording
 
 
+class LintTerms(Strict):
+    """`lint:` in clinic.yaml: words the health-term lint also refuses, or lets through."""
+
+    extra_terms: list[str] = Field(default_factory=list)
+    allowed_terms: list[str] = Field(default_factory=list)
+
+
 class Clinic(Strict):
     """The clinic: who the messages come from and where their links lead."""
 
@@ -38,6 +45,8 @@ class Clinic(Strict):
     brand: Brand = Field(default_factory=Brand)
     consent: ConsentWording = Field(default_factory=ConsentWording)
     thanks_url: str | None = Field(default=None, pattern=r"^https?://")
+    # Clinic studio (lint): extra condition/body-part words, and default ones to allow.
+    lint: LintTerms = Field(default_factory=LintTerms)
 
     _known_zone = field_validator("timezone")(check_zone)
 

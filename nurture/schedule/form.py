@@ -44,11 +44,11 @@ def _routed_value(catalog: Catalog, sequence: Sequence) -> str | None:
 
 def concern_choices(catalog: Catalog) -> list[ConcernChoice]:
     """The form's choices in file order, then "Something else"; only sequences matched by
-    concern (a default-only or source-only sequence is reached another way)."""
+    concern (the default, and a source-only sequence, are reached another way)."""
     choices: list[ConcernChoice] = []
     default = next((s for s in catalog.sequences.values() if s.default), None)
     for sequence in catalog.sequences.values():
-        if not (sequence.match or {}).get("concern"):
+        if sequence.default or not (sequence.match or {}).get("concern"):
             continue
         value = _routed_value(catalog, sequence)
         if value is not None:
@@ -72,11 +72,11 @@ def concern_of(value: str | None) -> str | None:
 def choice_problems(catalog: Catalog) -> list[str]:
     """Sequences matched by concern that the form cannot offer: no text of theirs routes there."""
     return [
-        f"sequence {s.id!r}: no form choice routes to it (an earlier file matches "
+        f"sequence {s.id!r}: no form choice routes to it (another sequence wins "
         f"{_label(s)!r} and each of its concern terms); give it a `form_label` that only it "
         "matches"
         for s in catalog.sequences.values()
-        if (s.match or {}).get("concern") and _routed_value(catalog, s) is None
+        if not s.default and (s.match or {}).get("concern") and _routed_value(catalog, s) is None
     ]
 
 

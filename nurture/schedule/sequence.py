@@ -24,6 +24,7 @@ _expressions = SandboxedEnvironment()
 
 
 StopReason = Literal["booked", "unsubscribed", "replied"]
+MatchKey = Literal["concern", "source"]  # what a `match:` may name; see routing.py
 
 
 def _default_stop_on() -> list[StopReason]:
@@ -116,7 +117,7 @@ class Sequence(Strict):
     name: str
     #: The choice a prospect picks on the hosted form ("Outer hip pain"); else `name`.
     form_label: str | None = Field(default=None, min_length=1, max_length=80)
-    match: dict[Literal["concern", "source"], list[str]] | None = None
+    match: dict[MatchKey, list[str]] | None = None
     default: bool = False
     stop_on: list[StopReason] = Field(default_factory=_default_stop_on)
     send_window: WindowSpec | None = None
@@ -147,17 +148,6 @@ class Sequence(Strict):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
-
-    def matches(self, concern: str | None, source: str | None) -> bool:
-        """Whether a request with this concern/source enrolls here (whole words, any case)."""
-        if not self.match:
-            return False
-        given = {"concern": concern or "", "source": source or ""}
-        for key, terms in self.match.items():
-            text = given[key].lower()
-            if any(re.search(rf"\b{re.escape(t.lower())}\b", text) for t in terms):
-                return True
-        return False
 
 
 def first_sms_step(sequence: Sequence) -> str | None:

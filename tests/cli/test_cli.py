@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_validate_names_the_file_and_line_of_a_broken_schedule(
     )
     result = nurture(env, "validate")
     assert result.returncode == 1
-    assert f"{schedules_dir / 'broken.yaml'}:7: steps[0].after: invalid delay 'soon'" in (
+    assert f"{schedules_dir / 'broken.yaml'}:7: error: steps[0].after: invalid delay 'soon'" in (
         result.stderr.replace("\n", "")
     )
     assert "Traceback" not in result.stderr
@@ -83,8 +84,16 @@ def test_validate_reports_an_unknown_template_variable(env: dict[str, str], tmp_
     path.write_text(path.read_text() + " {{ contact.favourite_colour }}")
     result = nurture({**env, "NURTURE_TEMPLATES_DIR": str(templates)}, "validate")
     assert result.returncode == 1
-    assert "hip-pain/booking.sms.j2: unknown variable" in result.stderr
-    assert "favourite_colour" in result.stderr
+    assert "hip-pain/booking.sms.j2: error:" in result.stderr
+    assert "unknown variable" in result.stderr and "favourite_colour" in result.stderr
+    as_json = nurture({**env, "NURTURE_TEMPLATES_DIR": str(templates)}, "validate", "--json")
+    assert as_json.returncode == 1
+    findings = json.loads(as_json.stdout)
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert {(f["step_id"], f["channel"], f["code"]) for f in errors} == {
+        ("booking", "sms", "template")
+    }
+    assert errors[0]["file"].endswith("hip-pain/booking.sms.j2")
 
 
 def test_validate_passes_on_the_shipped_files_and_warns_about_placeholders(
@@ -93,7 +102,7 @@ def test_validate_passes_on_the_shipped_files_and_warns_about_placeholders(
     result = nurture(env, "validate")
     assert result.returncode == 0, result.stderr
     assert "CHANGE-ME" in result.stderr
-    assert "ok: 3 sequences" in result.stdout
+    assert "ok: 6 sequences" in result.stdout
 
 
 def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) -> None:
@@ -115,6 +124,31 @@ def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) 
     assert "Sat 2026-03-07 09:00 CST" in timeline.stdout
     bad = nurture(env, "timeline", "hip-pain-consultation", "--timezone", "Nowhere/Town")
     assert bad.returncode == 1 and "unknown timezone 'Nowhere/Town'" in bad.stderr
+
+
+def test_timeline_json_keeps_the_gap_after_a_sunday_evening_request(env: dict[str, str]) -> None:
+    result = nurture(
+        env,
+        "timeline",
+        "hip-pain-consultation",
+        "--start",
+        "2026-03-01T17:49",
+        "--timezone",
+        "America/New_York",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {(r["step"], r["channel"]): r for r in json.loads(result.stdout)}
+    first, second = rows["doctor-first", "email"], rows["self-test", "email"]
+    assert (first["local"], first["utc"]) == (
+        "2026-03-02T09:00:00-05:00",
+        "2026-03-02T14:00:00+00:00",
+    )
+    assert first["reasons"] == ["send window"]
+    assert second["local"] == "2026-03-03T09:00:00-05:00" and second["reasons"] == ["spacing"]
+    bad = nurture(env, "timeline", "hip-pain-consultation", "--start", "Sunday", "--json")
+    assert bad.returncode == 1 and "invalid --start 'Sunday'" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_ops_commands_refuse_what_does_not_fit(migrated: dict[str, str]) -> None:

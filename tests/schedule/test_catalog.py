@@ -36,7 +36,13 @@ steps:
 
 def test_the_shipped_schedules_load_with_placeholder_warnings() -> None:
     catalog = load_catalog(ROOT / "schedules")
-    assert set(catalog.sequences) == {"hip-pain-consultation", "chronic-pain-default"}
+    assert set(catalog.sequences) == {
+        "hip-pain-consultation",
+        "low-back-pain",
+        "neck-pain",
+        "shoulder-pain",
+        "chronic-pain-default",
+    }
     hip = catalog.get("hip-pain-consultation")
     assert [s.id for s in hip.steps] == ["doctor-first", "self-test", "exercise-videos", "booking"]
     assert [s.after for s in hip.steps] == [
@@ -54,7 +60,8 @@ def test_the_shipped_schedules_load_with_placeholder_warnings() -> None:
     [
         ("Outer hip pain", "hip-pain-consultation"),
         ("my GLUTEUS hurts", "hip-pain-consultation"),
-        ("neck", "chronic-pain-default"),
+        ("neck", "neck-pain"),
+        ("knee", "chronic-pain-default"),
         (None, "chronic-pain-default"),
         ("hippo bite", "chronic-pain-default"),
     ],
