@@ -114,7 +114,8 @@ def test_a_bad_when_names_the_line_and_what_it_may_use(
     seq.write_text(seq.read_text().replace("not contact.booked", "contact.nickname.upper()"))
     errors = _errors(validate_all(schedules, templates, settings=settings))
     assert [f.code for f in errors] == ["bad-when"]
-    assert errors[0].line == 32 and "contact.*" in errors[0].message
+    when_line = 1 + seq.read_text().splitlines().index('    when: "contact.nickname.upper()"')
+    assert errors[0].line == when_line and "contact.*" in errors[0].message
 
 
 def test_the_lint_catches_a_body_part_word_planted_in_an_sms_and_in_a_subject(
