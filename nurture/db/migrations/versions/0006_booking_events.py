@@ -54,8 +54,17 @@ def upgrade() -> None:
             postgresql_where=sa.text("source = 'link'"),
         )
 
+    # ix_deliveries_contact_sent serves every lookup by contact (its first column) and the
+    # report's "last delivery sent before" in one backward scan: it replaces the plain index.
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index("ix_deliveries_contact_sent", ["contact_id", "sent_at"], unique=False)
+        batch_op.drop_index(batch_op.f("ix_deliveries_contact_id"))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_deliveries_contact_id"), ["contact_id"], unique=False)
+        batch_op.drop_index("ix_deliveries_contact_sent")
     with op.batch_alter_table("delivery_events", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_events_link")
     with op.batch_alter_table("booking_events", schema=None) as batch_op:
