@@ -47,10 +47,14 @@ def _print_tables(results: Results) -> None:
             f"({_percent(seq.conversion)}), median {_days(seq.median_days_to_booking)} days "
             "to booking",
             highlight=False,
+            soft_wrap=True,
         )
-        table = Table("step", "channel", *(c.replace("_", "-") for c in COUNTS), box=None)
-        for column in table.columns[2:]:
-            column.justify = "right"
+        table = Table(box=None)
+        widest = max((len(step.id) for step in seq.steps), default=4)
+        table.add_column("step", min_width=widest, no_wrap=True)
+        table.add_column("channel", no_wrap=True)
+        for name in COUNTS:
+            table.add_column(name.replace("_", "-"), justify="right")
         for step in seq.steps:
             for channel in step.channels:
                 table.add_row(step.id, channel.channel, *(str(getattr(channel, c)) for c in COUNTS))

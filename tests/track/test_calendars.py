@@ -19,6 +19,7 @@ from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import BookingEvent
 from tests.conftest import ApiProcess, use
+from tests.ops.results_scenario import start_api
 from tests.signing import (
     CALCOM_SECRET,
     CALENDLY_SIGNING_KEY,
@@ -247,7 +248,7 @@ def api_process(
 
     use_providers(env, monkeypatch, fake_provider, sendgrid_key)  # type: ignore[arg-type]
     use(env, monkeypatch, calendly_signing_key=CALENDLY_SIGNING_KEY, calcom_secret=CALCOM_SECRET)
-    api = ApiProcess(env, tmp_path / "api.log").start()
+    api = start_api(env, tmp_path / "api.log")
     yield api
     api.stop()
 
