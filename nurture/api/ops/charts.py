@@ -8,21 +8,24 @@ from dataclasses import dataclass
 
 from nurture.ops.results import SequenceResults
 
-#: The drawing's width in SVG units; bars start after the label column.
-WIDTH = 640
-LABEL_W = 190
-VALUE_W = 70
-BAR_H = 22
-GAP = 8
+#: The drawing's width in SVG units. Each bar sits under its label, so the labels keep the
+#: whole width on a phone; the value is written at the end of the bar.
+WIDTH = 400
+VALUE_W = 44
+LABEL_H = 18
+BAR_H = 16
+GAP = 10
+ROW_H = LABEL_H + BAR_H + GAP
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
     value: int
-    #: Where it is drawn (SVG units).
+    #: Where it is drawn (SVG units): the label's baseline, then the bar's top.
     y: int
     width: float
+    bar_y: int = 0
     #: A CSS class naming its colour.
     tone: str = "sent"
 
@@ -34,25 +37,25 @@ class Chart:
     description: str
     bars: list[Bar]
     height: int
-    bar_x: int = LABEL_W
-    value_x: int = WIDTH - VALUE_W + 6
     width: int = WIDTH
+    bar_h: int = BAR_H
 
 
 def _bars(items: list[tuple[str, int, str]]) -> tuple[list[Bar], int]:
     top = max((value for _, value, _ in items), default=0)
-    span = WIDTH - LABEL_W - VALUE_W
+    span = WIDTH - VALUE_W
     bars = [
         Bar(
             label,
             value,
-            y=n * (BAR_H + GAP),
+            y=n * ROW_H + LABEL_H - 5,
             width=round(span * value / top, 1) if top else 0.0,
+            bar_y=n * ROW_H + LABEL_H,
             tone=tone,
         )
         for n, (label, value, tone) in enumerate(items)
     ]
-    return bars, max(len(items) * (BAR_H + GAP) - GAP, BAR_H)
+    return bars, max(len(items) * ROW_H - GAP, ROW_H)
 
 
 def funnel(seq: SequenceResults) -> Chart:
