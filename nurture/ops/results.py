@@ -174,14 +174,11 @@ def collect_results(
                 cells[seq.id, step.id, channel.channel] = channel
     for row in q.step_rows(session, **filters):
         cell = _cell(sequences, cells, indexes, row, int(row.step_index))
-        cell.sent, cell.delivered, cell.bounced = (
-            int(row.sent),
-            int(row.delivered),
-            int(row.bounced),
-        )
+        for name in ("sent", "delivered", "bounced", "clicks"):
+            setattr(cell, name, int(getattr(row, name)))
     for row in q.attribution_rows(session, **filters):
         cell = _cell(sequences, cells, indexes, row, None)
-        for name in ("clicks", "replies", "opt_outs", "bookings"):
+        for name in q.ATTRIBUTED:
             setattr(cell, name, int(getattr(row, name)))
     ordered = sorted(sequences.values(), key=lambda s: s.id)
     for seq in ordered:
