@@ -10,8 +10,10 @@ booking-link click, 5% of prospects replying, 2% opting out, 10% booked.
 
 from __future__ import annotations
 
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 
@@ -85,23 +87,47 @@ def seed(database_url: str, deliveries: int = DELIVERIES) -> None:
         conn.execute("VACUUM ANALYZE")
 
 
-def _baseline_ms(database_url: str) -> float:
+def _cpu_ms(pid: int) -> float | None:
+    """CPU time (user + system) a PostgreSQL backend on this machine has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # the server runs elsewhere: no CPU figure
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _baseline_ms(database_url: str, *, serial: bool = False) -> tuple[float, float | None]:
+    """Wall time of `SELECT count(*)`, and (serial) the CPU time its backend spent."""
     with psycopg.connect(conninfo(database_url)) as conn:
+        if serial:
+            conn.execute("SET max_parallel_workers_per_gather = 0")
+        pid = conn.info.backend_pid
+        cpu = _cpu_ms(pid)
         started = time.perf_counter()
         conn.execute("SELECT count(*) FROM deliveries").fetchone()
-        return (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - started) * 1000
+        after = _cpu_ms(pid)
+        return elapsed, (after - cpu) if after is not None and cpu is not None else None
 
 
-def _report_ms() -> tuple[float, int]:
+def _report_ms(*, serial: bool = False) -> tuple[float, float | None, int]:
+    """Wall time of the whole report, (serial) its backend's CPU time, and the sent count."""
+    from sqlalchemy import text
+
     from nurture.db import session_scope
     from nurture.ops.results import collect_results
 
-    started = time.perf_counter()
     with session_scope() as session:
+        pid = int(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+        if serial:
+            session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        cpu = _cpu_ms(pid)
+        started = time.perf_counter()
         results = collect_results(session)
-    elapsed = (time.perf_counter() - started) * 1000
+        elapsed = (time.perf_counter() - started) * 1000
+        after = _cpu_ms(pid)
     sent = sum(step.total("sent") for seq in results.sequences for step in seq.steps)
-    return elapsed, sent
+    return elapsed, (after - cpu) if after is not None and cpu is not None else None, sent
 
 
 def run(run: Run) -> Figure:
@@ -119,12 +145,26 @@ def run(run: Run) -> Figure:
         baseline=baseline.name,
         target=Target("<=", 1000.0),
     )
+    # CPU time of one backend with parallel query off: the work itself, whatever else the
+    # machine is running (wall times on a busy machine include waiting for a core).
+    baseline_cpu = fig.add("count(*) serial, backend CPU time (baseline)", "ms CPU")
+    report_cpu = fig.add(
+        "the whole report serial, backend CPU time", "ms CPU", baseline=baseline_cpu.name
+    )
+    sent = 0
     for _ in range(run.repeat):
-        baseline.runs.append(_baseline_ms(url))
-        elapsed, sent = _report_ms()
+        baseline.runs.append(_baseline_ms(url)[0])
+        elapsed, _, sent = _report_ms()
         report.runs.append(elapsed)
+        _, cpu = _baseline_ms(url, serial=True)
+        _, report_used, _ = _report_ms(serial=True)
+        if cpu is not None and report_used is not None:
+            baseline_cpu.runs.append(cpu)
+            report_cpu.runs.append(report_used)
     run.say(
         f"results: report {report.median:.0f} ms ({sent:,} sent counted), "
-        f"count(*) {baseline.median:.0f} ms, ratio {report.median / baseline.median:.1f}x"
+        f"count(*) {baseline.median:.0f} ms, ratio {report.median / baseline.median:.1f}x; "
+        f"serial CPU: report {report_cpu.median:.0f} ms, count(*) {baseline_cpu.median:.0f} ms; "
+        f"load average {os.getloadavg()[0]:.1f}"
     )
     return fig
