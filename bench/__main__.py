@@ -29,6 +29,7 @@ FIGURES = {
     "lateness": "bench.lateness",
     "intake": "bench.intake",
     "render": "bench.render",
+    "results": "bench.results_report",
 }
 
 

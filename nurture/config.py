@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         parse_networks(value)
         return value
 
+    # Bookings from the calendar (Calendly and Cal.com webhooks; docs/RESULTS.md).
+    #: Calendly's webhook signing key (the `signing_key` of the subscription); empty: refused.
+    calendly_signing_key: str = ""
+    #: Cal.com's webhook secret (Settings > Developer > Webhooks); empty: refused.
+    calcom_secret: str = ""
+
     @field_validator("sms_rate", "email_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -11,7 +11,17 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from nurture import __version__
-from nurture.api import bookings, forms, health, intake, links, metrics, ops, webhooks
+from nurture.api import (
+    bookings,
+    calendars,
+    forms,
+    health,
+    intake,
+    links,
+    metrics,
+    ops,
+    webhooks,
+)
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings
@@ -58,4 +68,5 @@ def create_app() -> FastAPI:
     app.include_router(links.router)
     app.include_router(webhooks.router)
     app.include_router(forms.router)
+    app.include_router(calendars.router)
     return app

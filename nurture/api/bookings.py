@@ -14,8 +14,7 @@ from nurture.api.intake import read_model
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
 from nurture.schedule.catalog import Catalog
-from nurture.steering.contacts import find_contact
-from nurture.steering.stop import mark_booked
+from nurture.steering.bookings import book
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["bookings"])
 
@@ -48,12 +47,17 @@ async def create_booking(
     booking = await read_model(request, BookingIn)
     if isinstance(booking, JSONResponse):
         return booking
-    stopping = [s.id for s in catalog.sequences.values() if "booked" in s.stop_on]
 
     def apply() -> dict[str, object]:
         with session_scope() as session:
-            contact = find_contact(session, email=booking.email, phone=booking.phone)
-            result = mark_booked(session, contact, now=now, source="api", stop_sequences=stopping)
+            contact, result = book(
+                session,
+                email=booking.email,
+                phone=booking.phone,
+                catalog=catalog,
+                now=now,
+                source="api",
+            )
             return {
                 "contact_id": contact.id,
                 "booked_at": (contact.booked_at or now).isoformat(),

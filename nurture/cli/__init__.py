@@ -32,7 +32,15 @@ def fail(message: str) -> typer.Exit:
 
 
 def main() -> None:
-    from nurture.cli import admin, content, forms, ops, replies, services  # noqa: F401 - commands
+    from nurture.cli import (  # noqa: F401 - register commands
+        admin,
+        content,
+        forms,
+        ops,
+        replies,
+        report,
+        services,
+    )
 
     try:
         app()

@@ -125,12 +125,16 @@ class Delivery(Base):
         UniqueConstraint("enrollment_id", "step_id", "channel", name="uq_deliveries_step"),
         Index("ix_deliveries_status_due", "status", "due_at"),
         Index("ix_deliveries_status_lease", "status", "lease_expires_at"),
+        # A prospect's deliveries, and the last one sent before a reply, opt-out or booking
+        # (the results report's attribution): one backward index scan each.
+        Index("ix_deliveries_contact_sent", "contact_id", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: No index of its own: uq_deliveries_step starts with it.
     enrollment_id: Mapped[int] = mapped_column(ForeignKey("enrollments.id"))
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
+    #: No index of its own: ix_deliveries_contact_sent starts with it.
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"))
     step_id: Mapped[str] = mapped_column(String(100))
     step_index: Mapped[int] = mapped_column(Integer)
     channel: Mapped[Channel] = mapped_column(enum_column(Channel))
@@ -156,6 +160,16 @@ class DeliveryEvent(Base):
     """A state change or provider report for one delivery, for the ops timeline."""
 
     __tablename__ = "delivery_events"
+    __table_args__ = (
+        # The results report counts booking-link clicks (source 'link') among millions of
+        # state changes: this small partial index holds the clicks only.
+        Index(
+            "ix_delivery_events_link",
+            "delivery_id",
+            sqlite_where=text("source = 'link'"),
+            postgresql_where=text("source = 'link'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), index=True)
@@ -249,6 +263,31 @@ class FormHit(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     hits: Mapped[int] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BookingEvent(Base):
+    """A booking (or its cancellation) reported by the clinic's calendar tool, matched to a
+    prospect by email, else phone; kept even when it matches nobody."""
+
+    __tablename__ = "booking_events"
+    __table_args__ = (
+        # A provider's retry of the same event changes nothing.
+        UniqueConstraint("provider", "external_id", "kind", name="uq_booking_events_external"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: calendly, calcom
+    provider: Mapped[str] = mapped_column(String(20))
+    #: The provider's id of the booking (Calendly invitee URI, Cal.com booking uid).
+    external_id: Mapped[str] = mapped_column(String(300))
+    #: booked, canceled, rescheduled
+    kind: Mapped[str] = mapped_column(String(20))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), index=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    #: When the appointment starts, as the provider gives it.
+    starts_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Heartbeat(Base):

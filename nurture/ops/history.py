@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_, select
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from nurture.core.addressing import normalize_phone
 from nurture.core.states import PENDING_STATES, Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db.tables import (
+    BookingEvent,
     ConsentEvent,
     ConsultationRequest,
     Contact,
@@ -68,6 +69,8 @@ class ContactHistory:
     enrollments: list[Enrollment]
     consent: list[ConsentEvent]
     deliveries: list[DeliveryHistory]
+    #: Bookings and cancellations reported by the calendar tools.
+    bookings: list[BookingEvent] = field(default_factory=list)
 
 
 def find_deliveries(
@@ -168,10 +171,16 @@ def contact_history(session: Session, contact_id: int) -> ContactHistory:
             .order_by(DeliveryEvent.at, DeliveryEvent.id)
         ):
             events[event.delivery_id].append(event)
+    bookings = session.scalars(
+        select(BookingEvent)
+        .where(BookingEvent.contact_id == contact_id)
+        .order_by(BookingEvent.received_at, BookingEvent.id)
+    ).all()
     return ContactHistory(
         contact=contact,
         requests=list(requests),
         enrollments=list(enrollments),
         consent=list(consent),
         deliveries=[DeliveryHistory(d, events[d.id]) for d in deliveries],
+        bookings=list(bookings),
     )

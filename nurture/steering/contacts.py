@@ -33,3 +33,15 @@ def find_contact(
             raise NotFoundError(f"no contact with phone {phone!r}")
         return contact
     raise NotFoundError("give an email or a phone number")
+
+
+def match_contact(session: Session, *, email: str | None, phone: str | None) -> Contact | None:
+    """The contact a booking tool names: by email first, else by phone; None if nobody."""
+    for kind, value in (("email", email), ("phone", phone)):
+        if not value:
+            continue
+        try:
+            return find_contact(session, **{kind: value})
+        except NotFoundError:
+            continue
+    return None

@@ -63,3 +63,29 @@ class InboundSms:
     sender: str
     recipient: str
     text: str
+
+
+class BookingKind(StrEnum):
+    """What a calendar tool reports about an appointment."""
+
+    #: An appointment was booked (Calendly `invitee.created`, Cal.com `BOOKING_CREATED`).
+    BOOKED = "booked"
+    #: It was moved to another time (Cal.com `BOOKING_RESCHEDULED`): still booked.
+    RESCHEDULED = "rescheduled"
+    #: It was canceled (Calendly `invitee.canceled`, Cal.com `BOOKING_CANCELLED`).
+    CANCELED = "canceled"
+
+
+@dataclass(frozen=True)
+class BookingEvent:
+    """A calendar tool's report about one appointment, whichever tool sent it."""
+
+    provider: str
+    #: The provider's id of the booking (Calendly invitee URI, Cal.com uid); with `kind`
+    #: and `provider`, the idempotency key.
+    booking_id: str
+    kind: BookingKind
+    email: str | None
+    phone: str | None
+    #: When the appointment starts, when given.
+    starts_at: datetime | None = None
