@@ -87,8 +87,11 @@ class Settings(BaseSettings):
     ops_ping_timeout_s: float = Field(default=1.0, gt=0)
     #: How often the /ops page reloads itself (0: never).
     ops_refresh_s: int = Field(default=15, ge=0)
+    # Clinic studio, test sends: at most this many test messages (all channels together),
+    # e.g. "5/m"; they may come in a burst of that many, then one per 1/rate.
+    test_send_rate: str = "5/m"
 
-    @field_validator("sms_rate", "email_rate")
+    @field_validator("sms_rate", "email_rate", "test_send_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from nurture import __version__
-from nurture.api import bookings, health, intake, links, metrics, ops, webhooks
+from nurture.api import bookings, health, intake, links, metrics, ops, studio, webhooks
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings
@@ -53,6 +53,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(intake.router)
     app.include_router(ops.router)
+    app.include_router(studio.router)
     app.include_router(metrics.router)
     app.include_router(bookings.router)
     app.include_router(links.router)

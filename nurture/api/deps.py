@@ -29,8 +29,13 @@ def _catalog_cached(path: str) -> Catalog:
     return load_catalog(get_settings().schedules_dir)
 
 
-async def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
+def loaded_catalog(settings: Settings) -> Catalog:
+    """The schedules as this process loaded them (ScheduleError if they do not load)."""
     return _catalog_cached(str(settings.schedules_dir))
+
+
+async def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
+    return loaded_catalog(settings)
 
 
 async def now_dep() -> datetime:

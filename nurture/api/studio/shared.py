@@ -1,0 +1,96 @@
+"""What the studio's routes share: the renderer, the schedules, the sample and lookups that
+answer a clear 404, and the login (the same session as `/ops`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from nurture.api.deps import loaded_catalog
+from nurture.api.ops.auth import OpsSession, current_session
+from nurture.api.ops.render import page
+from nurture.config import Settings
+from nurture.content.context import ContactView
+from nurture.content.render import Renderer
+from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
+from nurture.content.studio import FindingLike
+from nurture.errors import NurtureError
+from nurture.schedule import Catalog, Sequence, Step
+
+
+class Missing(Exception):
+    """A sequence, step or sample the URL names that does not exist (answered as a 404)."""
+
+
+@lru_cache(maxsize=4)
+def renderer_for(templates_dir: Path) -> Renderer:
+    """One renderer per templates folder; it re-reads templates that change on disk."""
+    return Renderer(templates_dir)
+
+
+def studio_catalog(settings: Settings) -> tuple[Catalog | None, str | None]:
+    """The schedules, or None and the reason they do not load."""
+    try:
+        return loaded_catalog(settings), None
+    except NurtureError as exc:
+        return None, str(exc)
+
+
+def studio_findings(settings: Settings, catalog: Catalog) -> list[FindingLike]:
+    """Validation findings for every file, step and channel."""
+    return []
+
+
+def find_sequence(catalog: Catalog, sequence_id: str) -> Sequence:
+    sequence = catalog.sequences.get(sequence_id)
+    if sequence is None:
+        known = ", ".join(sorted(catalog.sequences)) or "none"
+        raise Missing(f"There is no sequence {sequence_id!r}. Sequences: {known}.")
+    return sequence
+
+
+def find_step(sequence: Sequence, step_id: str) -> Step:
+    try:
+        return sequence.step(step_id)
+    except KeyError:
+        known = ", ".join(s.id for s in sequence.steps)
+        raise Missing(
+            f"Sequence {sequence.id!r} has no step {step_id!r}. Steps: {known}."
+        ) from None
+
+
+def find_sample(name: str | None) -> tuple[str, ContactView]:
+    chosen = name or DEFAULT_SAMPLE
+    contact = SAMPLES.get(chosen)
+    if contact is None:
+        known = ", ".join(SAMPLES)
+        raise Missing(f"There is no sample prospect {chosen!r}. Samples: {known}.")
+    return chosen, contact
+
+
+def session_or_none(request: Request, settings: Settings) -> OpsSession | None:
+    return current_session(request, settings)
+
+
+def studio_page(template: str, *, status_code: int = 200, **context: Any) -> Response:
+    """A studio page: the ops layout and headers, allowed to frame our own previews."""
+    return page(
+        f"studio/{template}", status_code=status_code, frames=True, section="studio", **context
+    )
+
+
+def not_found(session: OpsSession, message: str) -> Response:
+    return studio_page(
+        "message.html.j2", status_code=404, session=session, title="Not found", message=message
+    )
+
+
+def local_now(now: datetime, catalog: Catalog) -> datetime:
+    from nurture.core.zones import zone
+
+    return now.astimezone(zone(catalog.clinic.timezone))

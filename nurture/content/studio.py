@@ -1,0 +1,246 @@
+"""What the clinic studio shows: each step of a sequence composed for a sample prospect,
+through the send path's own functions (`compose.render_step`, then `compose.envelope`), so
+what the page shows is what a provider would be handed. Pure: the clock comes in as `now`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from nurture.config import Settings
+from nurture.content.compose import envelope, render_step
+from nurture.content.context import ContactView
+from nurture.content.message import OutgoingMessage
+from nurture.content.render import Renderer
+from nurture.content.sms import sms_encoding, sms_segments
+from nurture.core.addressing import address_of
+from nurture.core.states import Channel
+from nurture.core.zones import region_for_phone, zone
+from nurture.errors import TemplateError
+from nurture.schedule import Catalog, Sequence, Step
+from nurture.schedule.delays import Delay
+from nurture.schedule.plan import plan_schedule
+
+#: How much of the plain text an inbox shows after the subject, when there is no preheader.
+INBOX_PREVIEW_CHARS = 110
+
+
+class FindingLike(Protocol):
+    """What the studio reads of a validation finding (`content.findings.Finding`)."""
+
+    @property
+    def severity(self) -> str: ...
+    @property
+    def message(self) -> str: ...
+    @property
+    def sequence_id(self) -> str | None: ...
+    @property
+    def step_id(self) -> str | None: ...
+    @property
+    def channel(self) -> str | None: ...
+
+
+def compose_preview(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    contact: ContactView,
+    now: datetime,
+) -> OutgoingMessage:
+    """The message a provider would be handed for this step and prospect (ids are 0: it
+    belongs to no delivery). TemplateError when the step's files do not render."""
+    rendered = render_step(
+        renderer,
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        step=step,
+        channel=channel,
+        contact=contact,
+        delivery_id=0,
+    )
+    return envelope(
+        settings=settings,
+        catalog=catalog,
+        delivery_id=0,
+        enrollment_id=0,
+        contact=contact,
+        rendered=rendered,
+        now=now,
+        not_after=None,
+    )
+
+
+@dataclass(frozen=True)
+class SmsFacts:
+    """An SMS body and what it costs."""
+
+    text: str
+    chars: int
+    encoding: str
+    segments: int
+
+
+def sms_facts(text: str) -> SmsFacts:
+    return SmsFacts(text, len(text), sms_encoding(text), sms_segments(text))
+
+
+def inbox_preview(text: str) -> str:
+    """The start of the plain text, as an inbox shows it after the subject."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= INBOX_PREVIEW_CHARS else flat[: INBOX_PREVIEW_CHARS - 1] + "…"
+
+
+@dataclass(frozen=True)
+class MessageView:
+    """One channel of one step: the message, or the error that stops it rendering."""
+
+    channel: Channel
+    message: OutgoingMessage | None
+    error: str | None
+    #: The sample prospect has no address on this channel: they would not get it.
+    no_address: bool
+    findings: list[FindingLike] = field(default_factory=list)
+
+    @property
+    def sms(self) -> SmsFacts | None:
+        if self.message is None or self.channel is not Channel.SMS:
+            return None
+        return sms_facts(self.message.text)
+
+    @property
+    def preheader(self) -> str:
+        return inbox_preview(self.message.text) if self.message is not None else ""
+
+    @property
+    def state(self) -> str:
+        return state_of([*self.findings], error=self.error is not None)
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: Step
+    index: int
+    messages: list[MessageView]
+    findings: list[FindingLike]
+
+
+def state_of(findings: Iterable[FindingLike], *, error: bool = False) -> str:
+    """ "errors", "warnings" or "ok" for a set of findings."""
+    severities = {f.severity for f in findings}
+    if error or "error" in severities:
+        return "errors"
+    return "warnings" if "warning" in severities else "ok"
+
+
+def _concern(finding: FindingLike, sequence_id: str, step_id: str | None) -> bool:
+    return finding.sequence_id == sequence_id and finding.step_id == step_id
+
+
+def step_views(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    contact: ContactView,
+    findings: list[FindingLike],
+    now: datetime,
+) -> list[StepView]:
+    """Every step of `sequence` composed for `contact`, each with its findings."""
+    views = []
+    for index, step in enumerate(sequence.steps, start=1):
+        messages = []
+        for channel in step.channels:
+            message: OutgoingMessage | None = None
+            error = None
+            try:
+                message = compose_preview(
+                    renderer,
+                    settings=settings,
+                    catalog=catalog,
+                    sequence=sequence,
+                    step=step,
+                    channel=channel,
+                    contact=contact,
+                    now=now,
+                )
+            except TemplateError as exc:
+                error = str(exc)
+            mine = [
+                f
+                for f in findings
+                if _concern(f, sequence.id, step.id) and f.channel == channel.value
+            ]
+            messages.append(
+                MessageView(
+                    channel=channel,
+                    message=message,
+                    error=error,
+                    no_address=address_of(contact, channel) is None,
+                    findings=mine,
+                )
+            )
+        whole = [f for f in findings if _concern(f, sequence.id, step.id) and not f.channel]
+        views.append(StepView(step=step, index=index, messages=messages, findings=whole))
+    return views
+
+
+def sequence_findings(findings: list[FindingLike], sequence_id: str) -> list[FindingLike]:
+    """Findings about the sequence as a whole (no step named)."""
+    return [f for f in findings if f.sequence_id == sequence_id and f.step_id is None]
+
+
+@dataclass(frozen=True)
+class ExampleTime:
+    """When one (step, channel) would go for a prospect enrolled now, and why it moved."""
+
+    step_id: str
+    channel: Channel
+    local: datetime
+    utc: datetime
+    reasons: list[str]
+
+
+def example_times(
+    sequence: Sequence, catalog: Catalog, contact: ContactView, now: datetime
+) -> list[ExampleTime]:
+    """Each message's send time for `contact` enrolled at `now`, in their zone."""
+    tz = zone(contact.timezone)
+    plan = plan_schedule(
+        sequence,
+        catalog.clinic,
+        start=now,
+        tz=tz,
+        region=region_for_phone(contact.phone),
+        addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
+    )
+    return [ExampleTime(p.step_id, p.channel, p.due_at.astimezone(tz), p.due_at, []) for p in plan]
+
+
+_UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "bd": "business day"}
+
+
+def describe_delay(delay: Delay) -> str:
+    """A step's `after:` as a clinic reads it: "right away", "1 day", "3 business days"."""
+    if delay.amount == 0:
+        return "right away"
+    word = _UNIT_WORDS[delay.unit]
+    return f"{delay.amount} {word}{'' if delay.amount == 1 else 's'} after the request"
+
+
+def describe_match(sequence: Sequence) -> str:
+    """Which requests enroll in `sequence`, in words."""
+    parts = []
+    for key, terms in (sequence.match or {}).items():
+        label = "the concern mentions" if key == "concern" else "the source is"
+        parts.append(f"{label} {', '.join(repr(t) for t in terms)}")
+    if sequence.default:
+        parts.append("any request no other sequence takes (default)")
+    return "; or ".join(parts)
