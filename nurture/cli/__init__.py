@@ -32,7 +32,7 @@ def fail(message: str) -> typer.Exit:
 
 
 def main() -> None:
-    from nurture.cli import admin, content, ops, replies, services  # noqa: F401 - register commands
+    from nurture.cli import admin, content, ops, replies, services, studio  # noqa: F401 - register
 
     try:
         app()
