@@ -139,7 +139,7 @@ def test_the_preview_matches_what_a_test_send_hands_the_channel(client: TestClie
         ("/studio/sequences/nope", "no sequence 'nope'"),
         (f"/studio/sequences/{HIP}?sample=nobody", "no sample prospect 'nobody'"),
         (f"/studio/sequences/{HIP}/steps/nope/preview.html", "no step 'nope'"),
-        (f"/studio/sequences/nope/steps/self-test/preview.html", "no sequence 'nope'"),
+        ("/studio/sequences/nope/steps/self-test/preview.html", "no sequence 'nope'"),
         (f"/studio/sequences/{HIP}/steps/self-test/preview.html?sample=x", "no sample"),
     ],
 )
