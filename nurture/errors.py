@@ -66,8 +66,12 @@ class ScheduleError(NurtureError):
 class TemplateError(NurtureError):
     """A template that is missing, does not compile, or does not render."""
 
-    def __init__(self, message: str, *, template: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, template: str | None = None, line: int | None = None
+    ) -> None:
         self.template = template
+        self.line = line
+        self.reason = message
         super().__init__(f"{template}: {message}" if template else message)
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
 from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
-from nurture.content.compose import render_step
 from nurture.content.context import SAMPLE_CONTACT
 from nurture.content.render import Renderer
+from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
 from nurture.content.sms import sms_encoding
-from nurture.content.validate import validate_catalog
+from nurture.content.validate import check_step, run_checks
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
 from nurture.errors import UnknownTimezoneError
@@ -27,30 +29,39 @@ def _catalog() -> Catalog:
 
 
 @app.command()
-def validate() -> None:
-    """Check every schedule file and render every template on sample data."""
+def validate(
+    as_json: bool = typer.Option(False, "--json", help="Print the findings as a JSON list."),
+) -> None:
+    """Check every schedule file and template at once; print every problem; exit 1 on errors."""
     settings = get_settings()
-    catalog = _catalog()
-    report = validate_catalog(catalog, Renderer(settings.templates_dir), settings)
-    table = Table(title="Steps rendered")
-    for column in ("sequence", "step", "channel", "chars", "SMS segments"):
-        table.add_column(column)
-    for c in report.checks:
-        table.add_row(
-            c.sequence,
-            c.step,
-            c.channel.value,
-            str(c.chars),
-            str(c.segments) if c.channel is Channel.SMS else "",
+    report = run_checks(settings.schedules_dir, settings.templates_dir, settings=settings)
+    errors = [f for f in report.findings if f.is_error]
+    if as_json:
+        print(json.dumps([f.to_json() for f in report.findings], indent=2))
+        if errors:
+            raise typer.Exit(1)
+        return
+    if report.checks:
+        table = Table(title="Steps rendered (sample: email-and-phone)")
+        for column in ("sequence", "step", "channel", "chars", "SMS segments"):
+            table.add_column(column)
+        for c in report.checks:
+            segments = str(c.segments) if c.channel is Channel.SMS else ""
+            table.add_row(c.sequence, c.step, c.channel.value, str(c.chars), segments)
+        console.print(table)
+    for finding in report.findings:
+        colour = "red" if finding.is_error else "yellow"
+        err_console.print(
+            f"[{colour}]{escape(finding.line_text())}[/{colour}]", highlight=False, soft_wrap=True
         )
-    console.print(table)
-    for warning in report.warnings:
-        err_console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False, soft_wrap=True)
-    for error in report.errors:
-        err_console.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
-    if not report.ok:
+    warnings = len(report.findings) - len(errors)
+    if errors:
+        err_console.print(f"{len(errors)} error(s), {warnings} warning(s)", highlight=False)
         raise typer.Exit(1)
-    console.print(f"ok: {len(catalog.sequences)} sequences, {len(report.checks)} messages")
+    sequences = len({c.sequence for c in report.checks})
+    console.print(
+        f"ok: {sequences} sequences, {len(report.checks)} messages, {warnings} warning(s)"
+    )
 
 
 @app.command()
@@ -58,8 +69,11 @@ def preview(
     sequence: str = typer.Argument(..., help="Sequence id, e.g. hip-pain-consultation."),
     step: str | None = typer.Argument(None, help="Step id (default: every step)."),
     channel: Channel | None = typer.Option(None, help="email or sms (default: both)."),
+    sample: str = typer.Option(DEFAULT_SAMPLE, help=f"Sample prospect: {', '.join(SAMPLES)}."),
 ) -> None:
-    """Show a step's messages rendered for a sample prospect."""
+    """Show a step's messages rendered for a sample prospect, with the lint's findings."""
+    if sample not in SAMPLES:
+        raise fail(f"no sample prospect {sample!r} (known: {', '.join(SAMPLES)})")
     settings = get_settings()
     catalog = _catalog()
     seq = catalog.get(sequence)
@@ -71,29 +85,42 @@ def preview(
             known = ", ".join(s.id for s in seq.steps)
             raise fail(f"sequence {sequence!r} has no step {step!r} (steps: {known})") from None
     renderer = Renderer(settings.templates_dir)
+    prospect = SAMPLES[sample]
+    failed = False
     for s in steps:
         for ch in s.channels:
             if channel is not None and ch is not channel:
                 continue
-            msg = render_step(
+            msg, findings = check_step(
                 renderer,
                 settings=settings,
                 catalog=catalog,
                 sequence=seq,
                 step=s,
                 channel=ch,
-                contact=SAMPLE_CONTACT,
-                delivery_id=0,
+                sample=prospect,
             )
-            if ch is Channel.SMS:
+            if msg is None:
+                pass
+            elif ch is Channel.SMS:
                 title = (
                     f"{s.id} · sms · {len(msg.text)} chars · {sms_encoding(msg.text)} · "
                     f"{msg.segments} segment(s)"
                 )
-                console.print(Panel(msg.text, title=title, expand=False))
+                console.print(Panel(escape(msg.text), title=escape(title), expand=False))
             else:
                 title = f"{s.id} · email · Subject: {msg.subject}"
-                console.print(Panel(msg.text, title=title, expand=False))
+                console.print(Panel(escape(msg.text), title=escape(title), expand=False))
+            for finding in findings:
+                failed = failed or finding.is_error
+                colour = "red" if finding.is_error else "yellow"
+                err_console.print(
+                    f"[{colour}]{escape(finding.line_text())}[/{colour}]",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

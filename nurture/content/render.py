@@ -12,6 +12,7 @@ from typing import Any
 
 import css_inline
 from jinja2 import (
+    BaseLoader,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
@@ -23,11 +24,14 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from nurture.content import md
 from nurture.content.sms import sms_segments
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
 
 EMAIL_PARTS = ("subject", "html", "txt")
+#: The one-file form of an email body: Markdown with Jinja, making both HTML and text.
+MARKDOWN_PART = "md"
 SMS_PARTS = ("sms",)
 LAYOUT_HTML = "_layout/email.html.j2"
 LAYOUT_TEXT = "_layout/email.txt.j2"
@@ -51,17 +55,24 @@ class RenderedMessage:
 class Renderer:
     """Renders a step's template for one channel; one per process, templates cached."""
 
-    def __init__(self, templates_dir: Path) -> None:
+    def __init__(self, templates_dir: Path, loader: BaseLoader | None = None) -> None:
+        """`loader` replaces reading `templates_dir` (the last good sources, for sending)."""
         self.templates_dir = templates_dir
+        self.loader = loader or FileSystemLoader(str(templates_dir))
+        options: dict[str, Any] = {
+            "loader": self.loader,
+            "undefined": StrictUndefined,
+            "trim_blocks": True,
+            "lstrip_blocks": True,
+            "keep_trailing_newline": False,
+            "auto_reload": True,
+        }
         self.env = SandboxedEnvironment(
-            loader=FileSystemLoader(str(templates_dir)),
-            undefined=StrictUndefined,
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=False,
-            auto_reload=True,
+            **options,
         )
+        # md.j2: every interpolated value is Markdown-escaped before Markdown runs.
+        self.md_env = SandboxedEnvironment(autoescape=False, finalize=md.escape_markdown, **options)
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
     def render(
@@ -76,8 +87,7 @@ class Renderer:
         subject = " ".join(self._render(f"{template}.subject.j2", context).split())
         if not subject:
             raise TemplateError("renders an empty subject", template=f"{template}.subject.j2")
-        html_body = self._render(f"{template}.html.j2", context)
-        text_body = self._render(f"{template}.txt.j2", context).strip()
+        html_body, text_body = self._body(template, context)
         html = self._render(LAYOUT_HTML, {**context, "body": Markup(html_body)})
         text = self._render(LAYOUT_TEXT, {**context, "body": text_body}).strip() + "\n"
         try:
@@ -86,22 +96,60 @@ class Renderer:
             raise TemplateError(f"CSS could not be inlined: {exc}", template=LAYOUT_HTML) from None
         return RenderedMessage(channel=channel, subject=subject, html=html, text=text)
 
+    def form(self, template: str) -> str:
+        """How a step's email body is written: "md" (`NAME.md.j2`) or "html+txt" (two files).
+
+        A folder holding both forms for one step is an error: which one would go out is unclear.
+        """
+        has_md = self.exists(f"{template}.{MARKDOWN_PART}.j2")
+        if has_md and (self.exists(f"{template}.html.j2") or self.exists(f"{template}.txt.j2")):
+            raise TemplateError(
+                f"both {template}.md.j2 and {template}.html.j2/.txt.j2 exist: keep one form "
+                "(delete the .html.j2 and .txt.j2 files, or the .md.j2)",
+                template=f"{template}.md.j2",
+            )
+        return MARKDOWN_PART if has_md else "html+txt"
+
     def check(self, template: str, channel: Channel) -> list[str]:
         """The files a channel needs for `template` that do not exist."""
-        parts = SMS_PARTS if channel is Channel.SMS else EMAIL_PARTS
-        return [
-            f"{template}.{part}.j2"
-            for part in parts
-            if not (self.templates_dir / f"{template}.{part}.j2").is_file()
-        ]
+        if channel is Channel.SMS:
+            parts: tuple[str, ...] = SMS_PARTS
+        elif self.form(template) == MARKDOWN_PART:
+            parts = ("subject", MARKDOWN_PART)
+        else:
+            parts = EMAIL_PARTS
+        return [f"{template}.{p}.j2" for p in parts if not self.exists(f"{template}.{p}.j2")]
 
-    def _render(self, name: str, context: dict[str, Any]) -> str:
+    def exists(self, name: str) -> bool:
+        """Whether template file `name` (relative to the templates folder) exists."""
+        if isinstance(self.loader, FileSystemLoader):
+            return (self.templates_dir / name).is_file()
         try:
-            return self.env.get_template(name).render(context)
+            self.loader.get_source(self.env, name)
+        except TemplateNotFound:
+            return False
+        return True
+
+    def _body(self, template: str, context: dict[str, Any]) -> tuple[str, str]:
+        """The email body as (HTML, plain text), from `NAME.md.j2` or `NAME.html.j2`+`.txt.j2`."""
+        if self.form(template) == MARKDOWN_PART:
+            name = f"{template}.md.j2"
+            source = self._render(name, context, env=self.md_env)
+            return md.to_html(source), md.to_text(source)
+        html_body = self._render(f"{template}.html.j2", context)
+        return html_body, self._render(f"{template}.txt.j2", context).strip()
+
+    def _render(
+        self, name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None
+    ) -> str:
+        try:
+            return (env or self.env).get_template(name).render(context)
         except TemplateNotFound:
             raise TemplateError("template file not found", template=name) from None
         except TemplateSyntaxError as exc:
-            raise TemplateError(f"line {exc.lineno}: {exc.message}", template=name) from None
+            raise TemplateError(
+                f"line {exc.lineno}: {exc.message}", template=exc.name or name, line=exc.lineno
+            ) from None
         except UndefinedError as exc:
             raise TemplateError(f"unknown variable: {exc.message}", template=name) from None
         except SecurityError as exc:

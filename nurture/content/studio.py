@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
 
 from nurture.config import Settings
 from nurture.content.compose import envelope, render_step
 from nurture.content.context import ContactView
+from nurture.content.findings import Finding
 from nurture.content.message import OutgoingMessage
 from nurture.content.render import Renderer
 from nurture.content.sms import sms_encoding, sms_segments
@@ -25,21 +25,6 @@ from nurture.schedule.plan import plan_schedule
 
 #: How much of the plain text an inbox shows after the subject, when there is no preheader.
 INBOX_PREVIEW_CHARS = 110
-
-
-class FindingLike(Protocol):
-    """What the studio reads of a validation finding (`content.findings.Finding`)."""
-
-    @property
-    def severity(self) -> str: ...
-    @property
-    def message(self) -> str: ...
-    @property
-    def sequence_id(self) -> str | None: ...
-    @property
-    def step_id(self) -> str | None: ...
-    @property
-    def channel(self) -> str | None: ...
 
 
 def compose_preview(
@@ -106,7 +91,7 @@ class MessageView:
     error: str | None
     #: The sample prospect has no address on this channel: they would not get it.
     no_address: bool
-    findings: list[FindingLike] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def sms(self) -> SmsFacts | None:
@@ -128,10 +113,10 @@ class StepView:
     step: Step
     index: int
     messages: list[MessageView]
-    findings: list[FindingLike]
+    findings: list[Finding]
 
 
-def state_of(findings: Iterable[FindingLike], *, error: bool = False) -> str:
+def state_of(findings: Iterable[Finding], *, error: bool = False) -> str:
     """ "errors", "warnings" or "ok" for a set of findings."""
     severities = {f.severity for f in findings}
     if error or "error" in severities:
@@ -139,7 +124,7 @@ def state_of(findings: Iterable[FindingLike], *, error: bool = False) -> str:
     return "warnings" if "warning" in severities else "ok"
 
 
-def _concern(finding: FindingLike, sequence_id: str, step_id: str | None) -> bool:
+def _concern(finding: Finding, sequence_id: str, step_id: str | None) -> bool:
     return finding.sequence_id == sequence_id and finding.step_id == step_id
 
 
@@ -150,7 +135,7 @@ def step_views(
     catalog: Catalog,
     sequence: Sequence,
     contact: ContactView,
-    findings: list[FindingLike],
+    findings: list[Finding],
     now: datetime,
 ) -> list[StepView]:
     """Every step of `sequence` composed for `contact`, each with its findings."""
@@ -192,7 +177,7 @@ def step_views(
     return views
 
 
-def sequence_findings(findings: list[FindingLike], sequence_id: str) -> list[FindingLike]:
+def sequence_findings(findings: list[Finding], sequence_id: str) -> list[Finding]:
     """Findings about the sequence as a whole (no step named)."""
     return [f for f in findings if f.sequence_id == sequence_id and f.step_id is None]
 

@@ -1,25 +1,45 @@
-"""`nurture validate`: load every schedule and render every step's templates on sample data.
+"""`nurture validate`: every problem of every schedule file, step, channel and template at
+once, each with its file and line and what to do.
 
-A template error is found here, at validation, rather than at send time.
+`validate_all` loads the schedules folder collecting every problem (`schedule.catalog.scan`),
+then renders every (sequence, step, channel) for every sample prospect through the send
+path's own code (`compose`) and runs the lint on each message. `check_step` is one message
+of that, for previews and the studio.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
 
-from nurture.config import Settings
-from nurture.content.compose import render_step
-from nurture.content.context import SAMPLE_CONTACT
-from nurture.content.render import Renderer
+from jinja2.exceptions import TemplateError as JinjaError
+
+from nurture.config import Settings, get_settings
+from nurture.content.compose import envelope, render_step
+from nurture.content.findings import (
+    Finding,
+    from_schedule_error,
+    from_template_error,
+)
+from nurture.content.lint import lint_message, terms_for
+from nurture.content.render import RenderedMessage, Renderer
+from nurture.content.samples import SAMPLES, SampleProspect
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
-from nurture.schedule import Catalog
+from nurture.schedule import Catalog, Sequence, Step
+from nurture.schedule.catalog import Scan, scan_catalog
+from nurture.schedule.sequence import first_sms_step
+from nurture.schedule.yaml_lines import line_of
 
-MAX_SMS_SEGMENTS = 3
+#: A fixed instant for composing previews (nothing here reads the clock).
+_PREVIEW_NOW = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
 class StepCheck:
+    """One message rendered for the default sample: its size, for `validate`'s table."""
+
     sequence: str
     step: str
     channel: Channel
@@ -29,49 +49,220 @@ class StepCheck:
 
 @dataclass
 class Report:
+    findings: list[Finding] = field(default_factory=list)
     checks: list[StepCheck] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not any(f.is_error for f in self.findings)
 
 
-def validate_catalog(catalog: Catalog, renderer: Renderer, settings: Settings) -> Report:
-    """Render every (sequence, step, channel) with the sample contact; collect every problem."""
-    report = Report(warnings=list(catalog.warnings))
-    for sequence in catalog.sequences.values():
-        for step in sequence.steps:
-            for channel in step.channels:
-                missing = renderer.check(step.template, channel)
-                if missing:
-                    report.errors.append(
-                        f"{catalog.files[sequence.id]}: step {step.id!r} ({channel.value}) "
-                        f"needs {', '.join(missing)} in {settings.templates_dir}"
-                    )
-                    continue
-                try:
-                    rendered = render_step(
-                        renderer,
-                        settings=settings,
-                        catalog=catalog,
-                        sequence=sequence,
-                        step=step,
-                        channel=channel,
-                        contact=SAMPLE_CONTACT,
-                        delivery_id=0,
-                    )
-                except TemplateError as exc:
-                    report.errors.append(f"{sequence.id}/{step.id} ({channel.value}): {exc}")
-                    continue
-                segments = rendered.segments
-                report.checks.append(
-                    StepCheck(sequence.id, step.id, channel, segments, len(rendered.text))
-                )
-                if segments > MAX_SMS_SEGMENTS:
-                    report.warnings.append(
-                        f"{sequence.id}/{step.id}: the SMS takes {segments} segments "
-                        f"(over {MAX_SMS_SEGMENTS} costs more and may arrive split)"
-                    )
+def validate_all(
+    schedules_dir: Path,
+    templates_dir: Path,
+    *,
+    settings: Settings | None = None,
+    renderer: Renderer | None = None,
+) -> list[Finding]:
+    """Every problem of the schedules and templates folders, errors and warnings."""
+    return run_checks(schedules_dir, templates_dir, settings=settings, renderer=renderer).findings
+
+
+def run_checks(
+    schedules_dir: Path,
+    templates_dir: Path,
+    *,
+    settings: Settings | None = None,
+    renderer: Renderer | None = None,
+    scan: Scan | None = None,
+) -> Report:
+    """`validate_all`, with the size of each message for the default sample."""
+    settings = settings or get_settings()
+    renderer = renderer or Renderer(templates_dir)
+    scan = scan or scan_catalog(schedules_dir)
+    report = Report()
+    report.findings += [from_schedule_error(e) for e in scan.errors]
+    report.findings += [from_schedule_error(w, "warning") for w in scan.warnings]
+    if scan.clinic is not None:
+        catalog = Catalog(clinic=scan.clinic, sequences=scan.sequences, files=scan.files)
+        for sequence in scan.sequences.values():
+            _check_sequence(report, renderer, settings, catalog, sequence)
+    else:
+        for sequence in scan.sequences.values():
+            for step in sequence.steps:
+                file = scan.files[sequence.id]
+                report.findings += _files_of(renderer, file, sequence.id, step, sequence)
+    for file, sequence_id, step in scan.loose_steps:
+        report.findings += _files_of(renderer, file, sequence_id, step, None)
+    report.findings = _unique(report.findings)
     return report
+
+
+def check_step(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    sample: SampleProspect,
+) -> tuple[RenderedMessage | None, list[Finding]]:
+    """One message rendered for `sample` by the send path's code, and its findings."""
+    ids = {"sequence_id": sequence.id, "step_id": step.id, "channel": channel.value}
+    try:
+        rendered = render_step(
+            renderer,
+            settings=settings,
+            catalog=catalog,
+            sequence=sequence,
+            step=step,
+            channel=channel,
+            contact=sample.contact,
+            delivery_id=0,
+        )
+    except TemplateError as exc:
+        return None, [from_template_error(exc, str(renderer.templates_dir), **ids)]
+    message = envelope(
+        settings=settings,
+        catalog=catalog,
+        delivery_id=0,
+        enrollment_id=0,
+        contact=sample.contact,
+        rendered=rendered,
+        now=_PREVIEW_NOW,
+        not_after=None,
+    )
+    findings = lint_message(
+        message,
+        clinic=catalog.clinic,
+        terms=terms_for(catalog.clinic),
+        first_sms=channel is Channel.SMS and step.id == first_sms_step(sequence),
+        own_url=settings.public_url,
+        sequence_id=sequence.id,
+        step_id=step.id,
+        segments=rendered.segments,
+    )
+    return rendered, findings
+
+
+def _check_sequence(
+    report: Report, renderer: Renderer, settings: Settings, catalog: Catalog, sequence: Sequence
+) -> None:
+    file = catalog.files[sequence.id]
+    for index, step in enumerate(sequence.steps):
+        missing = _files_of(renderer, file, sequence.id, step, sequence)
+        report.findings += missing
+        report.findings += _when(renderer, file, index, sequence, step)
+        for channel in step.channels:
+            if any(f.channel == channel.value for f in missing):
+                continue
+            by_finding: dict[Finding, list[str]] = {}
+            samples = [s for s in SAMPLES.values() if channel in s.channels]
+            for sample in samples:
+                rendered, findings = check_step(
+                    renderer,
+                    settings=settings,
+                    catalog=catalog,
+                    sequence=sequence,
+                    step=step,
+                    channel=channel,
+                    sample=sample,
+                )
+                for finding in findings:
+                    by_finding.setdefault(finding, []).append(sample.name)
+                if rendered is not None and sample is samples[0]:
+                    report.checks.append(
+                        StepCheck(
+                            sequence.id, step.id, channel, rendered.segments, len(rendered.text)
+                        )
+                    )
+            for finding, names in by_finding.items():
+                if len(names) < len(samples):
+                    who = ", ".join(names)
+                    finding = replace(finding, message=f"{finding.message} (sample: {who})")
+                report.findings.append(finding)
+
+
+def _files_of(
+    renderer: Renderer, file: str, sequence_id: str | None, step: Step, sequence: Sequence | None
+) -> list[Finding]:
+    """Missing template files of a step (or both forms of one), at the step's `template:`."""
+    path = Path(file)
+    index = sequence.steps.index(step) if sequence else _index_in(path, step.id)
+    line = line_of(path, ("steps", index, "template")) if index is not None else None
+    out: list[Finding] = []
+    for channel in step.channels:
+        try:
+            missing = renderer.check(step.template, channel)
+        except TemplateError as exc:
+            out.append(
+                Finding(
+                    "error",
+                    "template-form",
+                    exc.reason,
+                    file,
+                    line,
+                    sequence_id,
+                    step.id,
+                    channel.value,
+                )
+            )
+            continue
+        if missing:
+            names = ", ".join(f"{renderer.templates_dir}/{name}" for name in missing)
+            out.append(
+                Finding(
+                    "error",
+                    "missing-template",
+                    f"step {step.id!r} ({channel.value}) needs {names}, which does not exist: "
+                    "create it, or fix the step's `template:`",
+                    file,
+                    line,
+                    sequence_id,
+                    step.id,
+                    channel.value,
+                )
+            )
+    return out
+
+
+def _index_in(path: Path, step_id: str) -> int | None:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        ids = [s.get("id") if isinstance(s, dict) else None for s in data["steps"]]
+        return ids.index(step_id)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _when(
+    renderer: Renderer, file: str, index: int, sequence: Sequence, step: Step
+) -> list[Finding]:
+    """A `when` that fails on a sample prospect (an unknown name, a bad operation)."""
+    if not step.when:
+        return []
+    contact = SAMPLES["email-and-phone"].contact
+    try:
+        expression = renderer.env.compile_expression(step.when, undefined_to_none=False)
+        bool(expression(contact=contact, step={"id": step.id}, sequence={"id": sequence.id}))
+    except (JinjaError, TypeError, ValueError, AttributeError) as exc:
+        return [
+            Finding(
+                "error",
+                "bad-when",
+                f"`when: {step.when}` fails: {exc}; it may use contact.*, step.id and "
+                "sequence.id, e.g. `not contact.booked`",
+                file,
+                line_of(Path(file), ("steps", index, "when")),
+                sequence.id,
+                step.id,
+            )
+        ]
+    return []
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    return list(dict.fromkeys(findings))

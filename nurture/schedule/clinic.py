@@ -13,6 +13,13 @@ from nurture.schedule.delays import ClosedDays
 from nurture.schedule.sequence import Strict, weekday
 
 
+class LintTerms(Strict):
+    """`lint:` in clinic.yaml: words the health-term lint also refuses, or lets through."""
+
+    extra_terms: list[str] = Field(default_factory=list)
+    allowed_terms: list[str] = Field(default_factory=list)
+
+
 class Clinic(Strict):
     """The clinic: who the messages come from and where their links lead."""
 
@@ -31,6 +38,8 @@ class Clinic(Strict):
     service_area: str = "our area"
     videos: dict[str, str] = Field(default_factory=dict)
     closed_days: list[str | date] = Field(default_factory=list)
+    # Clinic studio (lint): extra condition/body-part words, and default ones to allow.
+    lint: LintTerms = Field(default_factory=LintTerms)
 
     _known_zone = field_validator("timezone")(check_zone)
 

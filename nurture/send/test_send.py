@@ -105,9 +105,10 @@ def send_test(
         sent_on = ", ".join(c.value for c in step.channels)
         raise InvalidValueError(f"step {step_id!r} is not sent by {channel.value} (only {sent_on})")
     sample_name = sample or DEFAULT_SAMPLE
-    contact = SAMPLES.get(sample_name)
-    if contact is None:
+    prospect = SAMPLES.get(sample_name)
+    if prospect is None:
         raise NotFoundError(f"no sample prospect {sample_name!r} (known: {', '.join(SAMPLES)})")
+    contact = prospect.contact
     address = check_recipient(channel, to)
     message = compose_preview(
         renderer,

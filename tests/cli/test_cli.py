@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,7 +69,7 @@ def test_validate_names_the_file_and_line_of_a_broken_schedule(
     )
     result = nurture(env, "validate")
     assert result.returncode == 1
-    assert f"{schedules_dir / 'broken.yaml'}:7: steps[0].after: invalid delay 'soon'" in (
+    assert f"{schedules_dir / 'broken.yaml'}:7: error: steps[0].after: invalid delay 'soon'" in (
         result.stderr.replace("\n", "")
     )
     assert "Traceback" not in result.stderr
@@ -83,8 +84,16 @@ def test_validate_reports_an_unknown_template_variable(env: dict[str, str], tmp_
     path.write_text(path.read_text() + " {{ contact.favourite_colour }}")
     result = nurture({**env, "NURTURE_TEMPLATES_DIR": str(templates)}, "validate")
     assert result.returncode == 1
-    assert "hip-pain/booking.sms.j2: unknown variable" in result.stderr
-    assert "favourite_colour" in result.stderr
+    assert "hip-pain/booking.sms.j2: error:" in result.stderr
+    assert "unknown variable" in result.stderr and "favourite_colour" in result.stderr
+    as_json = nurture({**env, "NURTURE_TEMPLATES_DIR": str(templates)}, "validate", "--json")
+    assert as_json.returncode == 1
+    findings = json.loads(as_json.stdout)
+    errors = [f for f in findings if f["severity"] == "error"]
+    assert {(f["step_id"], f["channel"], f["code"]) for f in errors} == {
+        ("booking", "sms", "template")
+    }
+    assert errors[0]["file"].endswith("hip-pain/booking.sms.j2")
 
 
 def test_validate_passes_on_the_shipped_files_and_warns_about_placeholders(

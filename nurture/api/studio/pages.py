@@ -22,6 +22,7 @@ from nurture.api.studio.shared import (
     studio_page,
 )
 from nurture.config import Settings
+from nurture.content.findings import Finding
 from nurture.content.samples import SAMPLES
 from nurture.content.studio import (
     StepView,
@@ -63,8 +64,10 @@ def index(
         return login_page("/studio")
     catalog, problem = studio_catalog(settings)
     summaries = []
+    general: list[Finding] = []
     if catalog is not None:
-        findings = studio_findings(settings, catalog)
+        findings = studio_findings(settings)
+        general = [f for f in findings if f.sequence_id is None]
         renderer = renderer_for(settings.templates_dir)
         _, contact = find_sample(None)
         for sequence in catalog.sequences.values():
@@ -93,6 +96,7 @@ def index(
         session=session,
         summaries=summaries,
         problem=problem,
+        general=general,
         describe_delay=describe_delay,
         here="/studio",
     )
@@ -114,14 +118,19 @@ def sequence_page(
     catalog, problem = studio_catalog(settings)
     if catalog is None:
         return studio_page(
-            "index.html.j2", session=session, summaries=[], problem=problem, here="/studio"
+            "index.html.j2",
+            session=session,
+            summaries=[],
+            problem=problem,
+            general=[],
+            here="/studio",
         )
     try:
         sequence = find_sequence(catalog, sequence_id)
         sample_name, contact = find_sample(sample)
     except Missing as exc:
         return not_found(session, str(exc))
-    findings = studio_findings(settings, catalog)
+    findings = studio_findings(settings)
     views = step_views(
         renderer_for(settings.templates_dir),
         settings=settings,
@@ -171,7 +180,7 @@ def sequence_response(
         views=views,
         times=times,
         whole=whole,
-        samples=list(SAMPLES),
+        samples=list(SAMPLES.values()),
         sample_name=sample_name,
         contact_zone=contact_zone,
         now=now,

@@ -16,9 +16,10 @@ from nurture.api.ops.auth import OpsSession, current_session
 from nurture.api.ops.render import page
 from nurture.config import Settings
 from nurture.content.context import ContactView
+from nurture.content.findings import Finding
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
-from nurture.content.studio import FindingLike
+from nurture.content.validate import validate_all
 from nurture.errors import NurtureError
 from nurture.schedule import Catalog, Sequence, Step
 
@@ -41,9 +42,30 @@ def studio_catalog(settings: Settings) -> tuple[Catalog | None, str | None]:
         return None, str(exc)
 
 
-def studio_findings(settings: Settings, catalog: Catalog) -> list[FindingLike]:
-    """Validation findings for every file, step and channel."""
-    return []
+def _fingerprint(*folders: Path) -> tuple[tuple[str, int, int], ...]:
+    """Every file under `folders` with its mtime and size: changes when any file does."""
+    seen = []
+    for folder in folders:
+        if folder.is_dir():
+            for path in folder.rglob("*"):
+                if path.is_file():
+                    stat = path.stat()
+                    seen.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(sorted(seen))
+
+
+@lru_cache(maxsize=4)
+def _findings(
+    schedules_dir: Path, templates_dir: Path, _state: tuple[tuple[str, int, int], ...]
+) -> list[Finding]:
+    return validate_all(schedules_dir, templates_dir, renderer=renderer_for(templates_dir))
+
+
+def studio_findings(settings: Settings) -> list[Finding]:
+    """`nurture validate`'s findings for every file, step and channel, worked out again
+    only when a file changed."""
+    folders = (settings.schedules_dir, settings.templates_dir)
+    return _findings(*folders, _fingerprint(*folders))
 
 
 def find_sequence(catalog: Catalog, sequence_id: str) -> Sequence:
@@ -66,11 +88,11 @@ def find_step(sequence: Sequence, step_id: str) -> Step:
 
 def find_sample(name: str | None) -> tuple[str, ContactView]:
     chosen = name or DEFAULT_SAMPLE
-    contact = SAMPLES.get(chosen)
-    if contact is None:
+    prospect = SAMPLES.get(chosen)
+    if prospect is None:
         known = ", ".join(SAMPLES)
         raise Missing(f"There is no sample prospect {chosen!r}. Samples: {known}.")
-    return chosen, contact
+    return chosen, prospect.contact
 
 
 def session_or_none(request: Request, settings: Settings) -> OpsSession | None:

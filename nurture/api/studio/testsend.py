@@ -185,7 +185,7 @@ def _refused(
         sample_name, contact = find_sample(fields.get("sample") or None)
     except Missing as exc:
         return not_found(session, str(exc))
-    findings = studio_findings(settings, catalog)
+    findings = studio_findings(settings)
     return sequence_response(
         session=session,
         sequence=sequence,
