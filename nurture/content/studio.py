@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from nurture.config import Settings
 from nurture.content.compose import envelope, render_step
@@ -229,3 +230,27 @@ def describe_match(sequence: Sequence) -> str:
     if sequence.default:
         parts.append("any request no other sequence takes (default)")
     return "; or ".join(parts)
+
+
+_STOP_WORDS = {"booked": "books", "unsubscribed": "unsubscribes", "replied": "writes back"}
+
+
+def describe_stop(sequence: Sequence) -> str:
+    """`stop_on` in words: "the prospect books or unsubscribes"."""
+    if not sequence.stop_on:
+        return "never (it runs to the end)"
+    words = [_STOP_WORDS.get(s, s) for s in sequence.stop_on]
+    listed = words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+    return f"the prospect {listed}"
+
+
+def short_path(path: str | None, *folders: Path) -> str:
+    """A file as the clinic knows it: relative to the schedules or templates folder."""
+    if not path:
+        return ""
+    for folder in folders:
+        try:
+            return str(Path(path).resolve().relative_to(folder.resolve()))
+        except ValueError:
+            continue
+    return Path(path).name

@@ -14,9 +14,10 @@ from fastapi.responses import Response
 from nurture.api.deps import loaded_catalog
 from nurture.api.ops.auth import OpsSession, current_session
 from nurture.api.ops.render import page
-from nurture.config import Settings
+from nurture.config import Settings, get_settings
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
+from nurture.content.studio import describe_stop, short_path
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
 from nurture.content.validate import validate_all
@@ -100,7 +101,12 @@ def session_or_none(request: Request, settings: Settings) -> OpsSession | None:
 
 
 def studio_page(template: str, *, status_code: int = 200, **context: Any) -> Response:
-    """A studio page: the ops layout and headers, allowed to frame our own previews."""
+    """A studio page: the ops layout and headers, allowed to frame our own previews; `short`
+    names a file relative to the schedules or templates folder."""
+    settings = get_settings()
+    folders = (settings.schedules_dir, settings.templates_dir)
+    context.setdefault("short", lambda path: short_path(path, *folders))
+    context.setdefault("describe_stop", describe_stop)
     return page(
         f"studio/{template}", status_code=status_code, frames=True, section="studio", **context
     )
