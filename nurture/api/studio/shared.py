@@ -17,9 +17,9 @@ from nurture.api.ops.render import page
 from nurture.config import Settings, get_settings
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
-from nurture.content.studio import describe_stop, short_path
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
+from nurture.content.studio import describe_stop, short_path
 from nurture.content.validate import validate_all
 from nurture.errors import NurtureError
 from nurture.schedule import Catalog, Sequence, Step
