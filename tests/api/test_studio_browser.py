@@ -149,7 +149,7 @@ def test_a_clinic_manager_sees_every_message_and_sends_a_test_that_touches_no_pr
         form.find_element(By.NAME, "to").send_keys(address)
         form.find_element(By.CSS_SELECTOR, "button").click()
         wait_for(
-            lambda: f"sent={channel}" in browser.current_url,
+            lambda c=channel: f"sent={c}" in browser.current_url,
             timeout_s=20,
             message=f"the test {channel} sent",
         )
