@@ -13,6 +13,7 @@ from nurture.config import Settings
 from nurture.content.compose import envelope, render_step
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
+from nurture.content.lint import preheader_of
 from nurture.content.message import OutgoingMessage
 from nurture.content.render import Renderer
 from nurture.content.sms import sms_encoding, sms_segments
@@ -102,7 +103,11 @@ class MessageView:
 
     @property
     def preheader(self) -> str:
-        return inbox_preview(self.message.text) if self.message is not None else ""
+        """The inbox's preview line: the email's preheader, else the start of its text."""
+        if self.message is None:
+            return ""
+        hidden = preheader_of(self.message.html)
+        return inbox_preview(hidden if hidden is not None else self.message.text)
 
     @property
     def state(self) -> str:
