@@ -329,3 +329,18 @@ def test_a_lint_finding_shows_next_to_the_message_it_concerns(
     assert 'data-finding="error"' not in email
     index = client.get("/studio", headers=AUTH).text
     assert f'data-sequence="{HIP}" data-state="errors"' in index
+
+
+def test_an_edit_on_disk_shows_on_the_next_page_and_a_broken_file_says_why(
+    client: TestClient, schedules_dir: Path
+) -> None:
+    hip = schedules_dir / f"{HIP}.yaml"
+    text = hip.read_text()
+    hip.write_text(text.replace("Outer hip pain consultation follow-up", "Hip follow-up, renamed"))
+    assert "Hip follow-up, renamed" in client.get("/studio", headers=AUTH).text
+    hip.write_text(text.replace("after: 1d", "after: one day"))
+    response = client.get("/studio", headers=AUTH)
+    assert response.status_code == 200
+    assert 'id="catalog-problem"' in response.text and "one day" in response.text
+    hip.write_text(text)
+    assert 'id="catalog-problem"' not in client.get("/studio", headers=AUTH).text

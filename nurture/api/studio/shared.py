@@ -3,7 +3,6 @@ answer a clear 404, and the login (the same session as `/ops`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
-from nurture.api.deps import loaded_catalog
 from nurture.api.ops.auth import OpsSession, current_session
 from nurture.api.ops.render import page
 from nurture.config import Settings, get_settings
@@ -23,6 +21,7 @@ from nurture.content.studio import describe_stop, short_path
 from nurture.content.validate import validate_all
 from nurture.errors import NurtureError
 from nurture.schedule import Catalog, Sequence, Step
+from nurture.schedule.catalog import load_catalog
 
 
 class Missing(Exception):
@@ -35,14 +34,6 @@ def renderer_for(templates_dir: Path) -> Renderer:
     return Renderer(templates_dir)
 
 
-def studio_catalog(settings: Settings) -> tuple[Catalog | None, str | None]:
-    """The schedules, or None and the reason they do not load."""
-    try:
-        return loaded_catalog(settings), None
-    except NurtureError as exc:
-        return None, str(exc)
-
-
 def _fingerprint(*folders: Path) -> tuple[tuple[str, int, int], ...]:
     """Every file under `folders` with its mtime and size: changes when any file does."""
     seen = []
@@ -53,6 +44,22 @@ def _fingerprint(*folders: Path) -> tuple[tuple[str, int, int], ...]:
                     stat = path.stat()
                     seen.append((str(path), stat.st_mtime_ns, stat.st_size))
     return tuple(sorted(seen))
+
+
+@lru_cache(maxsize=4)
+def _catalog_on_disk(
+    schedules_dir: Path, _state: tuple[tuple[str, int, int], ...]
+) -> tuple[Catalog | None, str | None]:
+    try:
+        return load_catalog(schedules_dir), None
+    except NurtureError as exc:
+        return None, str(exc)
+
+
+def studio_catalog(settings: Settings) -> tuple[Catalog | None, str | None]:
+    """The schedule files as they are on disk now (read again when one changes), or None
+    and the reason they do not load."""
+    return _catalog_on_disk(settings.schedules_dir, _fingerprint(settings.schedules_dir))
 
 
 @lru_cache(maxsize=4)
@@ -116,9 +123,3 @@ def not_found(session: OpsSession, message: str) -> Response:
     return studio_page(
         "message.html.j2", status_code=404, session=session, title="Not found", message=message
     )
-
-
-def local_now(now: datetime, catalog: Catalog) -> datetime:
-    from nurture.core.zones import zone
-
-    return now.astimezone(zone(catalog.clinic.timezone))
