@@ -70,11 +70,11 @@ def _intake(stack: Stack, count: int) -> Callable[[], None]:
     import json
 
     from bench.loadgen import body_for
-    from nurture.api.deps import _catalog_cached
     from nurture.intake.request import ConsultationRequestIn
     from nurture.intake.service import submit
+    from nurture.schedule.catalog import load_catalog
 
-    catalog = _catalog_cached(str(stack.env["NURTURE_SCHEDULES_DIR"]))
+    catalog = load_catalog(Path(stack.env["NURTURE_SCHEDULES_DIR"]))
     bodies = [json.loads(body_for(n, 7)) for n in range(count)]
 
     def work() -> None:

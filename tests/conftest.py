@@ -203,9 +203,6 @@ def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> 
 def _refresh() -> None:
     get_settings.cache_clear()
     reset_engines()
-    from nurture.api import deps
-
-    deps._catalog_cached.cache_clear()
     from nurture.send.context import forget_send_context
 
     forget_send_context()

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import hmac
 from datetime import datetime
-from functools import lru_cache
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nurture.config import Settings, get_settings
+from nurture.content.live import LiveCatalog, live_catalog
 from nurture.core.clock import utcnow
-from nurture.schedule.catalog import Catalog, load_catalog
+from nurture.schedule.catalog import Catalog
 
 _bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
 
@@ -24,18 +24,20 @@ async def settings_dep() -> Settings:
     return get_settings()
 
 
-@lru_cache(maxsize=1)
-def _catalog_cached(path: str) -> Catalog:
-    return load_catalog(get_settings().schedules_dir)
+async def live_dep(settings: Settings = Depends(settings_dep)) -> LiveCatalog:
+    """The last good schedules and templates (re-read, at most every second, when changed)."""
+    return live_catalog(settings)
 
 
-def loaded_catalog(settings: Settings) -> Catalog:
-    """The schedules as this process loaded them (ScheduleError if they do not load)."""
-    return _catalog_cached(str(settings.schedules_dir))
-
-
-async def catalog_dep(settings: Settings = Depends(settings_dep)) -> Catalog:
-    return loaded_catalog(settings)
+async def catalog_dep(live: LiveCatalog = Depends(live_dep)) -> Catalog:
+    """The last good catalog; 503 naming the problem when no valid one was ever loaded."""
+    if live.current is None:
+        first = next((p.line_text() for p in live.problems), "schedules not loaded")
+        raise HTTPException(
+            status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"schedules: no valid catalog loaded yet ({first}); run `nurture validate`",
+        )
+    return live.current
 
 
 async def now_dep() -> datetime:

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
-from nurture.content.context import SAMPLE_CONTACT
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
 from nurture.content.sms import sms_encoding
@@ -21,7 +20,7 @@ from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
 from nurture.errors import UnknownTimezoneError
 from nurture.schedule.catalog import Catalog, load_catalog
-from nurture.schedule.plan import plan_schedule
+from nurture.schedule.timeline import timeline as plan_timeline
 
 
 def _catalog() -> Catalog:
@@ -127,13 +126,17 @@ def preview(
 def timeline(
     sequence: str = typer.Argument(..., help="Sequence id."),
     start: str | None = typer.Option(None, help="Enrollment time, ISO 8601 (default: now)."),
-    timezone: str | None = typer.Option(None, help="Recipient's IANA zone (default: clinic's)."),
+    timezone: str | None = typer.Option(
+        None, help="Recipient's IANA zone (default: the phone's, else the clinic's)."
+    ),
+    phone: str | None = typer.Option(None, help="Recipient's number, E.164 (SMS hours by state)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list of the messages."),
 ) -> None:
-    """When each message of a sequence would go, for a prospect enrolled at --start."""
+    """When each message of a sequence would go, and why it moved, for an enrollment at --start."""
     catalog = _catalog()
     seq = catalog.get(sequence)
     try:
-        tz = resolve_timezone(timezone, None, catalog.clinic.timezone)
+        tz = resolve_timezone(timezone, phone, catalog.clinic.timezone)
     except UnknownTimezoneError as exc:
         raise fail(str(exc)) from None
     if start is None:
@@ -145,25 +148,21 @@ def timeline(
             raise fail(f"invalid --start {start!r}: use ISO 8601, e.g. 2026-03-02T10:00") from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
-    plan = plan_schedule(
-        seq,
-        catalog.clinic,
-        start=begin.astimezone(UTC),
-        tz=tz,
-        region=None,
-        addresses={Channel.EMAIL: SAMPLE_CONTACT.email, Channel.SMS: SAMPLE_CONTACT.phone},
-    )
+    rows = plan_timeline(seq, catalog.clinic, begin, tz.key, phone)
+    if as_json:
+        print(json.dumps([r.to_json() for r in rows], indent=2))
+        return
     table = Table(title=f"{seq.name} — enrolled {begin.astimezone(tz):%a %Y-%m-%d %H:%M} {tz.key}")
-    for column in ("step", "channel", "local time", "after start"):
+    for column in ("step", "channel", "local time", "UTC", "after start", "moved by"):
         table.add_column(column)
-    for p in plan:
-        local = p.due_at.astimezone(tz)
-        delta = p.due_at - begin
+    for r in rows:
         table.add_row(
-            p.step_id,
-            p.channel.value,
-            f"{local:%a %Y-%m-%d %H:%M %Z}",
-            _human(delta.total_seconds()),
+            r.step_id,
+            r.channel,
+            f"{r.local:%a %Y-%m-%d %H:%M %Z}",
+            f"{r.utc:%Y-%m-%d %H:%M}",
+            _human((r.utc - begin).total_seconds()),
+            ", ".join(r.reasons),
         )
     console.print(table)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nurture.cli import app, console, fail
@@ -110,6 +111,12 @@ def _print_status(f: dict[str, Any]) -> None:
         for b in busy:
             hours.add_row(f"+{b['hour']}h {b['start'][11:16]}", str(b["email"]), str(b["sms"]))
         console.print(hours)
+    catalog = f.get("catalog") or {}
+    for problem in catalog.get("problems", []):
+        where = problem["file"] or ""
+        if problem["line"]:
+            where += f":{problem['line']}"
+        console.print(f"[red]schedules:[/red] {escape(where)}: {escape(problem['message'])}")
     if f["healthy"]:
         console.print("[green]healthy[/green]")
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from nurture.content.findings import Finding
 from nurture.content.message import OutgoingMessage
@@ -55,6 +56,11 @@ def terms_for(clinic: Clinic | None) -> list[str]:
 
 
 def _pattern(terms: Iterable[str]) -> re.Pattern[str]:
+    return _compiled(tuple(terms))
+
+
+@lru_cache(maxsize=16)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern[str]:
     words = sorted(
         {re.escape(t.strip().lower()) for t in terms if t.strip()}, key=len, reverse=True
     )

@@ -19,11 +19,19 @@ from nurture.content.render import Renderer
 from nurture.content.sms import sms_encoding, sms_segments
 from nurture.core.addressing import address_of
 from nurture.core.states import Channel
-from nurture.core.zones import region_for_phone, zone
+from nurture.core.zones import zone
 from nurture.errors import TemplateError
 from nurture.schedule import Catalog, Sequence, Step
 from nurture.schedule.delays import Delay
-from nurture.schedule.plan import plan_schedule
+from nurture.schedule.plan import (
+    BUSINESS_DAYS,
+    CLOSED_DAY,
+    FLORIDA_HOURS,
+    SEND_WINDOW,
+    SMS_QUIET_HOURS,
+    SPACING,
+)
+from nurture.schedule.timeline import TimelineRow, timeline
 
 #: How much of the plain text an inbox shows after the subject, when there is no preheader.
 INBOX_PREVIEW_CHARS = 110
@@ -188,31 +196,28 @@ def sequence_findings(findings: list[Finding], sequence_id: str) -> list[Finding
     return [f for f in findings if f.sequence_id == sequence_id and f.step_id is None]
 
 
-@dataclass(frozen=True)
-class ExampleTime:
-    """When one (step, channel) would go for a prospect enrolled now, and why it moved."""
-
-    step_id: str
-    channel: Channel
-    local: datetime
-    utc: datetime
-    reasons: list[str]
-
-
 def example_times(
     sequence: Sequence, catalog: Catalog, contact: ContactView, now: datetime
-) -> list[ExampleTime]:
-    """Each message's send time for `contact` enrolled at `now`, in their zone."""
-    tz = zone(contact.timezone)
-    plan = plan_schedule(
-        sequence,
-        catalog.clinic,
-        start=now,
-        tz=tz,
-        region=region_for_phone(contact.phone),
-        addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
-    )
-    return [ExampleTime(p.step_id, p.channel, p.due_at.astimezone(tz), p.due_at, []) for p in plan]
+) -> list[TimelineRow]:
+    """Each message's send time, and why it moved, for `contact` asking at `now` (taken in
+    the clinic's timezone): the planner's own answer (`schedule.timeline`)."""
+    start = now.astimezone(zone(catalog.clinic.timezone))
+    return timeline(sequence, catalog.clinic, start, contact.timezone, contact.phone)
+
+
+#: Each reason a send time moved, as a clinic reads it.
+REASON_WORDS = {
+    SEND_WINDOW: "held to the sequence's send window",
+    SMS_QUIET_HOURS: "held: texts only 08:00-21:00 the prospect's time",
+    FLORIDA_HOURS: "held: Florida texts only 08:00-20:00",
+    CLOSED_DAY: "moved past a day the clinic is closed",
+    BUSINESS_DAYS: "counted in business days",
+    SPACING: "kept its gap after an earlier step that was held",
+}
+
+
+def describe_reason(reason: str) -> str:
+    return REASON_WORDS.get(reason, reason)
 
 
 _UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "bd": "business day"}

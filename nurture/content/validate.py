@@ -189,8 +189,11 @@ def _files_of(
 ) -> list[Finding]:
     """Missing template files of a step (or both forms of one), at the step's `template:`."""
     path = Path(file)
-    index = sequence.steps.index(step) if sequence else _index_in(path, step.id)
-    line = line_of(path, ("steps", index, "template")) if index is not None else None
+
+    def line() -> int | None:
+        index = sequence.steps.index(step) if sequence else _index_in(path, step.id)
+        return line_of(path, ("steps", index, "template")) if index is not None else None
+
     out: list[Finding] = []
     for channel in step.channels:
         try:
@@ -202,7 +205,7 @@ def _files_of(
                     "template-form",
                     exc.reason,
                     file,
-                    line,
+                    line(),
                     sequence_id,
                     step.id,
                     channel.value,
@@ -218,7 +221,7 @@ def _files_of(
                     f"step {step.id!r} ({channel.value}) needs {names}, which does not exist: "
                     "create it, or fix the step's `template:`",
                     file,
-                    line,
+                    line(),
                     sequence_id,
                     step.id,
                     channel.value,

@@ -9,6 +9,7 @@ from typing import Any
 import structlog
 
 from nurture.config import Settings
+from nurture.content.live import live_catalog
 from nurture.db import session_scope
 from nurture.ops.broker import queue_depths
 from nurture.ops.status import collect_status
@@ -83,6 +84,28 @@ def snapshot(
         max_lateness_s=max_lateness_s or settings.ops_max_lateness_s,
         max_heartbeat_age_s=max_heartbeat_age_s or settings.ops_max_heartbeat_age_s,
     )
+    catalog = live_catalog(settings).status()
+    figures["catalog"] = catalog
+    if not catalog["ok"]:
+        problems.append(catalog_problem(catalog))
     figures["healthy"] = not problems
     figures["problems"] = problems
     return figures
+
+
+def catalog_problem(catalog: dict[str, Any]) -> str:
+    """One line for a catalog that is not ok: how many errors, the first, what is in use."""
+    errors = catalog["problems"]
+    first = errors[0] if errors else None
+    where = ""
+    if first:
+        where = first["file"] or "/".join(
+            p for p in (first["sequence_id"], first["step_id"], first["channel"]) if p
+        )
+        where = f"{where}{':' + str(first['line']) if first['line'] else ''}: {first['message']}"
+    using = (
+        "sending goes on with the last good version"
+        if catalog["loaded"]
+        else "no valid version is loaded: requests are stored and enrolled once fixed"
+    )
+    return f"schedule files have {len(errors)} error(s) ({where}); {using}; run `nurture validate`"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,17 @@ def located(path: Path, loc: tuple[Any, ...], message: str) -> ScheduleError:
     return ScheduleError(message, file=str(path), line=line_of(path, loc), field=dotted or None)
 
 
+@lru_cache(maxsize=64)
+def _compose(text: str) -> Any:
+    """A file's YAML node tree (cached by content: many lookups, one parse per version)."""
+    return yaml.compose(text)
+
+
 def line_of(path: Path, loc: tuple[Any, ...]) -> int | None:
     """The 1-based line of the YAML node at `loc` (or its nearest existing parent)."""
     try:
-        node: Any = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError:
+        node: Any = _compose(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, OSError, UnicodeDecodeError):
         return None
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:

@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from nurture.channels import make_channel
 from nurture.channels.base import BaseChannel
 from nurture.config import Settings, get_settings
+from nurture.content.live import LiveCatalog, forget_live_catalogs, live_catalog
 from nurture.content.render import Renderer
 from nurture.core.states import Channel
 from nurture.db import session_factory
-from nurture.schedule import Catalog, load_catalog
+from nurture.errors import ScheduleError
+from nurture.schedule import Catalog
 from nurture.send.ratelimit import Throttle, make_throttle
 
 
@@ -25,12 +27,32 @@ class SendContext:
     """What a worker process holds for sending: settings, schedules, renderer, channels."""
 
     settings: Settings
-    catalog: Catalog
-    renderer: Renderer
+    #: The last good schedules and template sources (a broken edit on disk replaces nothing).
+    live: LiveCatalog
     channels: dict[Channel, BaseChannel]
     sessions: sessionmaker[Session]
     #: Per-channel rate limits (NURTURE_SMS_RATE / EMAIL_RATE); None when there are none.
     throttle: Throttle | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        """The last good catalog (re-read when a file changed and the new set validates)."""
+        current = self.live.refresh().current
+        if current is None:
+            raise ScheduleError(
+                "no valid schedules loaded yet: run `nurture validate` and fix what it reports"
+            )
+        return current
+
+    @property
+    def renderer(self) -> Renderer:
+        """Renders from the template sources of the last good set, never a broken file."""
+        live = self.live.refresh()
+        if live.renderer is None:
+            raise ScheduleError(
+                "no valid templates loaded yet: run `nurture validate` and fix what it reports"
+            )
+        return live.renderer
 
     @property
     def engine(self) -> Engine:
@@ -42,14 +64,14 @@ class SendContext:
 
 def build_send_context(settings: Settings) -> SendContext:
     """Settings, the schedules, the renderer, the channels and the rate limits, for sending."""
-    catalog = load_catalog(settings.schedules_dir)
+    live = live_catalog(settings).refresh(now=True)
+    sender = str(live.current.clinic.from_email) if live.current else ""
     return SendContext(
         settings=settings,
-        catalog=catalog,
-        renderer=Renderer(settings.templates_dir),
+        live=live,
         channels={c: make_channel(c, settings) for c in Channel},
         sessions=session_factory(settings.database_url),
-        throttle=make_throttle(settings, email_sender=str(catalog.clinic.from_email)),
+        throttle=make_throttle(settings, email_sender=sender),
     )
 
 
@@ -72,3 +94,4 @@ def forget_send_context() -> None:
     """Build the send context afresh on next use (new settings, a forked process)."""
     with _context_lock:
         _built_context.cache_clear()
+    forget_live_catalogs()

@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from nurture.api import create_app
+from nurture.api.deps import now_dep
 from nurture.api.studio import testsend
 from nurture.config import get_settings
 from nurture.content.samples import SAMPLES
@@ -342,5 +344,24 @@ def test_an_edit_on_disk_shows_on_the_next_page_and_a_broken_file_says_why(
     response = client.get("/studio", headers=AUTH)
     assert response.status_code == 200
     assert 'id="catalog-problem"' in response.text and "one day" in response.text
+    assert f'data-sequence="{HIP}"' in response.text and "last good version" in response.text
     hip.write_text(text)
     assert 'id="catalog-problem"' not in client.get("/studio", headers=AUTH).text
+
+
+def test_the_timeline_shows_each_send_time_and_why_it_moved(client: TestClient) -> None:
+    # Sunday 17:49 in New York, a Monday-Saturday 09:00-19:00 window (the issue's example).
+    sunday = datetime(2026, 3, 1, 22, 49, tzinfo=UTC)
+    client.app.dependency_overrides[now_dep] = lambda: sunday  # type: ignore[attr-defined]
+    html = client.get(f"/studio/sequences/{HIP}", headers=AUTH).text
+    rows = {
+        (m.group(1), m.group(2)): m.group(3)
+        for m in re.finditer(
+            r'<tr data-step="([^"]+)" data-channel="([^"]+)">(.*?)</tr>', html, re.S
+        )
+    }
+    first = rows[("doctor-first", "email")]
+    assert "Mon 2 Mar 2026, 09:00 EST" in first and "send window" in first
+    spaced = rows[("self-test", "email")]
+    assert "Tue 3 Mar 2026, 09:00 EST" in spaced and 'data-reasons="spacing' in spaced
+    assert "kept its gap" in spaced

@@ -126,6 +126,31 @@ def test_preview_and_timeline_show_a_step_and_the_schedule(env: dict[str, str]) 
     assert bad.returncode == 1 and "unknown timezone 'Nowhere/Town'" in bad.stderr
 
 
+def test_timeline_json_keeps_the_gap_after_a_sunday_evening_request(env: dict[str, str]) -> None:
+    result = nurture(
+        env,
+        "timeline",
+        "hip-pain-consultation",
+        "--start",
+        "2026-03-01T17:49",
+        "--timezone",
+        "America/New_York",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = {(r["step"], r["channel"]): r for r in json.loads(result.stdout)}
+    first, second = rows["doctor-first", "email"], rows["self-test", "email"]
+    assert (first["local"], first["utc"]) == (
+        "2026-03-02T09:00:00-05:00",
+        "2026-03-02T14:00:00+00:00",
+    )
+    assert first["reasons"] == ["send window"]
+    assert second["local"] == "2026-03-03T09:00:00-05:00" and second["reasons"] == ["spacing"]
+    bad = nurture(env, "timeline", "hip-pain-consultation", "--start", "Sunday", "--json")
+    assert bad.returncode == 1 and "invalid --start 'Sunday'" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
 def test_ops_commands_refuse_what_does_not_fit(migrated: dict[str, str]) -> None:
     assert "no delivery 99" in nurture(migrated, "retry", "99").stderr
     result = nurture(migrated, "stop", "--email", "ghost@example.com")

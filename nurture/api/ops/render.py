@@ -14,8 +14,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
-from nurture.api.deps import loaded_catalog
 from nurture.config import get_settings
+from nurture.content.live import live_catalog
 from nurture.core.zones import zone
 from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
@@ -38,9 +38,11 @@ FRAMES_SELF = "frame-src 'self'"
 
 
 def clinic_zone() -> ZoneInfo:
-    """The clinic's timezone (clinic.yaml `timezone`); UTC while the files do not load."""
+    """The clinic's timezone (clinic.yaml `timezone`, of the last good schedules); UTC while
+    no valid schedules were ever loaded."""
+    catalog = live_catalog(get_settings()).current
     try:
-        return zone(loaded_catalog(get_settings()).clinic.timezone)
+        return zone(catalog.clinic.timezone) if catalog is not None else ZoneInfo("UTC")
     except NurtureError:
         return ZoneInfo("UTC")
 

@@ -151,6 +151,7 @@ def sequence_page(
         contact_zone=contact.timezone,
         now=now,
         flash=SENT.get(sent or ""),
+        problem=problem,
     )
 
 
@@ -166,6 +167,7 @@ def sequence_response(
     contact_zone: str,
     now: datetime,
     flash: str | None = None,
+    problem: str | None = None,
     send_error: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -186,5 +188,6 @@ def sequence_response(
         now=now,
         describe_delay=describe_delay,
         flash=flash,
+        problem=problem,
         send_error=send_error or {},
     )

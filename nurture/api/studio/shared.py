@@ -15,9 +15,10 @@ from nurture.api.ops.render import page
 from nurture.config import Settings, get_settings
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
+from nurture.content.live import live_catalog
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
-from nurture.content.studio import describe_stop, short_path
+from nurture.content.studio import describe_reason, describe_stop, short_path
 from nurture.content.validate import validate_all
 from nurture.errors import NurtureError
 from nurture.schedule import Catalog, Sequence, Step
@@ -57,9 +58,15 @@ def _catalog_on_disk(
 
 
 def studio_catalog(settings: Settings) -> tuple[Catalog | None, str | None]:
-    """The schedule files as they are on disk now (read again when one changes), or None
-    and the reason they do not load."""
-    return _catalog_on_disk(settings.schedules_dir, _fingerprint(settings.schedules_dir))
+    """The schedule files as they are on disk now (read again when one changes). When they
+    do not load: the reason, with the last good schedules prospects still get (None if
+    there never were any)."""
+    catalog, problem = _catalog_on_disk(
+        settings.schedules_dir, _fingerprint(settings.schedules_dir)
+    )
+    if catalog is None:
+        catalog = live_catalog(settings).current
+    return catalog, problem
 
 
 @lru_cache(maxsize=4)
@@ -114,6 +121,7 @@ def studio_page(template: str, *, status_code: int = 200, **context: Any) -> Res
     folders = (settings.schedules_dir, settings.templates_dir)
     context.setdefault("short", lambda path: short_path(path, *folders))
     context.setdefault("describe_stop", describe_stop)
+    context.setdefault("describe_reason", describe_reason)
     return page(
         f"studio/{template}", status_code=status_code, frames=True, section="studio", **context
     )
