@@ -201,9 +201,11 @@ def test_a_test_send_from_the_form_goes_out_and_touches_no_prospect_table_or_met
     )
     assert response.status_code == 303
     assert response.headers["location"] == (
-        f"/studio/sequences/{HIP}?sample=florida&sent=email#step-self-test"
+        f"/studio/sequences/{HIP}?sample=florida&sent=email&step=self-test#step-self-test"
     )
-    assert "Test email sent" in client.get(response.headers["location"]).text
+    back = client.get(response.headers["location"]).text
+    assert "Test email sent" in back
+    assert 'data-sent="email"' in back.split('id="step-self-test"')[1].split("step-card")[0]
     (sent,) = outbox("email")
     email = read_email(sent)
     assert email["To"] == "me@clinic.example" and email["Subject"].startswith("[TEST] ")

@@ -154,6 +154,8 @@ def test_a_clinic_manager_sees_every_message_and_sends_a_test_that_touches_no_pr
             message=f"the test {channel} sent",
         )
         assert "Test " in browser.find_element(By.ID, "flash").text
+        beside = browser.find_element(By.CSS_SELECTOR, f'#step-self-test [data-sent="{channel}"]')
+        assert "[TEST]" in beside.text
         (received,) = fake_provider.messages(api)  # type: ignore[arg-type]
         if channel == "email":
             assert received.to == "manager@clinic.example"

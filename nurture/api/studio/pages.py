@@ -108,6 +108,7 @@ def sequence_page(
     sequence_id: str,
     sample: str | None = None,
     sent: str | None = None,
+    step: str | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
 ) -> Response:
@@ -152,6 +153,7 @@ def sequence_page(
         now=now,
         flash=SENT.get(sent or ""),
         problem=problem,
+        sent_to={"step": step, "channel": sent} if sent in SENT else None,
     )
 
 
@@ -168,6 +170,7 @@ def sequence_response(
     now: datetime,
     flash: str | None = None,
     problem: str | None = None,
+    sent_to: dict[str, str | None] | None = None,
     send_error: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -189,5 +192,6 @@ def sequence_response(
         describe_delay=describe_delay,
         flash=flash,
         problem=problem,
+        sent_to=sent_to or {},
         send_error=send_error or {},
     )

@@ -153,7 +153,7 @@ async def test_send(
                 "sample": result.sample,
             }
         )
-    query = urlencode({"sample": result.sample, "sent": result.channel.value})
+    query = urlencode({"sample": result.sample, "sent": result.channel.value, "step": step_id})
     target = f"/studio/sequences/{sequence_id}?{query}#step-{step_id}"
     return RedirectResponse(target, status_code=303)
 
