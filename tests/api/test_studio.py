@@ -19,6 +19,7 @@ from nurture.api.deps import now_dep
 from nurture.api.studio import testsend
 from nurture.config import get_settings
 from nurture.content.samples import SAMPLES
+from nurture.core.keys import TEST_SEND_RATE_KEY
 from nurture.db import session_scope
 from nurture.db.tables import Base
 from nurture.logs import configure_logging
@@ -367,3 +368,18 @@ def test_the_timeline_shows_each_send_time_and_why_it_moved(client: TestClient) 
     spaced = rows[("self-test", "email")]
     assert "Tue 3 Mar 2026, 09:00 EST" in spaced and 'data-reasons="spacing' in spaced
     assert "kept its gap" in spaced
+
+
+def test_the_test_send_limit_is_shared_through_redis_under_its_own_key(
+    client: TestClient, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, redis_url: str
+) -> None:
+    import redis
+
+    use(env, monkeypatch, broker_url=redis_url, test_send_rate="2/m")
+    testsend._limiter.cache_clear()
+    codes = [
+        client.post(SEND, headers=AUTH, json={"channel": "sms", "to": "+16175550100"}).status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    assert redis.Redis.from_url(redis_url).exists(TEST_SEND_RATE_KEY)
