@@ -293,7 +293,7 @@ def test_a_step_whose_template_breaks_still_shows_the_page_with_the_error_in_pla
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
     (templates / "hip-pain" / "self-test.sms.j2").write_text("Hi {{ contact.nickname }}")
-    (templates / "hip-pain" / "booking.html.j2").write_text("<p>{% if %}</p>")
+    (templates / "hip-pain" / "booking.md.j2").write_text("Hi {% if %} there")
     use(env, monkeypatch, templates_dir=str(templates))
     response = client.get(f"/studio/sequences/{HIP}", headers=AUTH)
     assert response.status_code == 200
@@ -302,11 +302,11 @@ def test_a_step_whose_template_breaks_still_shows_the_page_with_the_error_in_pla
     assert 'data-render-error="sms"' in self_test and "nickname" in self_test
     assert 'data-segments="' not in self_test
     booking = html.split('id="step-booking"')[1]
-    assert 'data-render-error="email"' in booking and "booking.html.j2" in booking
+    assert 'data-render-error="email"' in booking and "booking.md.j2" in booking
     index = client.get("/studio", headers=AUTH).text
     assert f'data-sequence="{HIP}" data-state="errors"' in index
     preview = client.get(f"/studio/sequences/{HIP}/steps/booking/preview.html", headers=AUTH)
-    assert preview.status_code == 422 and "booking.html.j2" in preview.text
+    assert preview.status_code == 422 and "booking.md.j2" in preview.text
 
 
 def test_every_sample_renders_every_sequence(client: TestClient) -> None:

@@ -104,3 +104,33 @@ def test_markdown_to_text_keeps_nested_lists_quotes_and_bare_links_readable() ->
     source = "- a\n  - b\n\n> quoted\n\n<https://x.example>\n\n## Title"
     assert to_text(source) == "- a\n   - b\n\n> quoted\n\nhttps://x.example\n\nTitle"
     assert "<script>" not in to_html("<script>alert(1)</script>")
+
+
+def test_the_shipped_steps_are_written_once_and_their_emails_keep_buttons_and_footer() -> None:
+    from nurture.config import Settings
+    from nurture.content.compose import render_step
+    from nurture.content.samples import SAMPLES
+    from nurture.schedule.catalog import load_catalog
+
+    root = Path(__file__).resolve().parents[2]
+    renderer = Renderer(root / "templates")
+    catalog = load_catalog(root / "schedules")
+    settings = Settings(public_url="https://nurture.test", secret_key="s", _env_file=None)
+    for sequence in catalog.sequences.values():
+        for step in sequence.steps:
+            assert renderer.form(step.template) == "md", step.template
+    seq = catalog.get("hip-pain-consultation")
+    msg = render_step(
+        renderer,
+        settings=settings,
+        catalog=catalog,
+        sequence=seq,
+        step=seq.step("booking"),
+        channel=Channel.EMAIL,
+        contact=SAMPLES["email-only"].contact,
+        delivery_id=5,
+    )
+    assert msg.html is not None and 'class="button"' in msg.html and "<style" not in msg.html
+    assert "Book an appointment (https://nurture.test/b/" in msg.text
+    assert "Hi Sam,\n\nOver the past few days" in msg.text
+    assert "Unsubscribe: https://nurture.test/u/" in msg.text
