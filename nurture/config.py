@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     ops_ping_timeout_s: float = Field(default=1.0, gt=0)
     #: How often the /ops page reloads itself (0: never).
     ops_refresh_s: int = Field(default=15, ge=0)
+    # Clinic studio, test sends: at most this many test messages (all channels together),
+    # e.g. "5/m"; they may come in a burst of that many, then one per 1/rate.
+    test_send_rate: str = "5/m"
 
     # The hosted form (/forms/consultation): its abuse guards.
     #: A form token younger than this is a bot's (nobody fills the form that fast).
@@ -160,7 +163,7 @@ class Settings(BaseSettings):
     #: Cal.com's webhook secret (Settings > Developer > Webhooks); empty: refused.
     calcom_secret: str = ""
 
-    @field_validator("sms_rate", "email_rate")
+    @field_validator("sms_rate", "email_rate", "test_send_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:
         parse_rate(value)

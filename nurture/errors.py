@@ -15,6 +15,7 @@
     ├── IntakeError            a consultation request that cannot be enrolled
     ├── NotFoundError          an id or address that names nothing
     ├── InvalidStateError      an ops action that does not fit the delivery's state
+    ├── TooManyRequestsError   over a limit (studio test sends): try again in retry_after_s
     └── SendError              a channel could not hand a message to its provider
         ├── TransientSendError     not processed: safe to retry (connection refused, 429, 503)
         ├── PermanentSendError     refused for good (bad number, unsubscribed, 4xx)
@@ -117,6 +118,14 @@ class NotFoundError(NurtureError):
 
 class InvalidStateError(NurtureError):
     """An ops action that does not fit the current state (e.g. retrying a sent message)."""
+
+
+class TooManyRequestsError(NurtureError):
+    """Over a rate limit a person meets (test sends); `retry_after_s` says when to try again."""
+
+    def __init__(self, message: str, *, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(message)
 
 
 class SendError(NurtureError):

@@ -20,6 +20,7 @@ from nurture.api import (
     links,
     metrics,
     ops,
+    studio,
     webhooks,
 )
 from nurture.api.bodylimit import BodyLimit
@@ -63,6 +64,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router)
     app.include_router(intake.router)
     app.include_router(ops.router)
+    app.include_router(studio.router)
     app.include_router(metrics.router)
     app.include_router(bookings.router)
     app.include_router(links.router)

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from nurture.api.deps import catalog_dep, client_ip, now_dep, settings_dep
 from nurture.config import Settings
 from nurture.content.links import read_booking_token, read_unsubscribe_token
-from nurture.core.addressing import address_of
+from nurture.core.addressing import address_of, mask
 from nurture.core.states import Channel
 from nurture.db import session_scope
 from nurture.db.tables import Contact
@@ -39,14 +39,6 @@ _CHANNEL_WORDS = {Channel.EMAIL: "emails", Channel.SMS: "text messages"}
 def _page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
     html = _pages.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
-
-
-def mask(address: str) -> str:
-    """Enough of an address to recognise it, not enough to read it off a shared screen."""
-    if "@" in address:
-        user, _, domain = address.partition("@")
-        return f"{user[:1]}***@{domain}"
-    return f"***{address[-4:]}"
 
 
 def _contact_for(settings: Settings, token: str) -> tuple[Contact, Channel] | None:

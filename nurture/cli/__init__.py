@@ -40,6 +40,7 @@ def main() -> None:
         replies,
         report,
         services,
+        studio,
     )
 
     try:

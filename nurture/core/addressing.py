@@ -53,3 +53,12 @@ def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidAddressError(f"invalid phone {value!r}: not a valid number") from None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(address: str) -> str:
+    """Enough of an address to recognise it, not enough to read it off a shared screen or
+    a log line: `a***@example.com`, `***0123`."""
+    if "@" in address:
+        user, _, domain = address.partition("@")
+        return f"{user[:1]}***@{domain}"
+    return f"***{address[-4:]}"

@@ -14,6 +14,9 @@ DISPATCH_TASK = "nurture.dispatch"
 
 SCHEDULER_HEARTBEAT = "scheduler"
 
+#: The rate-limit bucket of the studio's test sends (every channel and user share it).
+TEST_SEND_RATE_KEY = "nurture:rate:test-send"
+
 
 def rate_limit_key(channel: str, sender: str) -> str:
     """The Redis key holding one sender's token bucket."""

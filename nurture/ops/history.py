@@ -32,6 +32,8 @@ class DeliveryRow:
     delivery: Delivery
     first_name: str
     sequence_id: str
+    #: The prospect's zone (the enrollment's), for their local time.
+    timezone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def find_deliveries(
 ) -> list[DeliveryRow]:
     """Deliveries matching every filter given (due time within [since, until]), latest due first."""
     query = (
-        select(Delivery, Contact.first_name, Enrollment.sequence_id)
+        select(Delivery, Contact.first_name, Enrollment.sequence_id, Enrollment.timezone)
         .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
         .join(Contact, Contact.id == Delivery.contact_id)
         .order_by(Delivery.due_at.desc(), Delivery.id.desc())
@@ -104,7 +106,7 @@ def find_deliveries(
         query = query.where(Delivery.due_at <= until)
     if enrollment_states:
         query = query.where(Enrollment.status.in_(enrollment_states))
-    return [DeliveryRow(d, name, seq) for d, name, seq in session.execute(query)]
+    return [DeliveryRow(d, name, seq, tz) for d, name, seq, tz in session.execute(query)]
 
 
 def needing_attention(session: Session, *, limit: int = 50) -> dict[str, list[DeliveryRow]]:

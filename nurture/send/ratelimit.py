@@ -136,6 +136,16 @@ class Throttle:
         return Turn(waited_s=reservation.wait_s)
 
 
+def make_limiter(settings: Settings) -> RateLimiter:
+    """The shared limiter on the Redis broker; in-process when the broker is not Redis."""
+    if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
+        import redis
+
+        return RedisRateLimiter(redis.Redis.from_url(settings.broker_url))
+    log.info("ratelimit.local", reason="no Redis broker: limits hold within this process")
+    return LocalRateLimiter()
+
+
 def make_throttle(settings: Settings, *, email_sender: str) -> Throttle | None:
     """The throttle for the configured rates, on Redis when the broker is Redis; else None."""
     rates: dict[Channel, float] = {}
@@ -145,14 +155,7 @@ def make_throttle(settings: Settings, *, email_sender: str) -> Throttle | None:
             rates[channel] = per_s
     if not rates:
         return None
-    limiter: RateLimiter
-    if settings.broker_url.startswith(("redis://", "rediss://", "unix://")):
-        import redis
-
-        limiter = RedisRateLimiter(redis.Redis.from_url(settings.broker_url))
-    else:
-        log.info("ratelimit.local", reason="no Redis broker: limits hold within this process")
-        limiter = LocalRateLimiter()
+    limiter = make_limiter(settings)
     senders = {
         Channel.EMAIL: email_sender,
         Channel.SMS: settings.twilio_messaging_service_sid or settings.twilio_from,

@@ -1,5 +1,6 @@
-"""Who may use `/ops`: the API key as a Bearer header, or a signed session cookie from the
-login form. Cookie sessions carry a CSRF token that every POST must echo."""
+"""Who may use `/ops` and `/studio`: the API key as a Bearer header, or a signed session
+cookie from the login form (one login for both). Cookie sessions carry a CSRF token that
+every POST must echo."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from nurture.api.deps import settings_dep
 from nurture.config import Settings
 
 COOKIE_NAME = "nurture_ops"
+#: The pages the session opens: /ops and /studio (SameSite=Strict keeps it to this site).
+COOKIE_PATH = "/"
+#: Where a login may send the browser back to.
+PAGE_PREFIXES = ("/ops", "/studio")
 SESSION_MAX_AGE_S = 12 * 3600
 _SALT = "nurture.ops.session"
 
@@ -84,7 +89,7 @@ def open_session(response: Response, request: Request, settings: Settings) -> No
         COOKIE_NAME,
         value,
         max_age=SESSION_MAX_AGE_S,
-        path="/ops",
+        path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -92,7 +97,7 @@ def open_session(response: Response, request: Request, settings: Settings) -> No
 
 
 def close_session(response: Response) -> None:
-    response.delete_cookie(COOKIE_NAME, path="/ops", httponly=True, samesite="strict")
+    response.delete_cookie(COOKIE_NAME, path=COOKIE_PATH, httponly=True, samesite="strict")
 
 
 def require_ops(request: Request, settings: Settings = Depends(settings_dep)) -> OpsSession:
@@ -108,7 +113,7 @@ def require_ops(request: Request, settings: Settings = Depends(settings_dep)) ->
 
 
 def safe_next(target: str | None) -> str:
-    """Only redirect within /ops (no open redirect to another site)."""
-    if target and target.startswith("/ops") and "//" not in target and "\\" not in target:
+    """Only redirect within /ops or /studio (no open redirect to another site)."""
+    if target and target.startswith(PAGE_PREFIXES) and "//" not in target and "\\" not in target:
         return target
     return "/ops"

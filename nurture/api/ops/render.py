@@ -1,18 +1,26 @@
-"""Server-rendered ops pages: one Jinja environment, a few filters, safe response headers."""
+"""Server-rendered pages (`/ops`, `/studio`): one Jinja environment, its filters (the one
+home of how a page shows a time), safe response headers."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
+from markupsafe import Markup, escape
 
+from nurture.config import get_settings
+from nurture.content.live import live_catalog
+from nurture.core.zones import zone
+from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "ops"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 #: No script, no third-party anything; forms post only to us; never framed.
 _HEADERS = {
@@ -25,17 +33,64 @@ _HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
+#: The studio's pages frame its own previews (and nothing else).
+FRAMES_SELF = "frame-src 'self'"
 
 
-def when(value: datetime | None) -> str:
-    """A UTC instant as 2026-03-03 12:00:05 (the page says UTC once)."""
-    return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
+def clinic_zone() -> ZoneInfo:
+    """The clinic's timezone (clinic.yaml `timezone`, of the last good schedules); UTC while
+    no valid schedules were ever loaded."""
+    catalog = live_catalog(get_settings()).current
+    try:
+        return zone(catalog.clinic.timezone) if catalog is not None else ZoneInfo("UTC")
+    except NurtureError:
+        return ZoneInfo("UTC")
+
+
+def _instant(value: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> str:
+    at = moment.astimezone(tz)
+    return f"{at:%a} {at.day} {at:%b %Y}, {at:%H:%M} {at:%Z}"
+
+
+@pass_context
+def when(context: Context, value: datetime | str | None, prospect_zone: str | None = None) -> str:
+    """A time as the clinic reads it, in clinic.yaml's timezone with its abbreviation
+    ("Tue 3 Mar 2026, 09:00 EST"), the exact UTC instant in the tag; with `prospect_zone`,
+    also the prospect's own local time when it differs. Every page shows times this way."""
+    if value is None or value == "":
+        return ""
+    moment = _instant(value)
+    tz = context.get("clinic_zone") or ZoneInfo("UTC")
+    utc = moment.astimezone(UTC)
+    shown = _local(moment, tz)
+    html = (
+        f'<time datetime="{utc:%Y-%m-%dT%H:%M:%SZ}" title="{utc:%Y-%m-%d %H:%M:%S} UTC">'
+        f"{escape(shown)}</time>"
+    )
+    if prospect_zone:
+        try:
+            theirs = moment.astimezone(zone(prospect_zone))
+        except NurtureError:
+            theirs = None
+        ours = moment.astimezone(tz)
+        if theirs is not None and theirs.utcoffset() != ours.utcoffset():
+            day = "" if theirs.date() == ours.date() else f" {theirs:%a}"
+            html += (
+                f' <span class="their-time">(their time: {theirs:%H:%M} {theirs:%Z}{day})</span>'
+            )
+    return Markup(html)
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        # ops templates by bare name; studio templates as "studio/...", sharing ops' base.
+        loader=FileSystemLoader([TEMPLATES / "ops", TEMPLATES]),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -46,7 +101,14 @@ def environment() -> Environment:
     return env
 
 
-def page(template: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    """Render `template` (under templates/ops) as an HTML response with the ops headers."""
+def page(
+    template: str, *, status_code: int = 200, frames: bool = False, **context: Any
+) -> HTMLResponse:
+    """Render `template` as an HTML response with the pages' headers; `frames` lets the page
+    frame our own previews. Every page gets `clinic_zone` for the `when` filter."""
+    context.setdefault("clinic_zone", clinic_zone())
     html = environment().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_HEADERS)
+    headers = dict(_HEADERS)
+    if frames:
+        headers["Content-Security-Policy"] += f"; {FRAMES_SELF}"
+    return HTMLResponse(html, status_code=status_code, headers=headers)

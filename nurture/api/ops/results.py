@@ -61,4 +61,5 @@ async def results_page(
         form=form,
         error=error,
         here="/ops/results",
+        section="results",
     )

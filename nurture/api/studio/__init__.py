@@ -1,0 +1,15 @@
+"""The clinic studio: every sequence and message as a prospect will see it (`pages`), the
+email preview for its iframe (`preview`), and test sends (`testsend`)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from nurture.api.studio import pages, preview, testsend
+
+router = APIRouter()
+router.include_router(pages.router)
+router.include_router(preview.router)
+router.include_router(testsend.router)
+
+__all__ = ["router"]

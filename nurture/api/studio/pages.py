@@ -1,0 +1,197 @@
+"""`/studio` pages: every sequence, and one sequence's steps as the prospect will see them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+
+from nurture.api.deps import now_dep, settings_dep
+from nurture.api.ops.pages import login_page
+from nurture.api.studio.shared import (
+    Missing,
+    find_sample,
+    find_sequence,
+    not_found,
+    renderer_for,
+    session_or_none,
+    studio_catalog,
+    studio_findings,
+    studio_page,
+)
+from nurture.config import Settings
+from nurture.content.findings import Finding
+from nurture.content.samples import SAMPLES
+from nurture.content.studio import (
+    StepView,
+    describe_delay,
+    describe_match,
+    example_times,
+    sequence_findings,
+    state_of,
+    step_views,
+)
+from nurture.schedule import Sequence
+
+router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
+
+#: What a finished test send says on the page it returns to (never text taken from the URL).
+SENT = {
+    "email": "Test email sent: check the inbox you gave.",
+    "sms": "Test text sent: check the phone you gave.",
+}
+
+
+@dataclass(frozen=True)
+class SequenceSummary:
+    sequence: Sequence
+    file: str
+    matches: str
+    state: str
+    problems: int
+
+
+@router.get("")
+def index(
+    request: Request,
+    settings: Settings = Depends(settings_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    session = session_or_none(request, settings)
+    if session is None:
+        return login_page("/studio")
+    catalog, problem = studio_catalog(settings)
+    summaries = []
+    general: list[Finding] = []
+    if catalog is not None:
+        findings = studio_findings(settings)
+        general = [f for f in findings if f.sequence_id is None]
+        renderer = renderer_for(settings.templates_dir)
+        _, contact = find_sample(None)
+        for sequence in catalog.sequences.values():
+            views = step_views(
+                renderer,
+                settings=settings,
+                catalog=catalog,
+                sequence=sequence,
+                contact=contact,
+                findings=findings,
+                now=now,
+            )
+            mine = [f for f in findings if f.sequence_id == sequence.id]
+            broken = any(m.error for v in views for m in v.messages)
+            summaries.append(
+                SequenceSummary(
+                    sequence=sequence,
+                    file=catalog.files.get(sequence.id, ""),
+                    matches=describe_match(sequence),
+                    state=state_of(mine, error=broken),
+                    problems=len(mine) + sum(1 for v in views for m in v.messages if m.error),
+                )
+            )
+    return studio_page(
+        "index.html.j2",
+        session=session,
+        summaries=summaries,
+        problem=problem,
+        general=general,
+        describe_delay=describe_delay,
+        here="/studio",
+    )
+
+
+@router.get("/sequences/{sequence_id}")
+def sequence_page(
+    request: Request,
+    sequence_id: str,
+    sample: str | None = None,
+    sent: str | None = None,
+    step: str | None = None,
+    settings: Settings = Depends(settings_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    session = session_or_none(request, settings)
+    here = f"/studio/sequences/{sequence_id}"
+    if session is None:
+        return login_page(here)
+    catalog, problem = studio_catalog(settings)
+    if catalog is None:
+        return studio_page(
+            "index.html.j2",
+            session=session,
+            summaries=[],
+            problem=problem,
+            general=[],
+            here="/studio",
+        )
+    try:
+        sequence = find_sequence(catalog, sequence_id)
+        sample_name, contact = find_sample(sample)
+    except Missing as exc:
+        return not_found(session, str(exc))
+    findings = studio_findings(settings)
+    views = step_views(
+        renderer_for(settings.templates_dir),
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        contact=contact,
+        findings=findings,
+        now=now,
+    )
+    return sequence_response(
+        session=session,
+        sequence=sequence,
+        file=catalog.files.get(sequence.id, ""),
+        views=views,
+        times=example_times(sequence, catalog, contact, now),
+        whole=sequence_findings(findings, sequence.id),
+        sample_name=sample_name,
+        contact_zone=contact.timezone,
+        now=now,
+        flash=SENT.get(sent or ""),
+        problem=problem,
+        sent_to={"step": step, "channel": sent} if sent in SENT else None,
+    )
+
+
+def sequence_response(
+    *,
+    session: object,
+    sequence: Sequence,
+    file: str,
+    views: list[StepView],
+    times: object,
+    whole: object,
+    sample_name: str,
+    contact_zone: str,
+    now: datetime,
+    flash: str | None = None,
+    problem: str | None = None,
+    sent_to: dict[str, str | None] | None = None,
+    send_error: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The sequence page (also shown again, with the error, after a refused test send)."""
+    return studio_page(
+        "sequence.html.j2",
+        status_code=status_code,
+        session=session,
+        sequence=sequence,
+        file=file,
+        matches=describe_match(sequence),
+        views=views,
+        times=times,
+        whole=whole,
+        samples=list(SAMPLES.values()),
+        sample_name=sample_name,
+        contact_zone=contact_zone,
+        now=now,
+        describe_delay=describe_delay,
+        flash=flash,
+        problem=problem,
+        sent_to=sent_to or {},
+        send_error=send_error or {},
+    )

@@ -1,0 +1,89 @@
+"""`/studio/.../preview.html`: a step's email HTML exactly as the provider would be handed it
+(layout, inlined CSS, links), for the studio's sandboxed iframe. Never runs a script."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from markupsafe import escape
+
+from nurture.api.deps import now_dep, settings_dep
+from nurture.api.studio.shared import (
+    Missing,
+    find_sample,
+    find_sequence,
+    find_step,
+    renderer_for,
+    session_or_none,
+    studio_catalog,
+)
+from nurture.config import Settings
+from nurture.content.studio import compose_preview
+from nurture.core.states import Channel
+from nurture.errors import TemplateError
+
+router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
+
+#: No script at all; styles inline (as in an email); images as an inbox would load them;
+#: framed only by our own pages.
+PREVIEW_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
+        "img-src 'self' data: https:; form-action 'none'; base-uri 'none'; "
+        "frame-ancestors 'self'; sandbox"
+    ),
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def _plain(status_code: int, title: str, message: str) -> HTMLResponse:
+    body = (
+        '<!doctype html><html lang="en"><meta charset="utf-8">'
+        f"<title>{escape(title)}</title>"
+        '<body style="font-family:system-ui,sans-serif;padding:1rem;color:#b42318">'
+        f'<h1 style="font-size:1.1rem">{escape(title)}</h1><p>{escape(message)}</p></body></html>'
+    )
+    return HTMLResponse(body, status_code=status_code, headers=PREVIEW_HEADERS)
+
+
+@router.get("/sequences/{sequence_id}/steps/{step_id}/preview.html")
+def preview(
+    request: Request,
+    sequence_id: str,
+    step_id: str,
+    sample: str | None = None,
+    settings: Settings = Depends(settings_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    if session_or_none(request, settings) is None:
+        return _plain(401, "Log in first", "Open /studio and log in with the API key.")
+    catalog, problem = studio_catalog(settings)
+    if catalog is None:
+        return _plain(503, "The schedule files do not load", problem or "")
+    try:
+        sequence = find_sequence(catalog, sequence_id)
+        step = find_step(sequence, step_id)
+        _, contact = find_sample(sample)
+    except Missing as exc:
+        return _plain(404, "Not found", str(exc))
+    if Channel.EMAIL not in step.channels:
+        return _plain(404, "Not found", f"Step {step_id!r} sends no email.")
+    try:
+        message = compose_preview(
+            renderer_for(settings.templates_dir),
+            settings=settings,
+            catalog=catalog,
+            sequence=sequence,
+            step=step,
+            channel=Channel.EMAIL,
+            contact=contact,
+            now=now,
+        )
+    except TemplateError as exc:
+        return _plain(422, "This email does not render", str(exc))
+    return HTMLResponse(message.html or "", headers=PREVIEW_HEADERS)
