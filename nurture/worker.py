@@ -14,18 +14,21 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from nurture.config import get_settings
+from nurture.content.live import live_catalog
 from nurture.core.clock import utcnow
 from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK
 from nurture.core.states import DeliveryStatus
-from nurture.db import reset_engines
+from nurture.db import reset_engines, session_scope
 from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
 from nurture.dispatch.queue import create_app
+from nurture.intake.pending import enroll_pending
 from nurture.logs import configure_logging
 from nurture.send.context import forget_send_context, send_context
 from nurture.send.deliver import send_deliveries
 
 app = create_app()
+log = structlog.get_logger(__name__)
 
 
 @signals.worker_process_init.connect
@@ -91,5 +94,13 @@ def send_batch_task(delivery_ids: list[int]) -> int:
 
 @app.task(name=DISPATCH_TASK, ignore_result=True)
 def dispatch_task() -> int:
-    """Claim due deliveries and publish a send task for them."""
-    return run_dispatcher(app)
+    """Claim due deliveries and publish a send task for them; enroll requests stored while no
+    valid schedules were loaded, once they are."""
+    sent = run_dispatcher(app)
+    catalog = live_catalog(get_settings()).current
+    if catalog is not None:
+        with session_scope() as session:
+            enrolled = enroll_pending(session, catalog, now=utcnow())
+        if enrolled:
+            log.info("intake.pending_enrolled", requests=enrolled)
+    return sent

@@ -11,11 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from nurture.api.deps import catalog_dep, client_ip, now_dep, require_api_key
+from nurture.api.deps import client_ip, live_dep, now_dep, require_api_key
+from nurture.content.live import LiveCatalog
+from nurture.db import session_scope
 from nurture.errors import IntakeError, ScheduleError
+from nurture.intake.pending import store_pending
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import submit
-from nurture.schedule.catalog import Catalog
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -93,10 +95,11 @@ async def read_model(request: Request, model: type[_M]) -> _M | JSONResponse:
 async def create_consultation_request(
     request: Request,
     idempotency_key: str | None = Header(default=None, max_length=200),
-    catalog: Catalog = Depends(catalog_dep),
+    live: LiveCatalog = Depends(live_dep),
     now: datetime = Depends(now_dep),
 ) -> JSONResponse:
-    """Enroll a prospect: 201 with the enrollment and its schedule."""
+    """Enroll a prospect: 201 with the enrollment and its schedule (202 `pending` when no
+    valid schedules were ever loaded: stored, and enrolled once the files are fixed)."""
     data = await read_model(request, ConsultationRequestIn)
     if isinstance(data, JSONResponse):
         return data
@@ -107,6 +110,12 @@ async def create_consultation_request(
         user_agent=(request.headers.get("user-agent") or "")[:400] or None,
         consent_text_version=data.consent_text_version,
     )
+    catalog = live.current
+    if catalog is None:
+        pending = await run_in_threadpool(
+            _store_pending, data, now=now, meta=meta, idempotency_key=idempotency_key
+        )
+        return JSONResponse(status_code=202, content=pending)
     try:
         # The database work blocks: run it on the threadpool so the event loop keeps serving
         # other requests while this one waits on PostgreSQL.
@@ -119,3 +128,10 @@ async def create_consultation_request(
         return JSONResponse(status_code=503, content={"detail": f"schedules: {exc}"})
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(status_code=outcome.status_code, content=outcome.response, headers=headers)
+
+
+def _store_pending(
+    data: ConsultationRequestIn, *, now: datetime, meta: RequestMeta, idempotency_key: str | None
+) -> dict[str, Any]:
+    with session_scope() as session:
+        return store_pending(session, data, now=now, meta=meta, idempotency_key=idempotency_key)

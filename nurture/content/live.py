@@ -32,6 +32,9 @@ from nurture.schedule.catalog import scan_catalog
 
 #: Seconds between two looks at the files' mtimes and sizes.
 CHECK_INTERVAL_S = 1.0
+#: The samples a reload renders for: every branch on the channels a prospect gave (the other
+#: samples differ only in what `validate` warns about: segments, Florida hours).
+LIVE_SAMPLES = ("email-and-phone", "email-only", "phone-only")
 
 Fingerprint = tuple[tuple[str, int, int], ...]
 
@@ -113,6 +116,7 @@ class LiveCatalog:
             settings=self.settings,
             renderer=renderer,
             scan=scan,
+            samples=LIVE_SAMPLES,
         )
         self._seen = seen
         self.problems = [f for f in report.findings if f.is_error]

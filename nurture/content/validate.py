@@ -76,8 +76,12 @@ def run_checks(
     settings: Settings | None = None,
     renderer: Renderer | None = None,
     scan: Scan | None = None,
+    samples: tuple[str, ...] | None = None,
 ) -> Report:
-    """`validate_all`, with the size of each message for the default sample."""
+    """`validate_all`, with the size of each message for the default sample.
+
+    `samples` narrows the sample prospects (default: all of them).
+    """
     settings = settings or get_settings()
     renderer = renderer or Renderer(templates_dir)
     scan = scan or scan_catalog(schedules_dir)
@@ -87,7 +91,7 @@ def run_checks(
     if scan.clinic is not None:
         catalog = Catalog(clinic=scan.clinic, sequences=scan.sequences, files=scan.files)
         for sequence in scan.sequences.values():
-            _check_sequence(report, renderer, settings, catalog, sequence)
+            _check_sequence(report, renderer, settings, catalog, sequence, samples)
         # A sequence the hosted form cannot offer: requests by the API still reach it.
         report.findings += [
             Finding("warning", "form-choice", message, None, None)
@@ -153,7 +157,12 @@ def check_step(
 
 
 def _check_sequence(
-    report: Report, renderer: Renderer, settings: Settings, catalog: Catalog, sequence: Sequence
+    report: Report,
+    renderer: Renderer,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    names: tuple[str, ...] | None,
 ) -> None:
     file = catalog.files[sequence.id]
     for index, step in enumerate(sequence.steps):
@@ -164,7 +173,11 @@ def _check_sequence(
             if any(f.channel == channel.value for f in missing):
                 continue
             by_finding: dict[Finding, list[str]] = {}
-            samples = [s for s in SAMPLES.values() if channel in s.channels]
+            samples = [
+                s
+                for s in SAMPLES.values()
+                if channel in s.channels and (names is None or s.name in names)
+            ]
             for sample in samples:
                 rendered, findings = check_step(
                     renderer,
@@ -183,9 +196,9 @@ def _check_sequence(
                             sequence.id, step.id, channel, rendered.segments, len(rendered.text)
                         )
                     )
-            for finding, names in by_finding.items():
-                if len(names) < len(samples):
-                    who = ", ".join(names)
+            for finding, seen_by in by_finding.items():
+                if len(seen_by) < len(samples):
+                    who = ", ".join(seen_by)
                     finding = replace(finding, message=f"{finding.message} (sample: {who})")
                 report.findings.append(finding)
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -65,6 +66,14 @@ class ConsultationRequest(Base):
     """One consultation request as received, kept for the clinic and for idempotent replays."""
 
     __tablename__ = "consultation_requests"
+    __table_args__ = (
+        Index(
+            "ix_consultation_requests_pending",
+            "pending_enrollment",
+            sqlite_where=text("pending_enrollment"),
+            postgresql_where=text("pending_enrollment"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
@@ -77,6 +86,8 @@ class ConsultationRequest(Base):
     user_agent: Mapped[str | None] = mapped_column(String(400))
     #: The JSON answered the first time, replayed for the same Idempotency-Key.
     response: Mapped[dict[str, Any] | None]
+    #: Stored while no valid schedules were loaded; enrolled by the tick once they are.
+    pending_enrollment: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class Enrollment(Base):

@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import func, select
 
 from nurture.core.states import DeliveryStatus
+from nurture.db import session_scope
+from nurture.db.tables import ConsentEvent, ConsultationRequest, Enrollment
 from tests.conftest import ROOT, ApiProcess, midday_zone, use, wait_for
 from tests.helpers import deliveries, outbox, read_sms
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
 
 AUTH = {"Authorization": "Bearer test-key"}
 LIVE = """
@@ -36,14 +39,10 @@ steps:
 
 
 @pytest.fixture
-def stack(
-    db: str,
-    redis_url: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    start_worker: Any,
-) -> Iterator[tuple[ApiProcess, Path, Path]]:
+def files(
+    db: str, redis_url: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> tuple[Path, Path]:
+    """The schedules (with the `live` sequence) and a copy of the templates, on Redis."""
     templates = tmp_path / "templates"
     shutil.copytree(ROOT / "templates", templates)
     (templates / "live").mkdir()
@@ -59,18 +58,38 @@ def stack(
         lease_s="10",
         dispatch_interval_s="0.5",
     )
-    start_worker()
-    api = ApiProcess(env, tmp_path / "api.log")
-    wait_for(lambda: _up(api), timeout_s=120, message="the API to answer /healthz")
-    yield api, schedules, templates
-    api.stop()
+    return schedules, templates
+
+
+@pytest.fixture
+def start_stack(
+    files: tuple[Path, Path], env: dict[str, str], tmp_path: Path, start_worker: Any
+) -> Iterator[Any]:
+    """Start a real worker (with its scheduler) and a real API process."""
+    apis: list[ApiProcess] = []
+
+    def start() -> ApiProcess:
+        start_worker()
+        api = ApiProcess(env, tmp_path / "api.log")
+        apis.append(api)
+        wait_for(lambda: _up(api), timeout_s=120, message="the API to answer /healthz")
+        return api
+
+    yield start
+    for api in apis:
+        api.stop()
+
+
+@pytest.fixture
+def stack(files: tuple[Path, Path], start_stack: Any) -> tuple[ApiProcess, Path, Path]:
+    return start_stack(), *files
 
 
 def _up(api: ApiProcess) -> bool:
     """/healthz answers (a loaded machine can take a minute to start the API)."""
     assert api.process.poll() is None, api.log()
     try:
-        return httpx.get(f"{api.base}/healthz", timeout=2).status_code == 200
+        return httpx.get(f"{api.base}/healthz", timeout=2, trust_env=False).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -78,7 +97,9 @@ def _up(api: ApiProcess) -> bool:
 def _post(api: ApiProcess, name: str, phone: str) -> httpx.Response:
     body = {"first_name": name, "phone": phone, "concern": "live", "timezone": midday_zone()}
     body |= {"consent_sms": True}
-    return httpx.post(f"{api.base}/v1/consultation-requests", json=body, headers=AUTH, timeout=30)
+    return httpx.post(
+        f"{api.base}/v1/consultation-requests", json=body, headers=AUTH, timeout=30, trust_env=False
+    )
 
 
 def _texts(to: str) -> list[str]:
@@ -86,7 +107,7 @@ def _texts(to: str) -> list[str]:
 
 
 def _readyz(api: ApiProcess) -> dict[str, Any]:
-    answer: dict[str, Any] = httpx.get(f"{api.base}/readyz", timeout=10).json()
+    answer: dict[str, Any] = httpx.get(f"{api.base}/readyz", timeout=10, trust_env=False).json()
     return answer
 
 
@@ -134,3 +155,34 @@ def test_a_schedule_file_broken_while_running_keeps_sending_and_enrolling_then_a
     assert later == ["Later Cy, version two."]
     sent = [d for d in deliveries() if d.status is DeliveryStatus.SENT]
     assert len(sent) == 6
+
+
+def test_a_request_posted_to_an_api_that_started_on_broken_files_is_stored_then_enrolled(
+    files: tuple[Path, Path], start_stack: Any
+) -> None:
+    schedules, _ = files
+    (schedules / "live.yaml").write_text(LIVE.replace("after: 6s", "after: soon"))
+    api = start_stack()
+    ready = _readyz(api)
+    assert ready["status"] == "degraded" and "after" in ready["catalog"]
+    answer = _post(api, "Dee", "+16175550104")
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["pending"] is True
+    with session_scope() as session:
+        stored = session.get(ConsultationRequest, answer.json()["request_id"])
+        assert stored is not None and stored.pending_enrollment
+        assert session.scalar(select(func.count()).select_from(ConsentEvent)) >= 1
+        assert session.scalar(select(func.count()).select_from(Enrollment)) == 0
+
+    (schedules / "live.yaml").write_text(LIVE)  # fixed: enrolled and sent, no restart
+    texts = wait_for(
+        lambda: t if len(t := _texts("+16175550104")) == 2 else None,
+        timeout_s=60,
+        message="Dee's two texts after the fix",
+    )
+    assert isinstance(texts, list) and texts[0].startswith("Hello Dee, version one.")
+    with session_scope() as session:
+        stored = session.get(ConsultationRequest, answer.json()["request_id"])
+        assert stored is not None and not stored.pending_enrollment
+        enrollment = session.scalar(select(Enrollment))
+        assert enrollment is not None and enrollment.request_id == stored.id
