@@ -99,7 +99,7 @@ class ApiProcess:
                 assert self.process.poll() is None, self.log()
                 return False
 
-        wait_for(up, timeout_s=30, message="the API to answer /healthz")
+        wait_for(up, timeout_s=120, message="the API to answer /healthz")
         return self
 
     def stop(self) -> None:
