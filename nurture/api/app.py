@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from nurture import __version__
-from nurture.api import bookings, health, intake, links, metrics, ops, webhooks
+from nurture.api import bookings, health, inbound_email, intake, links, metrics, ops, webhooks
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings
@@ -47,7 +47,10 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        larger={"/webhooks/sendgrid/events": webhooks.SENDGRID_MAX_BODY_BYTES},
+        larger={
+            "/webhooks/sendgrid/events": webhooks.SENDGRID_MAX_BODY_BYTES,
+            "/webhooks/sendgrid/inbound": inbound_email.INBOUND_MAX_BODY_BYTES,
+        },
     )
     app.add_middleware(RequestLog)  # added last, so outermost: sees every response, even a 413
     app.include_router(health.router)
@@ -57,4 +60,5 @@ def create_app() -> FastAPI:
     app.include_router(bookings.router)
     app.include_router(links.router)
     app.include_router(webhooks.router)
+    app.include_router(inbound_email.router)
     return app

@@ -13,6 +13,21 @@ from nurture.schedule.delays import ClosedDays
 from nurture.schedule.sequence import Strict, weekday
 
 
+class Notify(Strict):
+    """Staff told of each new reply from a prospect (a link to the inbox, never its text)."""
+
+    email: list[EmailStr] = Field(default_factory=list)
+    sms: list[str] = Field(default_factory=list)
+
+    @field_validator("sms")
+    @classmethod
+    def _check_phones(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"\+[1-9]\d{6,14}", v)]
+        if bad:
+            raise ValueError(f"phone numbers must be E.164 (+15551234567): {', '.join(bad)}")
+        return value
+
+
 class Clinic(Strict):
     """The clinic: who the messages come from and where their links lead."""
 
@@ -31,6 +46,8 @@ class Clinic(Strict):
     service_area: str = "our area"
     videos: dict[str, str] = Field(default_factory=dict)
     closed_days: list[str | date] = Field(default_factory=list)
+    # Replies (docs/REPLIES.md): who is told of each reply.
+    notify: Notify = Field(default_factory=Notify)
 
     _known_zone = field_validator("timezone")(check_zone)
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -32,6 +33,17 @@ def when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S") if value is not None else ""
 
 
+def local(value: datetime | None, zone_name: str | None) -> str:
+    """A UTC instant on the prospect's wall clock: Tue 08:00 (America/New_York)."""
+    if value is None or not zone_name:
+        return ""
+    try:
+        tz = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return f"{value.astimezone(tz):%a %H:%M} ({zone_name})"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -43,6 +55,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["duration"] = human_duration
+    env.filters["local"] = local
     return env
 
 
