@@ -1,9 +1,11 @@
 """Email replies, as SendGrid Inbound Parse posts them (multipart/form-data: `to`, `from`,
 `subject`, `text`, `html`, `headers`, `envelope`, `charsets`, `SPF`, `dkim`, …).
 
-- matched by the Reply-To token in the address it was sent to (`r-<id>-<mac>@domain`),
-  else by the sender's address; a token that does not verify, or names no enrollment,
-  leaves it unmatched (stored for a person, nothing paused)
+- matched by the Reply-To token in the address it was sent to (`r-<id>-<mac>@domain`); an
+  email to the inbound domain without a valid token (forged, for an unknown enrollment, or
+  to the plain domain) is unmatched: stored for a person, nothing paused (a From header is
+  easy to forge). Only an email that reached Parse at another address is matched by its
+  sender's address.
 - a person's reply pauses the prospect's sequences as a text does, is listed in the inbox,
   is forwarded to the clinic's own address, and staff are told (`steering/notify.py`)
 - automatic answers (`Auto-Submitted` other than `no`, `X-Autoreply`, `X-Autorespond`,
@@ -95,21 +97,21 @@ def _strip_html(html: str) -> str:
 def match_enrollment(
     session: Session, email: InboundEmail, *, secret: str, domain: str
 ) -> tuple[Enrollment | None, bool]:
-    """The enrollment named by a Reply-To token among the recipients, and whether a token
-    was there at all (a token that fails is not matched by the sender either)."""
-    tokened = False
-    for address in email.recipients:
+    """The enrollment a Reply-To token among the recipients names, and whether the email
+    was sent to the inbound domain at all (then only a valid token matches it)."""
+    if not domain:
+        return None, False
+    ours = [a for a in email.recipients if a.lower().endswith("@" + domain.lower())]
+    for address in ours:
         try:
-            enrollment_id = read_reply_address(secret, address, domain) if domain else None
+            enrollment_id = read_reply_address(secret, address, domain)
         except InvalidToken:
-            tokened = True
             continue
         if enrollment_id is not None:
-            tokened = True
             found = session.get(Enrollment, enrollment_id)
             if found is not None:
                 return found, True
-    return None, tokened
+    return None, bool(ours)
 
 
 def apply_inbound_email(
@@ -123,11 +125,12 @@ def apply_inbound_email(
     now: datetime,
 ) -> str:
     """Record one email reply and act on it; what it was (`reply`, `auto`, `duplicate`)."""
-    enrollment, tokened = match_enrollment(session, email, secret=secret, domain=domain)
+    enrollment, to_domain = match_enrollment(session, email, secret=secret, domain=domain)
     contact: Contact | None = None
     if enrollment is not None:
         contact = session.get(Contact, enrollment.contact_id)
-    elif not tokened and email.sender:
+    elif not to_domain and email.sender:
+        # Not to the inbound domain (Parse set up on another address): the sender's address.
         try:
             address = normalize_email(email.sender)
         except InvalidAddressError:
