@@ -108,6 +108,7 @@ def test_a_signed_text_reply_is_listed_paused_and_told_once_to_each_staff_addres
     assert "doctor-first" in page.text  # the last step sent
     assert page.text.count('data-reply-id="') == 1
 
+    assert staff_received(fake_provider) == []  # the webhook only queues: the worker sends
     worker = start_worker()  # type: ignore[operator]
     wait_for(
         lambda: len(staff_received(fake_provider)) >= 3,
@@ -125,6 +126,7 @@ def test_a_signed_text_reply_is_listed_paused_and_told_once_to_each_staff_addres
     with session_scope() as s:
         states = list(s.scalars(select(StaffMessage.status).where(StaffMessage.kind == "notify")))
     assert states == ["sent"] * 3
+    assert "Tuesday" not in worker.log() and STAFF_PHONE not in worker.log()  # ids only
 
 
 def test_an_answer_typed_at_night_waits_for_the_quiet_hours_then_reaches_twilio(
