@@ -51,7 +51,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             SEND_BATCH_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
-            STAFF_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
+            # On the short dispatch queue: a backlog of sends does not delay telling staff.
+            STAFF_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
         },
         "beat_schedule": {
             "dispatch": {
@@ -68,7 +69,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                 "task": STAFF_TASK,
                 "schedule": timedelta(seconds=settings.staff_interval_s),
                 "options": {
-                    "queue": SEND_QUEUE,
+                    "queue": DISPATCH_QUEUE,
                     "expires": max(10.0, settings.staff_interval_s * 5),
                 },
             },
