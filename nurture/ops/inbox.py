@@ -4,6 +4,7 @@ to answer them. One query for the `/ops/replies` page and the `nurture replies` 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, select
 from sqlalchemy.orm import Session
@@ -90,18 +91,49 @@ def inbox(session: Session, *, include_handled: bool = True, limit: int = 200) -
     ]
 
 
-def contact_messages(
-    session: Session, contact_id: int
-) -> tuple[list[InboundMessage], list[StaffMessage]]:
-    """What one prospect wrote and the answers the clinic sent them, oldest first."""
-    wrote = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.contact_id == contact_id)
-        .order_by(InboundMessage.received_at, InboundMessage.id)
-    ).all()
-    answered = session.scalars(
-        select(StaffMessage)
-        .where(StaffMessage.contact_id == contact_id, StaffMessage.kind == "answer")
-        .order_by(StaffMessage.created_at, StaffMessage.id)
-    ).all()
-    return list(wrote), list(answered)
+@dataclass(frozen=True)
+class ConversationEntry:
+    """One message of a prospect's conversation with the clinic, for their history."""
+
+    at: datetime
+    #: "they wrote" or "you answered"
+    who: str
+    channel: str
+    text: str
+    status: str
+    inbound_id: int | None = None
+    answer_id: int | None = None
+
+
+def conversation(session: Session, contact_id: int) -> list[ConversationEntry]:
+    """What one prospect wrote and the answers the clinic sent them, in time order."""
+    entries = [
+        ConversationEntry(
+            m.received_at,
+            "they wrote",
+            m.channel.value,
+            m.body,
+            m.kind + (" · handled" if m.handled_at else ""),
+            inbound_id=m.id,
+        )
+        for m in session.scalars(
+            select(InboundMessage).where(InboundMessage.contact_id == contact_id)
+        )
+    ]
+    for a in session.scalars(
+        select(StaffMessage).where(
+            StaffMessage.contact_id == contact_id, StaffMessage.kind == "answer"
+        )
+    ):
+        when = a.sent_at or a.due_at
+        status = (
+            f"{a.status} {when:%Y-%m-%d %H:%M:%S}" if a.status in ("sent", "pending") else a.status
+        )
+        if a.error_code:
+            status += f" ({a.error_code})"
+        entries.append(
+            ConversationEntry(
+                a.created_at, "you answered", a.channel.value, a.body, status, answer_id=a.id
+            )
+        )
+    return sorted(entries, key=lambda e: (e.at, e.answer_id or 0))
