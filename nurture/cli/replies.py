@@ -28,19 +28,21 @@ def replies(
             (
                 r.reply.id,
                 r.reply.received_at,
+                r.reply.channel.value,
                 r.reply.from_address,
                 r.reply.body,
                 r.reply.handled_at,
             )
             for r in inbox(session, include_handled=include_handled)
         ]
-    table = Table(title="Replies from prospects")
-    for column in ("id", "received (UTC)", "from", "text", "handled"):
+    table = Table(title="Replies from prospects (also on /ops/replies)")
+    for column in ("id", "received (UTC)", "how", "from", "text", "handled"):
         table.add_column(column)
-    for reply_id, received, sender, body, done in rows:
+    for reply_id, received, how, sender, body, done in rows:
         table.add_row(
             str(reply_id),
             received.strftime("%Y-%m-%d %H:%M"),
+            how,
             sender,
             body,
             done.strftime("%Y-%m-%d %H:%M") if done else "",
