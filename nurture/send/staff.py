@@ -25,6 +25,7 @@ from nurture.steering.answers import answer_verdict
 from nurture.steering.outgoing import (
     claim_due,
     expire_sending,
+    has_work,
     hold,
     mark_failed,
     mark_sent,
@@ -41,6 +42,9 @@ MAX_ATTEMPTS = 8
 def send_staff_messages(ctx: SendContext, *, clock: Callable[[], datetime]) -> dict[str, int]:
     """Send every due staff message this call claims; how many ended in each state."""
     now = clock()
+    with ctx.sessions() as session:
+        if not has_work(session, now=now):
+            return {}
     with ctx.sessions.begin() as session:
         lost = expire_sending(session, now=now)
         ids = claim_due(session, now=now, lease=timedelta(seconds=ctx.settings.lease_s))

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from nurture.core.states import Channel
@@ -76,6 +76,21 @@ def queue_message(
     )
     row = inserted.first()
     return int(row[0]) if row else None
+
+
+def has_work(session: Session, *, now: datetime) -> bool:
+    """Whether anything is due or stuck: one read, so an idle tick writes nothing."""
+    found = session.scalar(
+        select(StaffMessage.id)
+        .where(
+            or_(
+                and_(StaffMessage.status == PENDING, StaffMessage.due_at <= now),
+                and_(StaffMessage.status == SENDING, StaffMessage.lease_expires_at < now),
+            )
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def claim_due(session: Session, *, now: datetime, lease: timedelta, limit: int = 50) -> list[int]:
