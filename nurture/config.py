@@ -163,6 +163,16 @@ class Settings(BaseSettings):
     #: Cal.com's webhook secret (Settings > Developer > Webhooks); empty: refused.
     calcom_secret: str = ""
 
+    # Replies (docs/REPLIES.md): email replies through SendGrid Inbound Parse, staff notices.
+    #: The domain whose MX points at SendGrid Inbound Parse; each email's Reply-To is
+    #: `r-<token>@` it. Empty: Reply-To stays the clinic's address.
+    inbound_email_domain: str = ""
+    #: HTTP basic auth Inbound Parse must send (set in the Parse URL); empty: 503, nothing read.
+    sendgrid_inbound_user: str = ""
+    sendgrid_inbound_password: str = ""
+    #: How often the worker sends due staff messages (notifications, forwards, answers).
+    staff_interval_s: float = Field(default=2.0, gt=0)
+
     @field_validator("sms_rate", "email_rate", "test_send_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:

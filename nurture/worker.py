@@ -16,7 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from nurture.config import get_settings
 from nurture.content.live import live_catalog
 from nurture.core.clock import utcnow
-from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK
+from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK, STAFF_TASK
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines, session_scope
 from nurture.db.migrate import check_at_start
@@ -26,6 +26,7 @@ from nurture.intake.pending import enroll_pending
 from nurture.logs import configure_logging
 from nurture.send.context import forget_send_context, send_context
 from nurture.send.deliver import send_deliveries
+from nurture.send.staff import send_staff_messages
 
 app = create_app()
 log = structlog.get_logger(__name__)
@@ -104,3 +105,13 @@ def dispatch_task() -> int:
         if enrolled:
             log.info("intake.pending_enrolled", requests=enrolled)
     return sent
+
+
+@app.task(name=STAFF_TASK, ignore_result=True, acks_late=True, **SEND_RETRY)
+def send_staff_task() -> int:
+    """Send due staff messages (notices of replies, forwards, answers); how many were sent."""
+    structlog.contextvars.clear_contextvars()
+    try:
+        return send_staff_messages(send_context(), clock=utcnow).get("sent", 0)
+    finally:
+        structlog.contextvars.clear_contextvars()

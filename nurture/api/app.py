@@ -16,6 +16,7 @@ from nurture.api import (
     calendars,
     forms,
     health,
+    inbound_email,
     intake,
     links,
     metrics,
@@ -58,7 +59,10 @@ def create_app() -> FastAPI:
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
-        larger={"/webhooks/sendgrid/events": webhooks.SENDGRID_MAX_BODY_BYTES},
+        larger={
+            "/webhooks/sendgrid/events": webhooks.SENDGRID_MAX_BODY_BYTES,
+            "/webhooks/sendgrid/inbound": inbound_email.INBOUND_MAX_BODY_BYTES,
+        },
     )
     app.add_middleware(RequestLog)  # added last, so outermost: sees every response, even a 413
     app.include_router(health.router)
@@ -71,4 +75,5 @@ def create_app() -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(forms.router)
     app.include_router(calendars.router)
+    app.include_router(inbound_email.router)
     return app

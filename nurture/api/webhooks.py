@@ -70,7 +70,9 @@ async def twilio_inbound(
 
     def apply() -> str | None:
         with session_scope() as session:
-            return apply_inbound(session, message, catalog=catalog, now=now)
+            return apply_inbound(
+                session, message, catalog=catalog, now=now, public_url=settings.public_url
+            )
 
     return _twiml(await run_in_threadpool(apply))
 

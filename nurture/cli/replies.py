@@ -8,8 +8,9 @@ from rich.table import Table
 from nurture.cli import app, console, fail
 from nurture.core.clock import utcnow
 from nurture.db import session_scope
+from nurture.ops.inbox import inbox
 from nurture.steering.contacts import find_contact
-from nurture.steering.replies import list_replies, mark_handled, resume_contact
+from nurture.steering.replies import mark_handled, resume_contact
 
 
 @app.command()
@@ -17,23 +18,31 @@ def replies(
     include_handled: bool = typer.Option(False, "--all", help="Include handled replies."),
     handled: int | None = typer.Option(None, "--handled", metavar="ID", help="Mark one handled."),
 ) -> None:
-    """Texts from prospects a person should read (their sequence is paused meanwhile)."""
+    """What prospects wrote back (texts and emails), as on /ops/replies: unhandled first."""
     with session_scope() as session:
         if handled is not None:
             mark_handled(session, handled, now=utcnow())
             console.print(f"reply {handled} marked handled")
             return
         rows = [
-            (r.id, r.received_at, r.from_address, r.body, r.handled_at)
-            for r in list_replies(session, include_handled=include_handled)
+            (
+                r.reply.id,
+                r.reply.received_at,
+                r.reply.channel.value,
+                r.reply.from_address,
+                r.reply.body,
+                r.reply.handled_at,
+            )
+            for r in inbox(session, include_handled=include_handled)
         ]
-    table = Table(title="Replies from prospects")
-    for column in ("id", "received (UTC)", "from", "text", "handled"):
+    table = Table(title="Replies from prospects (also on /ops/replies)")
+    for column in ("id", "received (UTC)", "how", "from", "text", "handled"):
         table.add_column(column)
-    for reply_id, received, sender, body, done in rows:
+    for reply_id, received, how, sender, body, done in rows:
         table.add_row(
             str(reply_id),
             received.strftime("%Y-%m-%d %H:%M"),
+            how,
             sender,
             body,
             done.strftime("%Y-%m-%d %H:%M") if done else "",

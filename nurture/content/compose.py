@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from nurture.config import Settings
 from nurture.content.context import ContactView, build_context, links_for
+from nurture.content.links import make_reply_address
 from nurture.content.message import OutgoingMessage
 from nurture.content.render import RenderedMessage, Renderer
 from nurture.core.addressing import address_of, per_channel
@@ -68,10 +69,19 @@ def envelope(
         html=rendered.html,
         from_email=str(clinic.from_email),
         from_name=clinic.from_name,
-        reply_to=str(clinic.reply_to) if clinic.reply_to else None,
+        reply_to=reply_to(settings, catalog, enrollment_id),
         unsubscribe_url=per_channel(channel, links["unsubscribe"], None),
         unsubscribe_mailto=per_channel(channel, mailto, None),
         not_after=not_after,
         now=now,
         metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},
     )
+
+
+def reply_to(settings: Settings, catalog: Catalog, enrollment_id: int) -> str | None:
+    """Where a reply to an email goes: a signed address naming the enrollment at
+    NURTURE_INBOUND_EMAIL_DOMAIN (Inbound Parse reads it), else the clinic's reply_to."""
+    if settings.inbound_email_domain:
+        return make_reply_address(settings.secret_key, enrollment_id, settings.inbound_email_domain)
+    clinic = catalog.clinic
+    return str(clinic.reply_to) if clinic.reply_to else None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
 from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -51,3 +54,45 @@ def read_booking_token(secret: str, token: str) -> BookingToken:
         return BookingToken(int(contact_id), None if delivery_id is None else int(delivery_id))
     except (BadSignature, ValueError, TypeError) as exc:
         raise InvalidToken("this booking link is not valid") from exc
+
+
+#: `r-<enrollment id in base 36>-<16 hex of HMAC>`: lowercase only, because mail systems
+#: may change the case of a local part (so itsdangerous' base64 would not survive them).
+_REPLY_TOKEN = re.compile(r"r-([0-9a-z]{1,13})-([0-9a-f]{16})")
+
+
+def _reply_mac(secret: str, enrollment_id: int) -> str:
+    message = f"nurture.reply:{enrollment_id}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()[:16]
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        number, rest = divmod(number, 36)
+        out = digits[rest] + out
+        if not number:
+            return out
+
+
+def make_reply_address(secret: str, enrollment_id: int, domain: str) -> str:
+    """The Reply-To of an enrollment's emails: a signed local part at the inbound domain."""
+    return f"r-{_base36(enrollment_id)}-{_reply_mac(secret, enrollment_id)}@{domain}"
+
+
+def read_reply_address(secret: str, address: str, domain: str) -> int | None:
+    """The enrollment a reply address names; None if it is not one of ours at `domain`.
+
+    InvalidToken if it looks like one but its signature is wrong (forged or mangled).
+    """
+    local, _, at = address.strip().lower().rpartition("@")
+    if at != domain.strip().lower():
+        return None
+    match = _REPLY_TOKEN.fullmatch(local)
+    if match is None:
+        return None
+    enrollment_id = int(match.group(1), 36)
+    if not hmac.compare_digest(match.group(2), _reply_mac(secret, enrollment_id)):
+        raise InvalidToken("this reply address is not valid")
+    return enrollment_id

@@ -11,6 +11,8 @@ SEND_TASK = "nurture.send"
 #: One task message for several deliveries, each still claimed and sent on its own.
 SEND_BATCH_TASK = "nurture.send_batch"
 DISPATCH_TASK = "nurture.dispatch"
+#: Sends due staff messages: notices of replies, forwards, answers from the inbox.
+STAFF_TASK = "nurture.send_staff"
 
 SCHEDULER_HEARTBEAT = "scheduler"
 

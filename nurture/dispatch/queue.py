@@ -22,6 +22,7 @@ from nurture.core.keys import (
     SEND_BATCH_TASK,
     SEND_QUEUE,
     SEND_TASK,
+    STAFF_TASK,
 )
 
 #: The direct exchange both queues hang on.
@@ -50,6 +51,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             SEND_BATCH_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+            # On the short dispatch queue: a backlog of sends does not delay telling staff.
+            STAFF_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
         },
         "beat_schedule": {
             "dispatch": {
@@ -60,7 +63,16 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                     "queue": DISPATCH_QUEUE,
                     "expires": max(5.0, settings.dispatch_interval_s * 5),
                 },
-            }
+            },
+            # Replies (docs/REPLIES.md): notices to staff, forwards, answers from the inbox.
+            "staff": {
+                "task": STAFF_TASK,
+                "schedule": timedelta(seconds=settings.staff_interval_s),
+                "options": {
+                    "queue": DISPATCH_QUEUE,
+                    "expires": max(10.0, settings.staff_interval_s * 5),
+                },
+            },
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
         # Task events (for Flower and `celery events`) cost three broker messages per task;

@@ -22,6 +22,21 @@ class LintTerms(Strict):
     allowed_terms: list[str] = Field(default_factory=list)
 
 
+class Notify(Strict):
+    """Staff told of each new reply from a prospect (a link to the inbox, never its text)."""
+
+    email: list[EmailStr] = Field(default_factory=list)
+    sms: list[str] = Field(default_factory=list)
+
+    @field_validator("sms")
+    @classmethod
+    def _check_phones(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not re.fullmatch(r"\+[1-9]\d{6,14}", v)]
+        if bad:
+            raise ValueError(f"phone numbers must be E.164 (+15551234567): {', '.join(bad)}")
+        return value
+
+
 class Clinic(Strict):
     """The clinic: who the messages come from and where their links lead."""
 
@@ -47,6 +62,8 @@ class Clinic(Strict):
     thanks_url: str | None = Field(default=None, pattern=r"^https?://")
     # Clinic studio (lint): extra condition/body-part words, and default ones to allow.
     lint: LintTerms = Field(default_factory=LintTerms)
+    # Replies (docs/REPLIES.md): who is told of each reply.
+    notify: Notify = Field(default_factory=Notify)
 
     _known_zone = field_validator("timezone")(check_zone)
 

@@ -89,3 +89,18 @@ class BookingEvent:
     phone: str | None
     #: When the appointment starts, when given.
     starts_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundEmail:
+    """An email to the inbound domain, as SendGrid Inbound Parse posts it."""
+
+    #: A digest of its Message-ID (or of its content when it has none): retries dedupe on it.
+    message_key: str
+    sender: str
+    #: Every address it was sent to (the `to` and `cc` fields and the SMTP envelope).
+    recipients: tuple[str, ...]
+    subject: str
+    text: str
+    #: An automatic answer (out of office, auto-reply, bulk): recorded, pauses nothing.
+    automatic: bool

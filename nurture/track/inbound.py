@@ -20,10 +20,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nurture.config import get_settings
 from nurture.core.states import Channel
 from nurture.db.tables import Contact, InboundMessage
 from nurture.schedule.catalog import Catalog
 from nurture.steering.consent import OPT_OUT, add_suppression, lift_opt_out, opt_in, opt_out
+from nurture.steering.notify import queue_reply_notices
 from nurture.steering.replies import pause_for_reply
 from nurture.track.events import InboundSms
 from nurture.track.once import record_once
@@ -77,9 +79,17 @@ def confirmation(kind: InboundKind, catalog: Catalog) -> str | None:
 
 
 def apply_inbound(
-    session: Session, message: InboundSms, *, catalog: Catalog, now: datetime
+    session: Session,
+    message: InboundSms,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    public_url: str | None = None,
 ) -> str | None:
-    """Handle one inbound text; the reply to send back, or None (also for a retry)."""
+    """Handle one inbound text; the reply to send back, or None (also for a retry).
+
+    A person's reply also queues one notice per staff address (`clinic.yaml: notify`),
+    linking to the inbox under `public_url` (default NURTURE_PUBLIC_URL)."""
     kind = classify(message.text)
     contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
     if not record_once(
@@ -92,18 +102,18 @@ def apply_inbound(
     ):
         log.info("inbound.duplicate", provider=message.provider, kind=kind.value)
         return None
-    session.add(
-        InboundMessage(
-            provider=message.provider,
-            provider_message_id=message.message_id,
-            contact_id=contact.id if contact else None,
-            from_address=message.sender[:40],
-            to_address=message.recipient[:40],
-            body=message.text,
-            kind=kind.value,
-            received_at=now,
-        )
+    row = InboundMessage(
+        provider=message.provider,
+        provider_message_id=message.message_id,
+        contact_id=contact.id if contact else None,
+        channel=Channel.SMS,
+        from_address=message.sender[:320],
+        to_address=message.recipient[:320],
+        body=message.text,
+        kind=kind.value,
+        received_at=now,
     )
+    session.add(row)
     evidence = {"keyword": message.text.strip().upper(), "message_sid": message.message_id}
     if kind is InboundKind.OPT_OUT:
         if contact is not None:
@@ -125,7 +135,19 @@ def apply_inbound(
             opt_in(session, contact, Channel.SMS, source="keyword", evidence=evidence, now=now)
         else:
             lift_opt_out(session, Channel.SMS, message.sender)
-    elif kind is InboundKind.REPLY and contact is not None:
-        pause_for_reply(session, contact, catalog=catalog, now=now)
+    elif kind is InboundKind.REPLY:
+        if contact is not None:
+            pause_for_reply(session, contact, catalog=catalog, now=now)
+        session.flush()
+        settings = get_settings()
+        queue_reply_notices(
+            session,
+            row,
+            contact,
+            clinic=catalog.clinic,
+            public_url=public_url or settings.public_url,
+            inbound_domain=settings.inbound_email_domain,
+            now=now,
+        )
     log.info("inbound.applied", provider=message.provider, kind=kind.value, known=bool(contact))
     return confirmation(kind, catalog)

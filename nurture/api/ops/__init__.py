@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.ops import actions, pages, results, status
+from nurture.api.ops import actions, pages, replies, results, status
 
 router = APIRouter()
 # /ops/status before the page routes, so the JSON route is matched by its own path.
@@ -12,5 +12,6 @@ router.include_router(status.router)
 router.include_router(results.router)
 router.include_router(pages.router)
 router.include_router(actions.router)
+router.include_router(replies.router)
 
 __all__ = ["router"]

@@ -26,6 +26,7 @@ from nurture.errors import NotFoundError
 from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
+from nurture.ops.inbox import conversation
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
@@ -151,9 +152,17 @@ def contact(
     try:
         with session_scope() as db:
             history = contact_history(db, contact_id)
+            said = conversation(db, contact_id)
     except NotFoundError as exc:
         return not_found(session, str(exc))
-    return page("contact.html.j2", session=session, h=history, flash=_flash(request), here=here)
+    return page(
+        "contact.html.j2",
+        session=session,
+        h=history,
+        conversation=said,
+        flash=_flash(request),
+        here=here,
+    )
 
 
 def not_found(session: OpsSession, message: str) -> Response:

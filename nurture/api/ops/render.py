@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
@@ -86,6 +86,17 @@ def when(context: Context, value: datetime | str | None, prospect_zone: str | No
     return Markup(html)
 
 
+def local(value: datetime | None, zone_name: str | None) -> str:
+    """A UTC instant on the prospect's wall clock: Tue 08:00 (America/New_York)."""
+    if value is None or not zone_name:
+        return ""
+    try:
+        tz = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ""
+    return f"{value.astimezone(tz):%a %H:%M} ({zone_name})"
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -98,6 +109,7 @@ def environment() -> Environment:
     )
     env.filters["when"] = when
     env.filters["duration"] = human_duration
+    env.filters["local"] = local
     return env
 
 

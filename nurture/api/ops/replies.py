@@ -1,0 +1,158 @@
+"""`/ops/replies`: the replies inbox, and its buttons (handled, resume, stop, booked, answer).
+
+Same login and CSRF as `/ops`. Each button calls the service that owns the rule
+(`steering/replies.py`, `steering/stop.py`, `steering/answers.py`); the page only
+translates. An answer is queued for the worker, which sends it through the channels.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from nurture.api.deps import catalog_dep, now_dep, settings_dep
+from nurture.api.ops.auth import OpsSession, csrf_ok, current_session
+from nurture.api.ops.pages import login_page
+from nurture.api.ops.render import page
+from nurture.config import Settings
+from nurture.db import session_scope
+from nurture.db.tables import Contact, InboundMessage
+from nurture.errors import InvalidStateError, InvalidValueError, NotFoundError
+from nurture.ops.inbox import inbox
+from nurture.schedule.catalog import Catalog
+from nurture.steering.answers import queue_answer
+from nurture.steering.replies import mark_handled, resume_contact
+from nurture.steering.stop import mark_booked, stop_contact
+
+router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
+log = structlog.get_logger(__name__)
+
+Action = Literal["handled", "resume", "stop", "booked", "answer"]
+#: What a finished action says on the inbox (never text taken from the URL).
+DONE = {
+    "handled": "Reply {id} marked handled.",
+    "resume": "Reply {id}: the prospect's sequence resumes; its next messages keep their spacing.",
+    "stop": "Reply {id}: the prospect's sequences are stopped; nothing more will be sent.",
+    "booked": "Reply {id}: the prospect is marked booked; sequences that stop on booking stopped.",
+    "answer": "Reply {id}: your answer is queued and goes out within seconds.",
+    "answer-held": (
+        "Reply {id}: it is quiet hours where the prospect is, so your answer is held: "
+        "it goes at the time shown under the reply."
+    ),
+}
+
+
+@router.get("/replies")
+def replies_page(
+    request: Request,
+    settings: Settings = Depends(settings_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    session = current_session(request, settings)
+    if session is None:
+        return login_page("/ops/replies")
+    with session_scope() as db:
+        rows = inbox(db)
+    done, reply_id = request.query_params.get("done", ""), request.query_params.get("id", "")
+    flash = DONE[done].format(id=reply_id) if done in DONE and reply_id.isdigit() else None
+    return page(
+        "replies.html.j2",
+        session=session,
+        rows=rows,
+        waiting=sum(r.waiting for r in rows),
+        flash=flash,
+        here="/ops/replies",
+        section="replies",
+        form_key=lambda: secrets.token_urlsafe(12),
+        now=now,
+    )
+
+
+@router.post("/replies/{reply_id}/{action}")
+def reply_action(
+    request: Request,
+    reply_id: int,
+    action: Action,
+    csrf_token: str = Form(""),
+    text: str = Form(""),
+    form_key: str = Form(""),
+    settings: Settings = Depends(settings_dep),
+    catalog: Catalog = Depends(catalog_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    """Apply one button to one reply; back to the inbox with a note, or a page saying why not."""
+    session = current_session(request, settings)
+    if session is None:
+        return login_page("/ops/replies")
+    if not csrf_ok(session, csrf_token):
+        log.warning("ops.csrf_refused", action=action, reply_id=reply_id)
+        return _refused(
+            session, 403, "The form was stale or forged (CSRF check failed). Reload and retry."
+        )
+    done: str = action
+    try:
+        with session_scope() as db:
+            if action == "answer":
+                answered = queue_answer(
+                    db,
+                    reply_id,
+                    text,
+                    form_key=form_key or secrets.token_urlsafe(12),
+                    clinic_tz=catalog.clinic.timezone,
+                    now=now,
+                )
+                done = "answer-held" if answered.held else "answer"
+            else:
+                _act(db, reply_id, action, catalog, now)
+    except NotFoundError as exc:
+        return _refused(session, 404, str(exc))
+    except InvalidValueError as exc:
+        return _refused(session, 422, str(exc))
+    except InvalidStateError as exc:
+        return _refused(session, 409, str(exc))
+    log.info("ops.reply_action", action=done, reply_id=reply_id, via=session.via)
+    if session.via == "bearer":
+        return JSONResponse({"id": reply_id, "done": done})
+    return RedirectResponse(
+        f"/ops/replies?done={done}&id={reply_id}#reply-{reply_id}", status_code=303
+    )
+
+
+def _act(db: Session, reply_id: int, action: str, catalog: Catalog, now: datetime) -> None:
+    reply = db.get(InboundMessage, reply_id)
+    if reply is None or reply.kind not in ("reply", "auto"):
+        raise NotFoundError(f"no reply {reply_id}")
+    if action == "handled":
+        mark_handled(db, reply_id, now=now)
+        return
+    contact = db.get(Contact, reply.contact_id) if reply.contact_id else None
+    if contact is None:
+        raise InvalidStateError(
+            "this reply is from someone we do not know: there is no sequence to change"
+        )
+    if action == "resume":
+        if resume_contact(db, contact, now=now) == 0:
+            raise InvalidStateError("nothing to resume: this prospect has no paused sequence")
+    elif action == "stop":
+        stop_contact(db, contact, reason="ops", now=now)
+    elif action == "booked":
+        stopping = [s.id for s in catalog.sequences.values() if "booked" in s.stop_on]
+        mark_booked(db, contact, now=now, source="ops", stop_sequences=stopping)
+    reply.handled_at = reply.handled_at or now
+
+
+def _refused(session: OpsSession, status_code: int, message: str) -> Response:
+    return page(
+        "message.html.j2",
+        status_code=status_code,
+        session=session,
+        title="Not done",
+        message=message,
+        back="/ops/replies",
+    )
