@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from nurture.core.states import Channel, DeliveryStatus
+from nurture.core.states import DeliveryStatus
 from nurture.db.tables import (
     ConsentEvent,
     Contact,
@@ -182,10 +182,7 @@ def _last_sent(contact_id: Any, at: Any, channel: Any | None) -> Any:
 def _attributions() -> Any:
     """(delivery_id, replies, opt_outs, bookings): what is attributed to each delivery that
     has anything attributed to it."""
-    reply_channel = case(
-        (_IN.c.from_address.contains("@"), literal(Channel.EMAIL.value)),
-        else_=literal(Channel.SMS.value),
-    )
+    reply_channel = _IN.c.channel
     events = union_all(
         # A reply: the last delivery sent on its channel before it arrived.
         select(

@@ -4,7 +4,7 @@
 no Redis; `consent_events` gains the consent wording's version, the page URL, the IP and the
 user agent of the request that gave it.
 
-Revision ID: 0004_form_limits_and_consent_evidence
+Revision ID: 0004
 Revises: 0003
 Create Date: 2026-11-30 04:30:00.000000
 """
@@ -16,24 +16,13 @@ from alembic import op
 
 from nurture.db.types import UTCDateTime
 
-revision = "0004_form_limits_and_consent_evidence"
+revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    # This revision's id is longer than alembic_version's 32 characters. PostgreSQL checks
-    # lengths (SQLite does not): widen the column first, in the same transaction that
-    # records the revision.
-    if op.get_bind().dialect.name == "postgresql":
-        op.alter_column(
-            "alembic_version",
-            "version_num",
-            type_=sa.String(length=64),
-            existing_type=sa.String(length=32),
-            existing_nullable=False,
-        )
     op.create_table(
         "form_hits",
         sa.Column("key", sa.String(length=200), nullable=False),

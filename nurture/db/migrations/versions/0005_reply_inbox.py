@@ -4,8 +4,8 @@ inbound_messages gains the channel (sms or email), a subject, the enrollment a R
 token named, and addresses long enough for email. staff_messages holds what is sent that
 is not a step of a sequence: notices of a reply to staff, forwards, answers from the inbox.
 
-Revision ID: 0005_reply_inbox
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-11-30 04:18:07.580396
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import nurture.db.types
 
-revision = "0005_reply_inbox"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

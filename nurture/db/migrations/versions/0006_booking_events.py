@@ -5,8 +5,8 @@ not, once per (provider, booking id, kind). `ix_delivery_events_link` is a parti
 the booking-link clicks only, so the results report counts them without reading every
 state change.
 
-Revision ID: 0006_booking_events
-Revises: 0003
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-30 04:30:00.000000
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 import nurture.db.types
 
-revision = "0006_booking_events"
-down_revision = "0003"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -4,8 +4,8 @@ A request that arrives while the process has never loaded a valid catalog (the s
 files were broken when it started) is stored with its contact and consent, flagged here, and
 enrolled by the scheduler's tick once the files are fixed.
 
-Revision ID: 0008_pending_enrollment
-Revises: 0003
+Revision ID: 0008
+Revises: 0006
 Create Date: 2026-11-30 05:00:00.000000
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_pending_enrollment"
-down_revision = "0003"
+revision = "0008"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
