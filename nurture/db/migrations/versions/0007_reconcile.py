@@ -27,9 +27,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.add_column(sa.Column("body_sha256", sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column("attempted_at", UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("provider_checked_at", UTCDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column("reconcile_after", UTCDateTime(timezone=True), nullable=True))
+        for name in ("attempted_at", "provider_checked_at", "reconcile_after"):
+            batch_op.add_column(sa.Column(name, UTCDateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
