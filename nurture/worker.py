@@ -15,7 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
-from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK
+from nurture.core.keys import DISPATCH_TASK, RECONCILE_TASK, SEND_BATCH_TASK, SEND_TASK
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines
 from nurture.db.migrate import check_at_start
@@ -24,6 +24,7 @@ from nurture.dispatch.queue import create_app
 from nurture.logs import configure_logging
 from nurture.send.context import forget_send_context, send_context
 from nurture.send.deliver import send_deliveries
+from nurture.send.reconcile import reconcile
 
 app = create_app()
 
@@ -93,3 +94,10 @@ def send_batch_task(delivery_ids: list[int]) -> int:
 def dispatch_task() -> int:
     """Claim due deliveries and publish a send task for them."""
     return run_dispatcher(app)
+
+
+@app.task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile_task() -> int:
+    """Ask the providers about `unknown` deliveries; how many were settled."""
+    decisions = reconcile(send_context(), now=utcnow())
+    return sum(d.verdict.value != "unknown" for d in decisions)

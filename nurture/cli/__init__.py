@@ -32,7 +32,14 @@ def fail(message: str) -> typer.Exit:
 
 
 def main() -> None:
-    from nurture.cli import admin, content, ops, replies, services  # noqa: F401 - register commands
+    from nurture.cli import (  # noqa: F401 - register commands
+        admin,
+        content,
+        ops,
+        reconcile,
+        replies,
+        services,
+    )
 
     try:
         app()

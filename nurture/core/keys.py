@@ -11,6 +11,8 @@ SEND_TASK = "nurture.send"
 #: One task message for several deliveries, each still claimed and sent on its own.
 SEND_BATCH_TASK = "nurture.send_batch"
 DISPATCH_TASK = "nurture.dispatch"
+#: Asks the providers about `unknown` deliveries (reconciliation), on the scheduler's beat.
+RECONCILE_TASK = "nurture.reconcile"
 
 SCHEDULER_HEARTBEAT = "scheduler"
 

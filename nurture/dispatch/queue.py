@@ -19,6 +19,7 @@ from nurture.core.keys import (
     DISPATCH_QUEUE,
     DISPATCH_TASK,
     EXCHANGE,
+    RECONCILE_TASK,
     SEND_BATCH_TASK,
     SEND_QUEUE,
     SEND_TASK,
@@ -50,6 +51,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             SEND_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             SEND_BATCH_TASK: {"queue": SEND_QUEUE, "routing_key": SEND_QUEUE},
             DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+            RECONCILE_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
         },
         "beat_schedule": {
             "dispatch": {
@@ -60,7 +62,13 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                     "queue": DISPATCH_QUEUE,
                     "expires": max(5.0, settings.dispatch_interval_s * 5),
                 },
-            }
+            },
+            # Asks the providers about `unknown` deliveries (nurture.send.reconcile).
+            "reconcile": {
+                "task": RECONCILE_TASK,
+                "schedule": timedelta(seconds=settings.reconcile_interval_s),
+                "options": {"queue": DISPATCH_QUEUE, "expires": settings.reconcile_interval_s},
+            },
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),
         # Task events (for Flower and `celery events`) cost three broker messages per task;

@@ -5,11 +5,15 @@ seen. (The dispatcher *claims* due deliveries for the broker; a worker *takes* o
 Two ways to take:
 - `take` (any delivery): the CAS, then one joined query for what the send needs and the
   checks, in the caller's transaction; `checks.may_send` then skips or holds what may not
-  go now.
-- `take_many` (deliveries read ahead by `preload`, the common case): guarded UPDATEs whose
-  WHERE carries the checks, so each wins only if its delivery may go (one statement for the
-  batch on PostgreSQL). A delivery not won falls back to `take`, which finds out why (lost,
-  skipped or held).
+  go now. The message is rendered after it, and its hash recorded by `record_hash`.
+- `take_one` (a delivery read ahead by `preload` and already rendered, the common case): one
+  guarded UPDATE whose WHERE carries the checks, made right before the delivery's own
+  provider call, so a worker killed mid-batch leaves `sending` only the calls in flight. It
+  records the message's hash (`body_sha256`) with the take. A delivery not won falls back to
+  `take`, which finds out why (lost, skipped or held).
+
+Both record when the attempt started (`attempted_at`): reconciliation asks the provider
+about an `unknown` delivery with the hash and that time.
 """
 
 from __future__ import annotations
@@ -20,24 +24,18 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    Boolean,
-    Integer,
     Table,
     bindparam,
-    case,
-    column,
     exists,
-    func,
-    or_,
     select,
     true,
+    update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from nurture.core.addressing import per_channel
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
-from nurture.db.connections import autocommit
+from nurture.db.connections import autocommit, write_retrying
 from nurture.db.tables import (
     ConsultationRequest,
     Contact,
@@ -64,6 +62,7 @@ def take(session: Session, ctx: SendContext, delivery_id: int, now: datetime) ->
         "delivery_id": delivery_id,
         "now": now,
         "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+        "body_sha256": None,
     }
     rows = move_many(
         session, _take_statement(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
@@ -115,50 +114,49 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
 
 
-def take_many(ctx: SendContext, ahead: Seq[Taken], now: datetime) -> set[int]:
-    """Take preloaded deliveries that may go now as read, with guarded UPDATEs; the ids won.
+def may_go_as_read(ctx: SendContext, c: Taken, now: datetime) -> bool:
+    """Whether a preloaded delivery may go now, as it was read (`take_one` checks again)."""
+    return skip_reason(c, ctx) is None and window_opening(c, now) <= now
 
-    One statement for the whole batch on PostgreSQL, one per delivery on SQLite. A delivery
-    not won (stopped, suppressed, changed, held, or another worker won) is left for the
-    caller to take the long way, which settles the case. The won ones are `sending` here.
+
+def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None) -> bool:
+    """Take a preloaded delivery that may go as read, with one guarded UPDATE that records
+    its message's hash; whether this call won it (then it is `sending` here).
+
+    Not won (stopped, suppressed, changed, held, or another worker won): the caller takes
+    it the long way, which settles the case.
     """
-    going = [c for c in ahead if skip_reason(c, ctx) is None and window_opening(c, now) <= now]
-    if not going:
-        return set()
-    lease_expires_at = now + timedelta(seconds=ctx.settings.lease_s)
-    engine = ctx.engine
-    with autocommit(engine) as conn:
-        if engine.dialect.name == "postgresql":
-            params: dict[str, Any] = {
-                "ids": [c.delivery.id for c in going],
-                "addresses": [c.address for c in going],
-                "check_booked": [not c.contact.booked for c in going],
-                "now": now,
-                "lease_expires_at": lease_expires_at,
-            }
-            rows = move_many(
-                conn, _guarded_takes(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
+    params = {
+        "delivery_id": c.delivery.id,
+        "address": c.address,
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+        "body_sha256": body_sha256,
+    }
+    stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
+    with autocommit(ctx.engine) as conn:
+        rows = move_many(conn, stmt, params, to=DeliveryStatus.SENDING, at=now, source="worker")
+    if not rows:
+        return False
+    c.delivery.attempts = rows[0][1]
+    c.delivery.status = DeliveryStatus.SENDING
+    return True
+
+
+def record_hash(ctx: SendContext, delivery_id: int, body_sha256: str) -> None:
+    """The hash of the message a delivery taken the long way is about to hand over."""
+    write_retrying(
+        ctx.engine,
+        lambda conn: conn.execute(
+            update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.id == delivery_id,
+                _DELIVERIES.c.status == DeliveryStatus.SENDING,
             )
-            won = {i: n for i, n in rows}
-        else:
-            won = {}
-            for c in going:
-                one = {
-                    "delivery_id": c.delivery.id,
-                    "address": c.address,
-                    "now": now,
-                    "lease_expires_at": lease_expires_at,
-                }
-                stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
-                for _, attempts in move_many(
-                    conn, stmt, one, to=DeliveryStatus.SENDING, at=now, source="worker"
-                ):
-                    won[c.delivery.id] = attempts
-    for c in going:
-        if c.delivery.id in won:
-            c.delivery.attempts = won[c.delivery.id]
-            c.delivery.status = DeliveryStatus.SENDING
-    return set(won)
+            .values(body_sha256=body_sha256)
+        ),
+        what="body hash",
+    )
 
 
 def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
@@ -172,6 +170,8 @@ def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
             "attempts": d.c.attempts + 1,
             "lease_expires_at": bindparam("lease_expires_at", type_=d.c.lease_expires_at.type),
             "updated_at": bindparam("now", type_=d.c.updated_at.type),
+            "attempted_at": bindparam("now", type_=d.c.attempted_at.type),
+            "body_sha256": bindparam("body_sha256", type_=d.c.body_sha256.type),
         },
         returning=returning,
     )
@@ -183,46 +183,9 @@ def _take_statement() -> Any:
     return _taking([_DELIVERIES.c.id == bindparam("delivery_id")], [Delivery])
 
 
-@lru_cache(maxsize=1)
-def _guarded_takes() -> Any:
-    """`_guarded_take` for a whole batch (PostgreSQL): the ids, the addresses as read and
-    whether to check the booking come as arrays, so the statement is built once."""
-    d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
-    v = (
-        func.unnest(
-            bindparam("ids", type_=ARRAY(Integer)),
-            bindparam("addresses", type_=ARRAY(k.c.email.type)),
-            bindparam("check_booked", type_=ARRAY(Boolean)),
-        )
-        .table_valued(
-            column("id", Integer),
-            column("address", k.c.email.type),
-            column("check_booked", Boolean),
-        )
-        .render_derived(name="v")
-    )
-    email = d.c.channel == Channel.EMAIL
-    may_go = (
-        exists()
-        .where(
-            e.c.id == d.c.enrollment_id,
-            e.c.status == EnrollmentStatus.ACTIVE,
-            k.c.id == d.c.contact_id,
-            case((email, k.c.consent_email), else_=k.c.consent_sms).is_(True),
-            case((email, k.c.email), else_=k.c.phone) == v.c.address,
-            or_(~v.c.check_booked, k.c.booked_at.is_(None)),
-            ~exists()
-            .where(s.c.channel == d.c.channel, s.c.address == v.c.address)
-            .correlate_except(s),
-        )
-        .correlate_except(e, k)
-    )
-    return _taking([d.c.id == v.c.id, may_go], [d.c.attempts])
-
-
 @lru_cache(maxsize=4)
 def _guarded_take(channel: Channel, *, check_booked: bool) -> Any:
-    """The CAS with the checks in its WHERE; built once per variant, so SQLAlchemy's
+    """The CAS with the checks in its WHERE, for `take_one`; built once per variant, so SQLAlchemy's
     statement cache is hit without walking a new statement on every send."""
     d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
     address = bindparam("address", type_=k.c.email.type)

@@ -1,9 +1,10 @@
-"""Sends read ahead in batches (`take.preload` + the one-statement take): whatever changes
-between the read-ahead and the claim is still honoured, on SQLite and PostgreSQL."""
+"""Sends read ahead in batches (`take.preload`, then `take.take_one` right before each call):
+whatever changes between the read-ahead and the take is still honoured, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 
@@ -12,8 +13,9 @@ from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Enrollment, Suppression
 from nurture.dispatch.tick import dispatch_tick
+from nurture.send.context import SendContext
 from nurture.send.deliver import send_deliveries, send_delivery
-from nurture.send.take import load, preload, take_many
+from nurture.send.take import Taken, load, may_go_as_read, preload, take_one
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
 from tests.helpers import at, deliveries, enroll, outbox, send_context
@@ -25,6 +27,15 @@ def _claimed_ids() -> dict[str, int]:
     with session_scope() as s:
         ids = dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
     return {d.channel.value: d.id for d in deliveries() if d.id in ids}
+
+
+def take_many(ctx: SendContext, ahead: list[Taken], now: datetime) -> set[int]:
+    """Take each delivery that may go as read, as a batch does right before its calls."""
+    return {
+        c.delivery.id
+        for c in ahead
+        if may_go_as_read(ctx, c, now) and take_one(ctx, c, now, f"hash-{c.delivery.id}")
+    }
 
 
 def _status(delivery_id: int) -> tuple[DeliveryStatus, str | None]:
@@ -134,6 +145,9 @@ def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str) -> No
     for delivery in deliveries():
         if delivery.id in won:
             assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENDING, 1)
+            # The take records the attempt's start and its message's hash, for reconciling.
+            assert delivery.attempted_at == T0
+            assert delivery.body_sha256 == f"hash-{delivery.id}"
         elif delivery.id in ids:
             assert delivery.status is DeliveryStatus.QUEUED
     # The same read-ahead again wins nothing: the won ones are `sending`, the others still
