@@ -131,7 +131,7 @@ def worker(
     _supervise(
         [
             # The first keeps Celery's default name (celery@host: `nurture health worker`).
-            _worker_args(concurrency, pool, beat and n == 0, node="" if n == 0 else f"celery{n}@%h")
+            _worker_args(concurrency, pool, beat and n == 0, node=f"celery{n or ''}@%h")
             for n in range(count)
         ]
     )
@@ -147,9 +147,15 @@ def worker_processes(asked: int, pool: str) -> int:
 def _supervise(commands: list[list[str]]) -> None:
     """Run the worker processes; SIGTERM/SIGINT reach all (Celery's warm shutdown). When one
     ends, the others are stopped too, so the service manager restarts the whole worker."""
-    children = [subprocess.Popen(command) for command in commands]
+    # Their own process group: a terminal's Ctrl-C reaches them once, through `forward`
+    # (a second SIGINT is Celery's cold shutdown).
+    children = [subprocess.Popen(command, process_group=0) for command in commands]
+    told: set[int] = set()  # the signals already passed on: each reaches a child once
 
     def forward(signum: int, _frame: object) -> None:
+        if signum in told:
+            return
+        told.add(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
@@ -158,7 +164,7 @@ def _supervise(commands: list[list[str]]) -> None:
     signal.signal(signal.SIGINT, forward)
     while all(c.poll() is None for c in children):
         time.sleep(0.2)
-    forward(signal.SIGTERM, None)  # once: a second SIGTERM is not needed for a warm stop
+    forward(signal.SIGTERM, None)  # one ended: stop the others (warm, as Celery does)
     codes = [c.wait() for c in children]
     raise typer.Exit(next((c if c > 0 else 128 - c for c in codes if c), 0))
 

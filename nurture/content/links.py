@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -29,6 +30,7 @@ def _serializer(secret: str, salt: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=salt)
 
 
+@lru_cache(maxsize=4096)  # the same for every message to a contact: built once, not twice
 def make_unsubscribe_token(secret: str, contact_id: int, channel: Channel) -> str:
     return _serializer(secret, _UNSUBSCRIBE).dumps([contact_id, channel.value])
 
