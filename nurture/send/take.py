@@ -98,7 +98,7 @@ def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Tak
 def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
 
-    Nothing is taken: `take_many` does that, just before the sends.
+    Nothing is taken: `take_one` takes each, right before its own provider call.
     """
     if not delivery_ids:
         return {}
