@@ -201,3 +201,14 @@ def test_the_reconcile_command_shows_its_decisions_and_a_dry_run_changes_nothing
     assert {d.status for d in deliveries() if d.id in ids.values()} == {DeliveryStatus.SCHEDULED}
     again = runner.invoke(app, ["reconcile"])
     assert again.output.strip() == "No unknown deliveries to ask about."
+
+
+def test_a_delivery_sent_again_at_night_is_replanned_into_its_window(db: str) -> None:
+    ctx = send_context()
+    ids = _stranded(ctx, handed_over=False)
+    night = at("2026-03-03 23:00")  # the prospect's (UTC) SMS quiet hours
+    reconcile(ctx, now=night)
+    rows = {d.id: d for d in deliveries()}
+    sms, email = rows[ids[Channel.SMS]], rows[ids[Channel.EMAIL]]
+    assert (sms.status, sms.due_at) == (DeliveryStatus.SCHEDULED, at("2026-03-04 08:00"))
+    assert (email.status, email.due_at) == (DeliveryStatus.SCHEDULED, night)
