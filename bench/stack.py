@@ -200,7 +200,7 @@ class Stack:
         proc = self.spawn(name, args)
         count = worker_processes(processes, pool)
         proc.node = "celery"
-        wait_ready(proc, self.redis_url, nodes=count)
+        wait_ready(proc, self.redis_url, timeout_s=180, nodes=count)
         return proc
 
     def stop_all(self) -> None:

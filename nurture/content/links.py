@@ -43,6 +43,7 @@ def read_unsubscribe_token(secret: str, token: str) -> UnsubscribeToken:
         raise InvalidToken("this unsubscribe link is not valid") from exc
 
 
+@lru_cache(maxsize=4096)  # a message's context and its envelope both ask for it
 def make_booking_token(secret: str, contact_id: int, delivery_id: int | None) -> str:
     return _serializer(secret, _BOOKING).dumps([contact_id, delivery_id])
 

@@ -35,7 +35,15 @@ from nurture.schedule.windows import quiet_hours_end
 from nurture.send.checks import may_send, park
 from nurture.send.context import SendContext
 from nurture.send.outcome import Outcome, Ready, bind_delivery, finish, hand_over
-from nurture.send.take import load, may_go_as_read, preload, record_hash, take, take_one
+from nurture.send.take import (
+    load,
+    may_go_as_read,
+    preload,
+    record_hash,
+    take,
+    take_one,
+    take_together,
+)
 from nurture.send.taken import Taken
 
 log = structlog.get_logger(__name__)
@@ -48,13 +56,16 @@ def send_deliveries(
 
     They are read ahead together and rendered; each is then taken (`take_one`, one short
     UPDATE) right before its own provider call starts, so a worker killed mid-batch leaves
-    `sending` only the calls truly in flight. Calls over the network run at once (a thread
-    each, no rate limit), so a batch takes about one provider call, not one per delivery.
-    A single delivery is not read ahead: the full take costs fewer round trips then.
+    `sending` only the calls truly in flight. Calls over the network run at once (on the
+    process's call threads, no rate limit), so a batch takes about one provider call, not
+    one per delivery.
+    A single delivery is read ahead too: the read and the take that records its message's
+    hash cost two round trips, the long way three.
     """
-    if len(delivery_ids) == 1:
-        return [send_delivery(ctx, delivery_ids[0], now=clock())]
     ahead = preload(ctx, delivery_ids)
+    if len(delivery_ids) == 1:
+        [only] = delivery_ids
+        return [send_delivery(ctx, only, now=clock(), preloaded=ahead.get(only))]
     # One delivery's error (a dropped connection, say) must not strand the others of the
     # batch: each goes on, and the first error is raised at the end, so that the task
     # retries what it could not take.
@@ -70,7 +81,7 @@ def send_deliveries(
         else:
             now = clock()
             rendered = {i: _render_ahead(ctx, c, now) for i, c in ahead.items()}
-            done = _send_each(ctx, delivery_ids, rendered, clock, errors)
+            done = _send_each(ctx, delivery_ids, rendered, now, clock, errors)
             statuses = [done.get(i) for i in delivery_ids]
     if errors:
         raise errors[0]
@@ -109,6 +120,7 @@ def _send_each(
     ctx: SendContext,
     delivery_ids: list[int],
     rendered: dict[int, tuple[Taken, Ready] | None],
+    now: datetime,
     clock: Callable[[], datetime],
     errors: list[Exception],
 ) -> dict[int, DeliveryStatus | None]:
@@ -117,16 +129,26 @@ def _send_each(
     Calls over the network start in turn, each on a thread of the process's call pool, as
     soon as taken, and outcomes are recorded as soon as their calls return: those that
     return within `GROUP_WAIT_S` of each other together, in one statement. Local calls (the
-    outbox) are made in turn and their outcomes recorded together.
+    outbox) take no time: they are taken together, made in turn and their outcomes
+    recorded together.
     """
     done: dict[int, DeliveryStatus | None] = {}
     calls: dict[Future[SendResult], Ready] = {}
     local: list[Outcome] = []
+    # Local calls take no time: those are taken together (one statement on PostgreSQL).
+    together = [(c, _hash(r)) for c, r in filter(None, rendered.values()) if not r.channel.remote]
+    won_local: set[int] = set()
+    with _kept(errors, together[0][0].delivery.id if together else 0):
+        won_local = take_together(ctx, together, now)
     pool = call_pool()
     for i in delivery_ids:
         with _kept(errors, i):
             ahead = rendered.get(i)
-            if ahead is not None and take_one(ctx, ahead[0], ahead[1].now, _hash(ahead[1])):
+            if ahead is not None and (
+                i in won_local
+                if not ahead[1].channel.remote
+                else take_one(ctx, ahead[0], ahead[1].now, _hash(ahead[1]))
+            ):
                 prepared: Ready | DeliveryStatus | None = ahead[1]
             else:
                 prepared = _prepare(ctx, i, clock())  # the long way

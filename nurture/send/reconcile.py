@@ -133,11 +133,12 @@ def reconcile(
         ids = due_for_reconcile(session, now=now, limit=limit or settings.reconcile_batch)
     decisions = []
     for delivery_id in ids:
-        lookup = _ask(ctx, delivery_id)
-        if lookup is None:
+        asked = _ask(ctx, delivery_id)
+        if asked is None:
             continue
+        lookup, attempted_at = asked
         with ctx.sessions.begin() as session:
-            decision = _decide_now(session, ctx, delivery_id, lookup, now)
+            decision = _decide_now(session, ctx, delivery_id, lookup, attempted_at, now)
             if decision is None:
                 continue
             if not dry_run and not apply(session, decision, now):
@@ -152,8 +153,9 @@ def reconcile(
     return decisions
 
 
-def _ask(ctx: SendContext, delivery_id: int) -> Lookup | None:
-    """The provider's answer about one delivery's attempt; None if it is no longer unknown."""
+def _ask(ctx: SendContext, delivery_id: int) -> tuple[Lookup, datetime] | None:
+    """The provider's answer about one delivery's attempt, and when that attempt started;
+    None if it is no longer unknown."""
     with ctx.sessions() as session:
         row = session.execute(
             select(Delivery, Contact.email, Contact.phone)
@@ -164,26 +166,33 @@ def _ask(ctx: SendContext, delivery_id: int) -> Lookup | None:
         return None
     delivery, email, phone = row
     address = per_channel(delivery.channel, email, phone)
+    attempted_at = delivery.attempted_at or delivery.updated_at
     if not address:
-        return Lookup(Answer.CANNOT_TELL, "no address left to ask about")
+        return Lookup(Answer.CANNOT_TELL, "no address left to ask about"), attempted_at
     query = LookupQuery(
         delivery_id=delivery.id,
         to=address,
         body_sha256=delivery.body_sha256,
-        attempted_at=delivery.attempted_at or delivery.updated_at,
+        attempted_at=attempted_at,
     )
     try:
-        return ctx.channels[delivery.channel].lookup(query)
+        return ctx.channels[delivery.channel].lookup(query), attempted_at
     except Exception as exc:  # a lookup must never guess, nor stop the others
         log.warning("reconcile.lookup_error", delivery_id=delivery_id, error=type(exc).__name__)
-        return Lookup(Answer.CANNOT_TELL, f"lookup failed: {type(exc).__name__}")
+        return Lookup(Answer.CANNOT_TELL, f"lookup failed: {type(exc).__name__}"), attempted_at
 
 
 def _decide_now(
-    session: Session, ctx: SendContext, delivery_id: int, lookup: Lookup, now: datetime
+    session: Session,
+    ctx: SendContext,
+    delivery_id: int,
+    lookup: Lookup,
+    attempted_at: datetime,
+    now: datetime,
 ) -> Decision | None:
     """Read the checks in the caller's transaction (the enrollment locked, so a stop
-    committing now waits for it or is seen) and decide."""
+    committing now waits for it or is seen) and decide; None when the delivery is no
+    longer the `unknown` attempt the provider was asked about (another run, a person)."""
     session.execute(
         select(Enrollment.id)
         .join(Delivery, Delivery.enrollment_id == Enrollment.id)
@@ -193,6 +202,8 @@ def _decide_now(
     c = load(session, ctx, delivery_id)
     if c.delivery.status is not DeliveryStatus.UNKNOWN:
         return None
+    if (c.delivery.attempted_at or c.delivery.updated_at) != attempted_at:
+        return None  # tried again since the question: that answer is not about this attempt
     reason = None
     if c.enrollment.status is not EnrollmentStatus.PAUSED:  # paused: held, as at the claim
         reason = skip_reason(c, ctx)
@@ -223,7 +234,7 @@ def apply(session: Session, decision: Decision, now: datetime) -> bool:
         changed = session.execute(
             update(Delivery)
             .where(Delivery.id == d, Delivery.status == DeliveryStatus.UNKNOWN)
-            .values(**checked)
+            .values(**checked, updated_at=now)
             .execution_options(synchronize_session=False)
         )
         if not changed.rowcount:  # type: ignore[attr-defined]

@@ -24,13 +24,20 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    Boolean,
+    Integer,
     Table,
     bindparam,
+    case,
+    column,
     exists,
+    func,
+    or_,
     select,
     true,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from nurture.core.addressing import per_channel
@@ -98,7 +105,7 @@ def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Tak
 def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
 
-    Nothing is taken: `take_many` does that, just before the sends.
+    Nothing is taken: `take_one` takes each, right before its own provider call.
     """
     if not delivery_ids:
         return {}
@@ -143,6 +150,37 @@ def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None)
     return True
 
 
+def take_together(ctx: SendContext, ahead: Seq[tuple[Taken, str]], now: datetime) -> set[int]:
+    """`take_one` for several (delivery, message hash) pairs at once; the ids won.
+
+    For local channels (the outbox), whose calls take no time: one statement for them all on
+    PostgreSQL (one per delivery on SQLite). A kill between this take and their files leaves
+    them `unknown`, and reconciliation answers for each from the outbox folder.
+    """
+    if not ahead:
+        return set()
+    if ctx.engine.dialect.name != "postgresql":
+        return {c.delivery.id for c, sha in ahead if take_one(ctx, c, now, sha)}
+    params: dict[str, Any] = {
+        "ids": [c.delivery.id for c, _ in ahead],
+        "addresses": [c.address for c, _ in ahead],
+        "check_booked": [not c.contact.booked for c, _ in ahead],
+        "hashes": [sha for _, sha in ahead],
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+    }
+    with autocommit(ctx.engine) as conn:
+        rows = move_many(
+            conn, _guarded_takes(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
+        )
+    won = dict(rows)
+    for c, _ in ahead:
+        if c.delivery.id in won:
+            c.delivery.attempts = won[c.delivery.id]
+            c.delivery.status = DeliveryStatus.SENDING
+    return set(won)
+
+
 def record_hash(ctx: SendContext, delivery_id: int, body_sha256: str) -> None:
     """The hash of the message a delivery taken the long way is about to hand over."""
     write_retrying(
@@ -159,9 +197,12 @@ def record_hash(ctx: SendContext, delivery_id: int, body_sha256: str) -> None:
     )
 
 
-def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
-    """`queued → sending` with one more attempt and a fresh lease, where `where` holds."""
+def _taking(where: Seq[Any], returning: Seq[Any], body_sha256: Any = None) -> Any:
+    """`queued → sending` with one more attempt, a fresh lease, the attempt's start and the
+    message's hash (a bound parameter unless given), where `where` holds."""
     d = _DELIVERIES
+    if body_sha256 is None:
+        body_sha256 = bindparam("body_sha256", type_=d.c.body_sha256.type)
     return transition(
         DeliveryStatus.SENDING,
         (DeliveryStatus.QUEUED,),
@@ -171,7 +212,7 @@ def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
             "lease_expires_at": bindparam("lease_expires_at", type_=d.c.lease_expires_at.type),
             "updated_at": bindparam("now", type_=d.c.updated_at.type),
             "attempted_at": bindparam("now", type_=d.c.attempted_at.type),
-            "body_sha256": bindparam("body_sha256", type_=d.c.body_sha256.type),
+            "body_sha256": body_sha256,
         },
         returning=returning,
     )
@@ -181,6 +222,45 @@ def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
 def _take_statement() -> Any:
     """`take`'s CAS, returning the whole delivery; built once."""
     return _taking([_DELIVERIES.c.id == bindparam("delivery_id")], [Delivery])
+
+
+@lru_cache(maxsize=1)
+def _guarded_takes() -> Any:
+    """`_guarded_take` for several deliveries (PostgreSQL): the ids, the addresses as read,
+    whether to check the booking and the hashes come as arrays, so it is built once."""
+    d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
+    v = (
+        func.unnest(
+            bindparam("ids", type_=ARRAY(Integer)),
+            bindparam("addresses", type_=ARRAY(k.c.email.type)),
+            bindparam("check_booked", type_=ARRAY(Boolean)),
+            bindparam("hashes", type_=ARRAY(d.c.body_sha256.type)),
+        )
+        .table_valued(
+            column("id", Integer),
+            column("address", k.c.email.type),
+            column("check_booked", Boolean),
+            column("body_sha256", d.c.body_sha256.type),
+        )
+        .render_derived(name="v")
+    )
+    email = d.c.channel == Channel.EMAIL
+    may_go = (
+        exists()
+        .where(
+            e.c.id == d.c.enrollment_id,
+            e.c.status == EnrollmentStatus.ACTIVE,
+            k.c.id == d.c.contact_id,
+            case((email, k.c.consent_email), else_=k.c.consent_sms).is_(True),
+            case((email, k.c.email), else_=k.c.phone) == v.c.address,
+            or_(~v.c.check_booked, k.c.booked_at.is_(None)),
+            ~exists()
+            .where(s.c.channel == d.c.channel, s.c.address == v.c.address)
+            .correlate_except(s),
+        )
+        .correlate_except(e, k)
+    )
+    return _taking([d.c.id == v.c.id, may_go], [d.c.attempts], body_sha256=v.c.body_sha256)
 
 
 @lru_cache(maxsize=4)

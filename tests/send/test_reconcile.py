@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+import nurture.cli.reconcile  # noqa: F401 - registers the command on the app
 from nurture.channels.base import Answer, Lookup
+from nurture.cli import app
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.db.tables import DeliveryEvent
@@ -179,3 +182,33 @@ def test_a_dry_run_asks_and_changes_nothing(db: str) -> None:
     assert {d.verdict for d in decisions} == {Verdict.SCHEDULED}
     assert {d.status for d in deliveries() if d.id in ids.values()} == {DeliveryStatus.UNKNOWN}
     assert _events(ids[Channel.SMS]) == before
+
+
+def test_the_reconcile_command_shows_its_decisions_and_a_dry_run_changes_nothing(
+    db: str,
+) -> None:
+    ctx = send_context()
+    ids = _stranded(ctx, handed_over=False)
+    runner = CliRunner()
+    dry = runner.invoke(app, ["reconcile", "--dry-run"], env={"COLUMNS": "200"})
+    assert dry.exit_code == 0, dry.output
+    assert "dry run" in dry.output and "scheduled" in dry.output
+    assert "no file for it in the outbox" in dry.output
+    assert {d.status for d in deliveries() if d.id in ids.values()} == {DeliveryStatus.UNKNOWN}
+    done = runner.invoke(app, ["reconcile"], env={"COLUMNS": "200"})
+    assert done.exit_code == 0, done.output
+    assert "2 asked: 2 scheduled" in done.output
+    assert {d.status for d in deliveries() if d.id in ids.values()} == {DeliveryStatus.SCHEDULED}
+    again = runner.invoke(app, ["reconcile"])
+    assert again.output.strip() == "No unknown deliveries to ask about."
+
+
+def test_a_delivery_sent_again_at_night_is_replanned_into_its_window(db: str) -> None:
+    ctx = send_context()
+    ids = _stranded(ctx, handed_over=False)
+    night = at("2026-03-03 23:00")  # the prospect's (UTC) SMS quiet hours
+    reconcile(ctx, now=night)
+    rows = {d.id: d for d in deliveries()}
+    sms, email = rows[ids[Channel.SMS]], rows[ids[Channel.EMAIL]]
+    assert (sms.status, sms.due_at) == (DeliveryStatus.SCHEDULED, at("2026-03-04 08:00"))
+    assert (email.status, email.due_at) == (DeliveryStatus.SCHEDULED, night)
