@@ -125,9 +125,10 @@ def run(run: Run) -> Figure:
     try:
         # Warm up both sides first: each process imports the SDKs and builds its clients
         # (and nurture its send context) on its first message, a second or so of CPU.
+        warm_up = min(WARM_UP, count)
         for proc, _ in bare.values():
-            _bare_once(stack, base, proc, WARM_UP)
-        _nurture_once(run, db, [scheduler, worker], WARM_UP)
+            _bare_once(stack, base, proc, warm_up)
+        _nurture_once(run, db, [scheduler, worker], warm_up)
         for i in range(run.repeat):
             # Alternate which side goes first: the machine's load drifts within a run.
             if i % 2:
