@@ -27,8 +27,8 @@ typecheck: install
 
 check: lint typecheck test
 
-bench: install        ## benchmarks on Redis, PostgreSQL and real workers: make bench [ONLY=scheduler,render] [REPEAT=3]
-	bash -c '. scripts/services.sh && .venv/bin/python -m bench $(if $(ONLY),--only $(ONLY)) $(if $(REPEAT),--repeat $(REPEAT))'
+bench: install        ## benchmarks on Redis, PostgreSQL and real workers: make bench [ONLY=sdk,render] [REPEAT=3] [N=2000]
+	bash -c '. scripts/services.sh && .venv/bin/python -m bench $(if $(ONLY),--only $(ONLY)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(N),--sdk-messages $(N))'
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

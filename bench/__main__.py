@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 import traceback
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from nurture.logs import configure_logging
 
 #: Figure key → module in `bench/`; each module has `run(Run) -> Figure`.
 FIGURES = {
+    "sdk": "bench.sdk",
     "dispatch": "bench.dispatch",
     "io": "bench.io",
     "scheduler": "bench.scheduler",
@@ -39,6 +41,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="runs per figure (median shown)")
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
     parser.add_argument("--provider", default="outbox", help="outbox or fake-http")
+    parser.add_argument(
+        "--sdk-messages", type=int, help="messages per run of the SDK figure (default 8000)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "latest.json")
     parser.add_argument("--redis-url", default=REDIS_URL, help="a database the bench may flush")
     parser.add_argument("--pg", default=PG_DSN, help="PostgreSQL; the bench uses its own schema")
@@ -75,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         # Each figure gets a fresh schema and a flushed Redis database.
         with bench_stack(redis_url=args.redis_url, pg_dsn=args.pg) as stack:
             configure_logging(get_settings())  # as the workers: WARNING, no per-message lines
-            run = Run(stack, SCALES[args.scale], args.repeat, make_provider(args.provider), console)
+            scale = SCALES[args.scale]
+            if args.sdk_messages:
+                scale = replace(scale, sdk_messages=args.sdk_messages)
+            run = Run(stack, scale, args.repeat, make_provider(args.provider), console)
             try:
                 figure = module.run(run)
             except Exception as exc:
@@ -86,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(figure)
         run.say(f"{key}: done in {time.monotonic() - started:.0f} s")
     console.print(table(figures))
+    from bench.sdk import headline
+
+    for figure in figures:
+        line = headline(figure) if figure.key == "sdk" else None
+        if line:
+            console.print(line, soft_wrap=True)
     meta["finished_at"] = datetime.now(UTC).isoformat()
     write_json(args.out, figures, meta)
     console.print(f"written: {args.out}")

@@ -19,12 +19,13 @@ from nurture.dispatch.queue import TASK_EXCHANGE, celery_config
 
 NOOP_QUEUE = "bench:noop"
 ETA_QUEUE = "bench:eta"
+SDK_QUEUE = "bench:sdk"
 
 
 def create_app() -> Celery:
     config = celery_config(get_settings())
     config["task_queues"] = [
-        Queue(q, TASK_EXCHANGE, routing_key=q) for q in (NOOP_QUEUE, ETA_QUEUE)
+        Queue(q, TASK_EXCHANGE, routing_key=q) for q in (NOOP_QUEUE, ETA_QUEUE, SDK_QUEUE)
     ]
     config["task_default_queue"] = NOOP_QUEUE
     config["task_default_routing_key"] = NOOP_QUEUE
@@ -94,3 +95,63 @@ def publish_eta(celery: Celery, count: int, *, days_ahead: float = 30.0) -> None
                 eta=now + timedelta(hours=1) + step * n,
                 producer=producer,
             )
+
+
+#: The SDK clients of this process, built on first use (after a prefork pool's fork).
+_sdk: dict[str, Any] = {}
+
+
+def _sdk_clients(base: str) -> dict[str, Any]:
+    if not _sdk:
+        import os
+
+        from sendgrid import SendGridAPIClient
+        from twilio.rest import Client
+
+        from nurture.channels.twilio import RoutedTwilioHttpClient
+
+        sendgrid = SendGridAPIClient(api_key="SG.bench", host=base)
+        if os.environ.get("NURTURE_BENCH_SDK_KEEPALIVE"):
+            # The same kept-alive transport nurture's SendGrid channel uses.
+            import urllib3
+
+            from nurture.channels.sendgrid import KeptAliveClient
+
+            sdk = sendgrid.client
+            sendgrid.client = KeptAliveClient(
+                host=sdk.host,
+                request_headers=sdk.request_headers,
+                version=sdk._version,
+                timeout=10,
+                pool=urllib3.PoolManager(maxsize=64, block=False),
+            )
+        twilio = Client(
+            "AC" + "0" * 32, "bench", http_client=RoutedTwilioHttpClient(base, timeout_s=10)
+        )
+        _sdk.update(sendgrid=sendgrid, twilio=twilio)
+    return _sdk
+
+
+@app.task(name="bench.sdk", ignore_result=True, acks_late=True)
+def sdk(base: str, n: int) -> None:
+    """The SDK call nurture makes, and nothing else: an email through SendGrid's SDK for an
+    even `n`, an SMS through Twilio's for an odd one, to the fake provider at `base`."""
+    from sendgrid.helpers.mail import Mail
+
+    clients = _sdk_clients(base)
+    if n % 2 == 0:
+        mail = Mail(
+            from_email="care@example.com",
+            to_emails=f"p{n}@bench.example",
+            subject="Your follow-up",
+            plain_text_content=MAIL["content"][0]["value"],  # type: ignore[index]
+            html_content=MAIL["content"][1]["value"],  # type: ignore[index]
+        )
+        clients["sendgrid"].send(mail)
+    else:
+        clients["twilio"].messages.create(
+            to=f"+1555{n:07d}",
+            from_="+15550001111",
+            body="Hi Sam, a short follow-up from the clinic. Reply STOP to opt out",
+            status_callback=f"https://nurture.bench/webhooks/twilio/status?d={n}",
+        )

@@ -114,6 +114,8 @@ class Scale:
     naive_eta_tasks: int
     intake_requests: int
     render_messages: int
+    #: Figure 0, the SDK path: messages per run (`--sdk-messages` for a quick run).
+    sdk_messages: int = 8000
 
 
 SCALES = {
@@ -136,6 +138,7 @@ SCALES = {
         naive_eta_tasks=200,
         intake_requests=60,
         render_messages=20,
+        sdk_messages=80,
     ),
 }
 

@@ -1,6 +1,7 @@
 """Profile a hot path in-process with pyinstrument: `python -m bench.profile PATH [-n N]`.
 
 `send`: claim and send N due deliveries (outbox on tmpfs) on PostgreSQL, as a worker does.
+`send-sdk`: the same through the SendGrid and Twilio SDKs, to the fake provider on loopback.
 `render`: render N messages. `tick`: dispatcher ticks over N future deliveries, none due.
 `intake`: N `submit()` calls, as the API makes them.
 Prints pyinstrument's call tree; `--html FILE` writes the interactive page too.
@@ -42,6 +43,15 @@ def _send(stack: Stack, count: int) -> Callable[[], None]:
             send_deliveries(ctx, ids[start : start + 10], clock=utcnow)
 
     return work
+
+
+def _send_sdk(stack: Stack, count: int) -> Callable[[], None]:
+    """`send` through the SendGrid and Twilio channels, to the fake provider (no latency)."""
+    from bench.providers import FakeHttpProvider
+
+    provider = FakeHttpProvider("fake-http", latency_ms=0)
+    provider.start(stack)  # stopped with the stack's processes
+    return _send(stack, count)
 
 
 def _render(stack: Stack, count: int) -> Callable[[], None]:
@@ -86,7 +96,7 @@ def _intake(stack: Stack, count: int) -> Callable[[], None]:
     return work
 
 
-PATHS = {"send": _send, "render": _render, "tick": _tick, "intake": _intake}
+PATHS = {"send": _send, "send-sdk": _send_sdk, "render": _render, "tick": _tick, "intake": _intake}
 
 
 def main() -> None:

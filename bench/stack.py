@@ -188,14 +188,30 @@ class Stack:
         wait_ready(proc, self.redis_url)
         return proc
 
+    def nurture_worker(
+        self, name: str, *, processes: int = 0, pool: str = "threads", concurrency: int = 16
+    ) -> Proc:
+        """`nurture worker` as an operator starts it (one process per core by default, each
+        with a threads pool), returned once every one of its processes answers a ping."""
+        from nurture.cli.services import worker_processes
+
+        args = ["-m", "nurture.cli", "worker", "--pool", pool, "--concurrency", str(concurrency)]
+        args += ["--processes", str(processes)]
+        proc = self.spawn(name, args)
+        count = worker_processes(processes, pool)
+        proc.node = "celery"
+        wait_ready(proc, self.redis_url, timeout_s=180, nodes=count)
+        return proc
+
     def stop_all(self) -> None:
         for proc in reversed(self.procs):
             proc.stop()
         self.procs.clear()
 
 
-def wait_ready(proc: Proc, broker_url: str, timeout_s: float = 60.0) -> None:
-    """Until the worker answers a ping on the broker (its consumers are then running)."""
+def wait_ready(proc: Proc, broker_url: str, timeout_s: float = 60.0, *, nodes: int = 1) -> None:
+    """Until the worker answers a ping on the broker (its consumers are then running); a
+    worker of several processes (`nodes`) named `node@`, `node1@`, ...: each of them."""
     from celery import Celery
 
     probe = Celery("bench-probe", broker=broker_url)
@@ -206,7 +222,9 @@ def wait_ready(proc: Proc, broker_url: str, timeout_s: float = 60.0) -> None:
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited early:\n{proc.log()[-3000:]}")
             replies = probe.control.ping(timeout=0.5)
-            if any(node.startswith(f"{proc.node}@") for r in replies for node in r):
+            names = {f"{proc.node}{n or ''}@" for n in range(nodes)}
+            up = {nm for r in replies for node in r for nm in names if node.startswith(nm)}
+            if len(up) >= nodes:
                 return
         raise RuntimeError(f"{proc.name} not ready after {timeout_s}s:\n{proc.log()[-3000:]}")
     finally:

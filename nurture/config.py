@@ -173,6 +173,17 @@ class Settings(BaseSettings):
     #: How often the worker sends due staff messages (notifications, forwards, answers).
     staff_interval_s: float = Field(default=2.0, gt=0)
 
+    # Reconciliation: asking the provider about `unknown` deliveries (docs/RELIABILITY.md).
+    #: Seconds after an attempt before "the provider has no such message" sends it again
+    #: (unset: NURTURE_LEASE_S).
+    reconcile_lag_s: int | None = Field(default=None, ge=0)
+    #: Least seconds between two questions about a delivery the provider could not answer.
+    reconcile_every_s: int = Field(default=600, ge=1)
+    #: Seconds between two reconcile runs on the scheduler's beat.
+    reconcile_interval_s: float = Field(default=60.0, gt=0)
+    #: Most deliveries one reconcile run asks about.
+    reconcile_batch: int = Field(default=100, ge=1)
+
     @field_validator("sms_rate", "email_rate", "test_send_rate")
     @classmethod
     def _check_rate(cls, value: str) -> str:
@@ -183,6 +194,11 @@ class Settings(BaseSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @property
+    def reconcile_lag(self) -> int:
+        """The safety lag of reconciliation, in seconds: NURTURE_RECONCILE_LAG_S or the lease."""
+        return self.lease_s if self.reconcile_lag_s is None else self.reconcile_lag_s
 
     @property
     def embedded_broker(self) -> bool:

@@ -16,7 +16,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from nurture.config import get_settings
 from nurture.content.live import live_catalog
 from nurture.core.clock import utcnow
-from nurture.core.keys import DISPATCH_TASK, SEND_BATCH_TASK, SEND_TASK, STAFF_TASK
+from nurture.core.keys import (
+    DISPATCH_TASK,
+    RECONCILE_TASK,
+    SEND_BATCH_TASK,
+    SEND_TASK,
+    STAFF_TASK,
+)
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines, session_scope
 from nurture.db.migrate import check_at_start
@@ -26,6 +32,7 @@ from nurture.intake.pending import enroll_pending
 from nurture.logs import configure_logging
 from nurture.send.context import forget_send_context, send_context
 from nurture.send.deliver import send_deliveries
+from nurture.send.reconcile import reconcile
 from nurture.send.staff import send_staff_messages
 
 app = create_app()
@@ -115,3 +122,10 @@ def send_staff_task() -> int:
         return send_staff_messages(send_context(), clock=utcnow).get("sent", 0)
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+@app.task(name=RECONCILE_TASK, ignore_result=True)
+def reconcile_task() -> int:
+    """Ask the providers about `unknown` deliveries; how many were settled."""
+    decisions = reconcile(send_context(), now=utcnow())
+    return sum(d.verdict.value != "unknown" for d in decisions)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
 from typing import ClassVar
 
 import structlog
@@ -29,6 +31,39 @@ class SendResult:
 
     provider: str
     message_id: str
+
+
+class Answer(StrEnum):
+    """What a provider says about a message nurture may or may not have handed it."""
+
+    #: It has the message: it was sent.
+    FOUND = "found"
+    #: It says clearly that it has no such message.
+    ABSENT = "absent"
+    #: It cannot say (no such API on the account, an error, a timeout, too many to search).
+    CANNOT_TELL = "cannot_tell"
+
+
+@dataclass(frozen=True)
+class LookupQuery:
+    """What reconciliation knows of an attempt it asks a provider about (no body)."""
+
+    delivery_id: int
+    to: str
+    #: sha256 of channel, address and body, recorded when the attempt took the delivery.
+    body_sha256: str | None
+    #: When the attempt started; the provider's copy, if any, is from about then.
+    attempted_at: datetime
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A provider's answer, with its evidence for the delivery's history (never a body)."""
+
+    answer: Answer
+    evidence: str
+    #: The provider's id of the message, when found.
+    message_id: str | None = None
 
 
 class BaseChannel(ABC):
@@ -98,6 +133,13 @@ class BaseChannel(ABC):
     @abstractmethod
     def _send(self, message: OutgoingMessage) -> SendResult:
         """Make the one provider call; raise Transient/Permanent/AmbiguousSendError."""
+
+    def lookup(self, query: LookupQuery) -> Lookup:
+        """Ask the provider whether it has the message of `query`'s attempt.
+
+        Channels that can answer override this; the default cannot tell.
+        """
+        return Lookup(Answer.CANNOT_TELL, f"{self.provider} cannot be asked")
 
     def close(self) -> None:  # noqa: B027 - optional hook, most channels hold nothing
         """Release connections held by the channel."""

@@ -3,7 +3,8 @@
 - nothing was processed: connection refused, a connect timeout, 408, 429, 503 → Transient,
   with `retry_after_s` from `Retry-After` or `X-RateLimit-Reset`
 - it may have been processed: a read timeout or a dropped connection after the request went
-  out, 500, 502, 504 → Ambiguous (the delivery becomes `unknown`, never re-sent by itself)
+  out, 500, 502, 504 → Ambiguous (the delivery becomes `unknown`: reconciliation asks the
+  provider, never re-sent blindly)
 - everything else 4xx → Permanent, with the provider's code and message
 
 Pure functions: `now` is passed in, so the mapping is tested without a clock.

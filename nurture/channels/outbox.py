@@ -14,10 +14,11 @@ from email.charset import QP, Charset
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.parser import BytesParser
 from email.utils import formataddr, formatdate, make_msgid
 from pathlib import Path
 
-from nurture.channels.base import BaseChannel, SendResult
+from nurture.channels.base import Answer, BaseChannel, Lookup, LookupQuery, SendResult
 from nurture.content.message import OutgoingMessage
 from nurture.content.sms import sms_segments
 from nurture.core.states import Channel
@@ -44,6 +45,17 @@ def _write_atomic(path: Path, data: bytes, provider: str) -> None:
         raise TransientSendError(
             f"outbox not writable: {exc.strerror}", provider=provider, code="outbox_io"
         ) from None
+
+
+def _lookup(folder: Path, query: LookupQuery, suffix: str) -> tuple[Path | None, Lookup]:
+    """The outbox always knows: a file named after the delivery is there or it is not."""
+    try:
+        found = sorted(folder.glob(f"{query.delivery_id:08d}-*{suffix}"))
+    except OSError as exc:
+        return None, Lookup(Answer.CANNOT_TELL, f"outbox unreadable: {exc.strerror}")
+    if not found:
+        return None, Lookup(Answer.ABSENT, f"no file for it in the outbox ({folder.name}/)")
+    return found[0], Lookup(Answer.FOUND, f"outbox file {found[0].name}")
 
 
 class OutboxEmailChannel(BaseChannel):
@@ -84,6 +96,15 @@ class OutboxEmailChannel(BaseChannel):
         _write_atomic(self.folder / name, msg.as_bytes(policy=_SMTP), self.provider)
         return SendResult(provider=self.provider, message_id=message_id.strip("<>"))
 
+    def lookup(self, query: LookupQuery) -> Lookup:
+        path, answer = _lookup(self.folder, query, ".eml")
+        if path is None:
+            return answer
+        with open(path, "rb") as fh:  # the headers only: the Message-ID is the provider id
+            headers = BytesParser(policy=_SMTP).parse(fh, headersonly=True)
+        message_id = str(headers.get("Message-ID") or "").strip().strip("<>") or None
+        return Lookup(Answer.FOUND, answer.evidence, message_id=message_id)
+
 
 class OutboxSmsChannel(BaseChannel):
     """Writes each SMS as a JSON file."""
@@ -110,3 +131,10 @@ class OutboxSmsChannel(BaseChannel):
         name = f"{message.delivery_id:08d}-{sid[2:10]}.json"
         _write_atomic(self.folder / name, json.dumps(record, indent=2).encode(), self.provider)
         return SendResult(provider=self.provider, message_id=sid)
+
+    def lookup(self, query: LookupQuery) -> Lookup:
+        path, answer = _lookup(self.folder, query, ".json")
+        if path is None:
+            return answer
+        sid = str(json.loads(path.read_bytes()).get("sid") or "") or None
+        return Lookup(Answer.FOUND, answer.evidence, message_id=sid)

@@ -37,6 +37,7 @@ def main() -> None:
         content,
         forms,
         ops,
+        reconcile,
         replies,
         report,
         services,

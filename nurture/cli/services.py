@@ -20,7 +20,7 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "nurture.worker", *args]
 
 
-def _worker_args(concurrency: int, pool: str, beat: bool) -> list[str]:
+def _worker_args(concurrency: int, pool: str, beat: bool, node: str = "") -> list[str]:
     settings = get_settings()
     args = [
         "worker",
@@ -35,6 +35,8 @@ def _worker_args(concurrency: int, pool: str, beat: bool) -> list[str]:
         "--without-mingle",
         "--without-gossip",
     ]
+    if node:
+        args += ["-n", node]
     if beat:
         args += ["--beat", "--schedule", str(settings.var_dir / "celerybeat-schedule")]
     return _celery(*args)
@@ -106,13 +108,65 @@ def api(
 
 @app.command()
 def worker(
-    concurrency: int = typer.Option(16, help="Threads (or processes with --pool prefork)."),
+    concurrency: int = typer.Option(
+        16, help="Threads per process (or processes with --pool prefork)."
+    ),
     pool: str = typer.Option("threads", help="Celery pool: threads, prefork, gevent, solo."),
+    processes: int = typer.Option(
+        0,
+        help="Worker processes, each with its own threads pool (0: one per CPU core)."
+        " Only with --pool threads or gevent; prefork and solo run one.",
+    ),
     beat: bool = typer.Option(False, "--beat", help="Also run the scheduler in this process."),
 ) -> None:
-    """A Celery worker that sends due messages (also: celery -A nurture.worker worker)."""
+    """Celery workers that send due messages (also: celery -A nurture.worker worker).
+
+    By default one process per CPU core, each with a pool of threads: the threads wait on
+    the providers, the processes use every core (one Python process uses one).
+    """
     check_channels(get_settings())
-    os.execv(sys.executable, _worker_args(concurrency, pool, beat))
+    count = worker_processes(processes, pool)
+    if count == 1:
+        os.execv(sys.executable, _worker_args(concurrency, pool, beat))
+    _supervise(
+        [
+            # The first keeps Celery's default name (celery@host: `nurture health worker`).
+            _worker_args(concurrency, pool, beat and n == 0, node=f"celery{n or ''}@%h")
+            for n in range(count)
+        ]
+    )
+
+
+def worker_processes(asked: int, pool: str) -> int:
+    """How many worker processes `nurture worker` starts: one per core unless told."""
+    if pool in ("prefork", "solo"):
+        return 1  # prefork forks its own processes (--concurrency); solo is one by design
+    return asked if asked > 0 else max(1, os.cpu_count() or 1)
+
+
+def _supervise(commands: list[list[str]]) -> None:
+    """Run the worker processes; SIGTERM/SIGINT reach all (Celery's warm shutdown). When one
+    ends, the others are stopped too, so the service manager restarts the whole worker."""
+    # Their own process group: a terminal's Ctrl-C reaches them once, through `forward`
+    # (a second SIGINT is Celery's cold shutdown).
+    children = [subprocess.Popen(command, process_group=0) for command in commands]
+    told: set[int] = set()  # the signals already passed on: each reaches a child once
+
+    def forward(signum: int, _frame: object) -> None:
+        if signum in told:
+            return
+        told.add(signum)
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while all(c.poll() is None for c in children):
+        time.sleep(0.2)
+    forward(signal.SIGTERM, None)  # one ended: stop the others (warm, as Celery does)
+    codes = [c.wait() for c in children]
+    raise typer.Exit(next((c if c > 0 else 128 - c for c in codes if c), 0))
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,3 +29,16 @@ class OutgoingMessage:
     #: Time the send started, so `not_after` can be turned into a duration without a clock read.
     now: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def body_sha256(self) -> str:
+        """The hash reconciliation matches a provider's copy on (see `body_sha256`)."""
+        return body_sha256(self.channel, self.to, self.text)
+
+
+def body_sha256(channel: Channel | str, to: str, body: str) -> str:
+    """sha256 (hex) over the channel, the address and the text body, as nurture records it
+    when it takes a delivery to send, and as reconciliation hashes a provider's copy: the
+    body is hashed in memory, never stored or logged."""
+    data = f"{Channel(channel).value}\n{to}\n{body}".encode()
+    return hashlib.sha256(data).hexdigest()

@@ -13,6 +13,8 @@ SEND_BATCH_TASK = "nurture.send_batch"
 DISPATCH_TASK = "nurture.dispatch"
 #: Sends due staff messages: notices of replies, forwards, answers from the inbox.
 STAFF_TASK = "nurture.send_staff"
+#: Asks the providers about `unknown` deliveries (reconciliation), on the scheduler's beat.
+RECONCILE_TASK = "nurture.reconcile"
 
 SCHEDULER_HEARTBEAT = "scheduler"
 

@@ -40,7 +40,8 @@ class DeliveryStatus(StrEnum):
     CANCELED = "canceled"
     #: Refused for good, or retries spent.
     FAILED = "failed"
-    #: A worker died mid-send: it may or may not have reached the provider. Ops decide.
+    #: A worker died mid-send: it may or may not have reached the provider. Reconciliation
+    #: asks the provider (→ sent, scheduled or skipped); what it cannot tell, ops decide.
     UNKNOWN = "unknown"
 
 

@@ -163,6 +163,14 @@ class Delivery(Base):
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_detail: Mapped[str | None] = mapped_column(String(500))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Reconciliation (asking the provider about an `unknown` delivery), migration 0007_reconcile.
+    #: sha256 (hex) of channel, address and body as handed to the provider; never the body.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    #: When the latest attempt took the delivery to send.
+    attempted_at: Mapped[datetime | None]
+    #: When reconciliation last asked the provider, and when it may ask again.
+    provider_checked_at: Mapped[datetime | None]
+    reconcile_after: Mapped[datetime | None]
 
     enrollment: Mapped[Enrollment] = relationship(back_populates="deliveries")
 

@@ -19,6 +19,7 @@ from nurture.core.keys import (
     DISPATCH_QUEUE,
     DISPATCH_TASK,
     EXCHANGE,
+    RECONCILE_TASK,
     SEND_BATCH_TASK,
     SEND_QUEUE,
     SEND_TASK,
@@ -53,6 +54,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             DISPATCH_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
             # On the short dispatch queue: a backlog of sends does not delay telling staff.
             STAFF_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
+            RECONCILE_TASK: {"queue": DISPATCH_QUEUE, "routing_key": DISPATCH_QUEUE},
         },
         "beat_schedule": {
             "dispatch": {
@@ -72,6 +74,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
                     "queue": DISPATCH_QUEUE,
                     "expires": max(10.0, settings.staff_interval_s * 5),
                 },
+            },
+            # Asks the providers about `unknown` deliveries (nurture.send.reconcile).
+            "reconcile": {
+                "task": RECONCILE_TASK,
+                "schedule": timedelta(seconds=settings.reconcile_interval_s),
+                "options": {"queue": DISPATCH_QUEUE, "expires": settings.reconcile_interval_s},
             },
         },
         "beat_schedule_filename": str(settings.var_dir / "celerybeat-schedule"),

@@ -2,7 +2,8 @@
 
 The database is the schedule. A claim moves rows `scheduled|retrying → queued` with a lease;
 rows still `queued` when the lease ends (their task message was lost) are claimed again, and
-rows still `sending` when it ends (a worker died mid-send) become `unknown`, never re-sent.
+rows still `sending` when it ends (a worker died mid-send) become `unknown`, never re-sent
+blindly (reconciliation, `send/reconcile.py`, asks the provider).
 On PostgreSQL the claim takes `FOR UPDATE SKIP LOCKED`, so dispatchers never block or double
 up; on SQLite the whole UPDATE is one atomic statement under the database's write lock. Each
 step is one `UPDATE … WHERE id IN (SELECT … LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING id`,

@@ -5,11 +5,15 @@ seen. (The dispatcher *claims* due deliveries for the broker; a worker *takes* o
 Two ways to take:
 - `take` (any delivery): the CAS, then one joined query for what the send needs and the
   checks, in the caller's transaction; `checks.may_send` then skips or holds what may not
-  go now.
-- `take_many` (deliveries read ahead by `preload`, the common case): guarded UPDATEs whose
-  WHERE carries the checks, so each wins only if its delivery may go (one statement for the
-  batch on PostgreSQL). A delivery not won falls back to `take`, which finds out why (lost,
-  skipped or held).
+  go now. The message is rendered after it, and its hash recorded by `record_hash`.
+- `take_one` (a delivery read ahead by `preload` and already rendered, the common case): one
+  guarded UPDATE whose WHERE carries the checks, made right before the delivery's own
+  provider call, so a worker killed mid-batch leaves `sending` only the calls in flight. It
+  records the message's hash (`body_sha256`) with the take. A delivery not won falls back to
+  `take`, which finds out why (lost, skipped or held).
+
+Both record when the attempt started (`attempted_at`): reconciliation asks the provider
+about an `unknown` delivery with the hash and that time.
 """
 
 from __future__ import annotations
@@ -31,13 +35,14 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from nurture.core.addressing import per_channel
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
-from nurture.db.connections import autocommit
+from nurture.db.connections import autocommit, write_retrying
 from nurture.db.tables import (
     ConsultationRequest,
     Contact,
@@ -64,6 +69,7 @@ def take(session: Session, ctx: SendContext, delivery_id: int, now: datetime) ->
         "delivery_id": delivery_id,
         "now": now,
         "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+        "body_sha256": None,
     }
     rows = move_many(
         session, _take_statement(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
@@ -99,7 +105,7 @@ def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Tak
 def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
 
-    Nothing is taken: `take_many` does that, just before the sends.
+    Nothing is taken: `take_one` takes each, right before its own provider call.
     """
     if not delivery_ids:
         return {}
@@ -115,55 +121,88 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
 
 
-def take_many(ctx: SendContext, ahead: Seq[Taken], now: datetime) -> set[int]:
-    """Take preloaded deliveries that may go now as read, with guarded UPDATEs; the ids won.
+def may_go_as_read(ctx: SendContext, c: Taken, now: datetime) -> bool:
+    """Whether a preloaded delivery may go now, as it was read (`take_one` checks again)."""
+    return skip_reason(c, ctx) is None and window_opening(c, now) <= now
 
-    One statement for the whole batch on PostgreSQL, one per delivery on SQLite. A delivery
-    not won (stopped, suppressed, changed, held, or another worker won) is left for the
-    caller to take the long way, which settles the case. The won ones are `sending` here.
+
+def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None) -> bool:
+    """Take a preloaded delivery that may go as read, with one guarded UPDATE that records
+    its message's hash; whether this call won it (then it is `sending` here).
+
+    Not won (stopped, suppressed, changed, held, or another worker won): the caller takes
+    it the long way, which settles the case.
     """
-    going = [c for c in ahead if skip_reason(c, ctx) is None and window_opening(c, now) <= now]
-    if not going:
+    params = {
+        "delivery_id": c.delivery.id,
+        "address": c.address,
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+        "body_sha256": body_sha256,
+    }
+    stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
+    with autocommit(ctx.engine) as conn:
+        rows = move_many(conn, stmt, params, to=DeliveryStatus.SENDING, at=now, source="worker")
+    if not rows:
+        return False
+    c.delivery.attempts = rows[0][1]
+    c.delivery.status = DeliveryStatus.SENDING
+    return True
+
+
+def take_together(ctx: SendContext, ahead: Seq[tuple[Taken, str]], now: datetime) -> set[int]:
+    """`take_one` for several (delivery, message hash) pairs at once; the ids won.
+
+    For local channels (the outbox), whose calls take no time: one statement for them all on
+    PostgreSQL (one per delivery on SQLite). A kill between this take and their files leaves
+    them `unknown`, and reconciliation answers for each from the outbox folder.
+    """
+    if not ahead:
         return set()
-    lease_expires_at = now + timedelta(seconds=ctx.settings.lease_s)
-    engine = ctx.engine
-    with autocommit(engine) as conn:
-        if engine.dialect.name == "postgresql":
-            params: dict[str, Any] = {
-                "ids": [c.delivery.id for c in going],
-                "addresses": [c.address for c in going],
-                "check_booked": [not c.contact.booked for c in going],
-                "now": now,
-                "lease_expires_at": lease_expires_at,
-            }
-            rows = move_many(
-                conn, _guarded_takes(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
-            )
-            won = {i: n for i, n in rows}
-        else:
-            won = {}
-            for c in going:
-                one = {
-                    "delivery_id": c.delivery.id,
-                    "address": c.address,
-                    "now": now,
-                    "lease_expires_at": lease_expires_at,
-                }
-                stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
-                for _, attempts in move_many(
-                    conn, stmt, one, to=DeliveryStatus.SENDING, at=now, source="worker"
-                ):
-                    won[c.delivery.id] = attempts
-    for c in going:
+    if ctx.engine.dialect.name != "postgresql":
+        return {c.delivery.id for c, sha in ahead if take_one(ctx, c, now, sha)}
+    params: dict[str, Any] = {
+        "ids": [c.delivery.id for c, _ in ahead],
+        "addresses": [c.address for c, _ in ahead],
+        "check_booked": [not c.contact.booked for c, _ in ahead],
+        "hashes": [sha for _, sha in ahead],
+        "now": now,
+        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
+    }
+    with autocommit(ctx.engine) as conn:
+        rows = move_many(
+            conn, _guarded_takes(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
+        )
+    won = dict(rows)
+    for c, _ in ahead:
         if c.delivery.id in won:
             c.delivery.attempts = won[c.delivery.id]
             c.delivery.status = DeliveryStatus.SENDING
     return set(won)
 
 
-def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
-    """`queued → sending` with one more attempt and a fresh lease, where `where` holds."""
+def record_hash(ctx: SendContext, delivery_id: int, body_sha256: str) -> None:
+    """The hash of the message a delivery taken the long way is about to hand over."""
+    write_retrying(
+        ctx.engine,
+        lambda conn: conn.execute(
+            update(_DELIVERIES)
+            .where(
+                _DELIVERIES.c.id == delivery_id,
+                _DELIVERIES.c.status == DeliveryStatus.SENDING,
+            )
+            .values(body_sha256=body_sha256)
+        ),
+        what="body hash",
+    )
+
+
+def _taking(where: Seq[Any], returning: Seq[Any], body_sha256: Any = None) -> Any:
+    """`queued → sending` with one more attempt, a fresh lease, the attempt's start and the
+    message's hash (a bound parameter unless given), where `where` holds."""
     d = _DELIVERIES
+    if body_sha256 is None:
+        body_sha256 = bindparam("body_sha256", type_=d.c.body_sha256.type)
     return transition(
         DeliveryStatus.SENDING,
         (DeliveryStatus.QUEUED,),
@@ -172,6 +211,8 @@ def _taking(where: Seq[Any], returning: Seq[Any]) -> Any:
             "attempts": d.c.attempts + 1,
             "lease_expires_at": bindparam("lease_expires_at", type_=d.c.lease_expires_at.type),
             "updated_at": bindparam("now", type_=d.c.updated_at.type),
+            "attempted_at": bindparam("now", type_=d.c.attempted_at.type),
+            "body_sha256": body_sha256,
         },
         returning=returning,
     )
@@ -185,19 +226,21 @@ def _take_statement() -> Any:
 
 @lru_cache(maxsize=1)
 def _guarded_takes() -> Any:
-    """`_guarded_take` for a whole batch (PostgreSQL): the ids, the addresses as read and
-    whether to check the booking come as arrays, so the statement is built once."""
+    """`_guarded_take` for several deliveries (PostgreSQL): the ids, the addresses as read,
+    whether to check the booking and the hashes come as arrays, so it is built once."""
     d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
     v = (
         func.unnest(
             bindparam("ids", type_=ARRAY(Integer)),
             bindparam("addresses", type_=ARRAY(k.c.email.type)),
             bindparam("check_booked", type_=ARRAY(Boolean)),
+            bindparam("hashes", type_=ARRAY(d.c.body_sha256.type)),
         )
         .table_valued(
             column("id", Integer),
             column("address", k.c.email.type),
             column("check_booked", Boolean),
+            column("body_sha256", d.c.body_sha256.type),
         )
         .render_derived(name="v")
     )
@@ -217,12 +260,12 @@ def _guarded_takes() -> Any:
         )
         .correlate_except(e, k)
     )
-    return _taking([d.c.id == v.c.id, may_go], [d.c.attempts])
+    return _taking([d.c.id == v.c.id, may_go], [d.c.attempts], body_sha256=v.c.body_sha256)
 
 
 @lru_cache(maxsize=4)
 def _guarded_take(channel: Channel, *, check_booked: bool) -> Any:
-    """The CAS with the checks in its WHERE; built once per variant, so SQLAlchemy's
+    """The CAS with the checks in its WHERE, for `take_one`; built once per variant, so SQLAlchemy's
     statement cache is hit without walking a new statement on every send."""
     d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
     address = bindparam("address", type_=k.c.email.type)

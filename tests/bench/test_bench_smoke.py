@@ -65,6 +65,31 @@ def test_the_bench_runs_at_tiny_sizes_and_writes_its_results(
     assert table.count("\n") >= sum(len(f["measures"]) for f in data["figures"]) + 1
 
 
+def test_the_sdk_figure_prints_nurtures_ratio_to_the_bare_sdk_task(
+    redis_url: str, tmp_path: Path
+) -> None:
+    need_service("PostgreSQL", "127.0.0.1", 5432)
+    out = tmp_path / "sdk.json"
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "bench", "--scale", "tiny", "--repeat", "1", "--only", "sdk"),
+            *("--redis-url", redis_url, "--pg", PG_DSN, "--out", str(out)),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,  # five worker processes start on a loaded machine
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    [figure] = json.loads(out.read_text())["figures"]
+    measures = {m["name"]: m for m in figure["measures"]}
+    rate, cpu = measures["nurture msg/s (SDK path)"], measures["nurture CPU per msg (worker)"]
+    assert rate["ratio"] > 0 and cpu["ratio"] > 0
+    assert measures["lateness p99 at 80% of peak"]["median"] > 0
+    # The headline `make bench` prints under the table.
+    assert f"= {rate['ratio']:.2f}x the bare SDK task" in " ".join(result.stdout.split())
+
+
 def test_the_bench_refuses_an_unknown_figure() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "warp-drive"],

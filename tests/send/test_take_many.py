@@ -1,10 +1,12 @@
-"""Sends read ahead in batches (`take.preload` + the one-statement take): whatever changes
-between the read-ahead and the claim is still honoured, on SQLite and PostgreSQL."""
+"""Sends read ahead in batches (`take.preload`, then `take.take_one` right before each call):
+whatever changes between the read-ahead and the take is still honoured, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
 from sqlalchemy import update
 
 from nurture.core.clock import utcnow
@@ -12,8 +14,9 @@ from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Enrollment, Suppression
 from nurture.dispatch.tick import dispatch_tick
+from nurture.send.context import SendContext
 from nurture.send.deliver import send_deliveries, send_delivery
-from nurture.send.take import load, preload, take_many
+from nurture.send.take import Taken, load, may_go_as_read, preload, take_one, take_together
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
 from tests.helpers import at, deliveries, enroll, outbox, send_context
@@ -25,6 +28,17 @@ def _claimed_ids() -> dict[str, int]:
     with session_scope() as s:
         ids = dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
     return {d.channel.value: d.id for d in deliveries() if d.id in ids}
+
+
+def take_many(
+    ctx: SendContext, ahead: list[Taken], now: datetime, *, together: bool = False
+) -> set[int]:
+    """Take each delivery that may go as read, as a batch does: each right before its call
+    (`take_one`), or all at once for local calls (`take_together`)."""
+    going = [c for c in ahead if may_go_as_read(ctx, c, now)]
+    if together:
+        return take_together(ctx, [(c, f"hash-{c.delivery.id}") for c in going], now)
+    return {c.delivery.id for c in going if take_one(ctx, c, now, f"hash-{c.delivery.id}")}
 
 
 def _status(delivery_id: int) -> tuple[DeliveryStatus, str | None]:
@@ -109,7 +123,8 @@ def test_loading_a_delivery_reads_its_checks_without_claiming_it(db: str) -> Non
     assert _status(ids["sms"]) == (DeliveryStatus.QUEUED, None)
 
 
-def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str) -> None:
+@pytest.mark.parametrize("together", [False, True], ids=["one by one", "together"])
+def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str, together: bool) -> None:
     for n in range(4):
         enroll(T0, email=f"p{n}@example.com", phone=f"+1617555{n:04d}")
     with session_scope() as s:
@@ -123,7 +138,7 @@ def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str) -> No
         s.add(Suppression(channel=Channel.SMS, address="+16175550001", reason="x", source="t"))
         s.execute(update(Contact).where(Contact.id == people[2]).values(consent_email=False))
         s.execute(update(Contact).where(Contact.id == people[3]).values(email="new@example.com"))
-    won = take_many(ctx, list(ahead.values()), T0)
+    won = take_many(ctx, list(ahead.values()), T0, together=together)
     assert won == {
         rows[people[0], Channel.EMAIL],
         rows[people[0], Channel.SMS],
@@ -134,9 +149,13 @@ def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str) -> No
     for delivery in deliveries():
         if delivery.id in won:
             assert (delivery.status, delivery.attempts) == (DeliveryStatus.SENDING, 1)
+            # The take records the attempt's start and its message's hash, for reconciling.
+            assert delivery.attempted_at == T0
+            assert delivery.body_sha256 == f"hash-{delivery.id}"
         elif delivery.id in ids:
             assert delivery.status is DeliveryStatus.QUEUED
     # The same read-ahead again wins nothing: the won ones are `sending`, the others still
     # fail a check; read afresh, the email to the new address may go.
-    assert take_many(ctx, list(ahead.values()), T0) == set()
-    assert take_many(ctx, list(preload(ctx, ids).values()), T0) == {rows[people[3], Channel.EMAIL]}
+    assert take_many(ctx, list(ahead.values()), T0, together=together) == set()
+    again = take_many(ctx, list(preload(ctx, ids).values()), T0, together=together)
+    assert again == {rows[people[3], Channel.EMAIL]}
