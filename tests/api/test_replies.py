@@ -150,7 +150,7 @@ def test_an_answer_typed_at_night_waits_for_the_quiet_hours_then_reaches_twilio(
         m for m in fake_provider.messages("twilio") if m.to == PHONE and "Tuesday" in m.text
     ] == []
     page = client.get("/ops/replies", headers=AUTH).text
-    assert "held for quiet hours, goes 2026-03-04 08:00:00 UTC" in page
+    assert 'held for quiet hours, goes <time datetime="2026-03-04T08:00:00Z"' in page
 
     assert send_staff_messages(ctx, clock=lambda: morning) == {"sent": 1}
     [sms] = [m for m in fake_provider.messages("twilio") if m.to == PHONE and "Tuesday" in m.text]
