@@ -125,6 +125,11 @@ def test_a_schedule_file_broken_while_running_keeps_sending_and_enrolling_then_a
     wait_for(lambda: _readyz(api)["status"] == "degraded", timeout_s=20, message="degraded")
     ready = _readyz(api)
     assert "live.yaml" in ready["catalog"] and "colour" in ready["catalog"]
+    status = httpx.get(f"{api.base}/ops/status", headers=AUTH, timeout=30, trust_env=False)
+    catalog = status.json()["catalog"]
+    assert catalog["ok"] is False and catalog["loaded"] is True and "live" in catalog["sequences"]
+    assert catalog["problems"][0]["file"].endswith("live.yaml")
+    assert any("schedule files have 1 error(s)" in p for p in status.json()["problems"])
 
     second = _post(api, "Bea", "+16175550102")
     assert second.status_code == 201, second.text
