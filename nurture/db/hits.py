@@ -1,6 +1,8 @@
 """Counting hits per key in fixed windows, shared by every API process: the hosted form's
 rate limits. In Redis when Redis is the broker (INCR on a key that expires with its window),
-else in the database (`form_hits`, one upserted row per key and window).
+else in the database (`form_hits`, one upserted row per key and window). While Redis is
+unreachable the database counts instead, so a prospect's request is never refused (nor lost)
+because the counter is down.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
 
+import structlog
 from sqlalchemy import Table, delete
 
 from nurture.config import Settings
@@ -17,6 +20,7 @@ from nurture.db.tables import FormHit
 from nurture.db.upsert import insert_or_update
 
 _FORM_HITS: Table = FormHit.__table__  # type: ignore[assignment]
+log = structlog.get_logger(__name__)
 
 
 class HitCounter(Protocol):
@@ -82,4 +86,11 @@ def hit_counter(settings: Settings) -> HitCounter:
 
 def count_hit(settings: Settings, key: str, *, window_s: int, now: datetime) -> int:
     """Count one hit on `key` in its window (shared by every process); the count so far."""
-    return hit_counter(settings).hit(key, window_s=window_s, now=now)
+    counter = hit_counter(settings)
+    try:
+        return counter.hit(key, window_s=window_s, now=now)
+    except Exception as exc:  # redis.RedisError and OSError; the database is the fallback
+        if isinstance(counter, SqlHitCounter):
+            raise
+        log.warning("form.counter_fallback", error=type(exc).__name__)
+        return SqlHitCounter().hit(key, window_s=window_s, now=now)

@@ -47,3 +47,17 @@ def test_the_database_forgets_windows_that_ended(db: str) -> None:
     count_hit(settings, "later", window_s=60, now=T0 + timedelta(minutes=5))
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(FormHit)) == 1
+
+
+def test_with_redis_unreachable_the_database_counts_instead(
+    db: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import free_port
+
+    use(env, monkeypatch, broker_url=f"redis://127.0.0.1:{free_port()}/0")
+    settings = get_settings()
+    assert isinstance(hit_counter(settings), RedisHitCounter)
+    counts = [count_hit(settings, "ip:1", window_s=3600, now=T0) for _ in range(2)]
+    assert counts == [1, 2]
+    with session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(FormHit)) == 1
