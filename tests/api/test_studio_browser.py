@@ -12,15 +12,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nurture.db import upgrade
+from nurture.schedule.catalog import load_catalog
 from tests.api.test_ops_browser import ARTIFACTS, browser  # noqa: F401 - the fixture
 from tests.api.test_studio import table_counts
-from tests.conftest import ApiProcess, use_providers, wait_for
+from tests.conftest import ROOT, ApiProcess, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll
 
 pytestmark = pytest.mark.slow
 
-SEQUENCES = ("chronic-pain-default", "fast", "hip-pain-consultation")
+#: Every shipped sequence, and the compressed `fast` one the test schedules add.
+SEQUENCES = (*load_catalog(ROOT / "schedules").sequences, "fast")
 
 
 @pytest.fixture
