@@ -66,3 +66,14 @@ def test_a_prospects_page_shows_due_times_in_clinic_time_and_theirs(client: Test
     assert " EST</time>" in html and "(their time:" in html and " PST" in html
     dashboard = client.get("/ops", headers=AUTH).text
     assert "UTC</h1>" not in dashboard and "</time></h1>" in dashboard
+
+
+def test_the_dashboards_delivery_tables_show_clinic_time_too(client: TestClient) -> None:
+    """Its tables come from an imported macro, which sees no page context."""
+    from tests.ops_helpers import seed_now
+
+    seed_now()
+    dashboard = client.get("/ops", headers=AUTH).text
+    assert "Failed" in dashboard and "Unknown" in dashboard
+    assert " UTC</time>" not in dashboard
+    assert " EST</time>" in dashboard or " EDT</time>" in dashboard

@@ -65,7 +65,8 @@ def when(context: Context, value: datetime | str | None, prospect_zone: str | No
     if value is None or value == "":
         return ""
     moment = _instant(value)
-    tz = context.get("clinic_zone") or ZoneInfo("UTC")
+    # Macros imported without context (`{% from … import %}`) have no `clinic_zone`.
+    tz = context.get("clinic_zone") or clinic_zone()
     utc = moment.astimezone(UTC)
     shown = _local(moment, tz)
     html = (
