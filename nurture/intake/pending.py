@@ -14,12 +14,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nurture.core.states import LIVE_ENROLLMENTS, Channel, EnrollmentStatus
-from nurture.core.zones import region_for_phone, resolve_timezone
-from nurture.db.tables import ConsultationRequest, Contact, Enrollment
+from nurture.core.states import Channel
+from nurture.core.zones import resolve_timezone
+from nurture.db.tables import ConsultationRequest, Contact
 from nurture.intake.consent import consent_rows, record_consent
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
-from nurture.intake.write import find_contacts, record_request, update_contact, write_deliveries
+from nurture.intake.write import enroll_once, find_contacts, record_request, update_contact
 from nurture.schedule import Catalog
 
 
@@ -108,37 +108,15 @@ def enroll_pending(session: Session, catalog: Catalog, *, now: datetime, limit: 
         sequence = catalog.route(stored.concern, stored.source)
         tz = resolve_timezone(contact.timezone, contact.phone, catalog.clinic.timezone)
         contact.timezone = tz.key
-        live = session.scalar(
-            select(Enrollment).where(
-                Enrollment.contact_id == contact.id,
-                Enrollment.sequence_id == sequence.id,
-                Enrollment.status.in_(LIVE_ENROLLMENTS),
-            )
+        enroll_once(
+            session,
+            contact=contact,
+            sequence=sequence,
+            catalog=catalog,
+            request_id=stored.id,
+            tz=tz,
+            now=now,
         )
-        if live is None:
-            region = region_for_phone(contact.phone)
-            enrollment = Enrollment(
-                contact_id=contact.id,
-                request_id=stored.id,
-                sequence_id=sequence.id,
-                status=EnrollmentStatus.ACTIVE,
-                timezone=tz.key,
-                region=region,
-                started_at=now,
-            )
-            session.add(enrollment)
-            session.flush()
-            write_deliveries(
-                session,
-                sequence=sequence,
-                catalog=catalog,
-                enrollment_id=enrollment.id,
-                contact_id=contact.id,
-                addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
-                tz=tz,
-                region=region,
-                now=now,
-            )
         stored.pending_enrollment = False
     session.flush()
     return len(pending)

@@ -16,21 +16,21 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nurture.core.states import LIVE_ENROLLMENTS, Channel, EnrollmentStatus
-from nurture.core.zones import region_for_phone, resolve_timezone
+from nurture.core.states import Channel
+from nurture.core.zones import resolve_timezone
 from nurture.db import get_engine, session_scope
-from nurture.db.tables import ConsultationRequest, Enrollment
+from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
 from nurture.intake.consent import consent_rows, record_consent
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
+    enroll_once,
     find_contacts,
     record_request,
     store_response,
     update_contact,
-    write_deliveries,
 )
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
@@ -120,46 +120,27 @@ def enroll(
         contact.consent_sms = granted[Channel.SMS]
     record_consent(session, rows, request)
 
-    live = session.scalar(
-        select(Enrollment).where(
-            Enrollment.contact_id == contact.id,
-            Enrollment.sequence_id == sequence.id,
-            Enrollment.status.in_(LIVE_ENROLLMENTS),
-        )
+    enrollment, schedule = enroll_once(
+        session,
+        contact=contact,
+        sequence=sequence,
+        catalog=catalog,
+        request_id=request_id,
+        tz=tz,
+        now=now,
     )
-    if live is None:
-        region = region_for_phone(contact.phone)
-        enrollment = Enrollment(
-            contact_id=contact.id,
-            request_id=request_id,
-            sequence_id=sequence.id,
-            status=EnrollmentStatus.ACTIVE,
-            timezone=tz.key,
-            region=region,
-            started_at=now,
-        )
-        session.add(enrollment)
-        session.flush()
-        schedule = write_deliveries(
-            session,
-            sequence=sequence,
-            catalog=catalog,
-            enrollment_id=enrollment.id,
-            contact_id=contact.id,
-            addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
-            tz=tz,
-            region=region,
-            now=now,
-        )
+    if schedule is not None:
         response = describe_enrollment(
             session, enrollment, request_id=request_id, schedule=schedule
         )
     else:
-        response = describe_enrollment(session, live, request_id=request_id, already_enrolled=True)
+        response = describe_enrollment(
+            session, enrollment, request_id=request_id, already_enrolled=True
+        )
     if idempotency_key:
         # Kept only where it can be replayed: one UPDATE less for requests without a key.
         store_response(session, request_id, response)
-    return EnrollOutcome(response=response, created=live is None)
+    return EnrollOutcome(response=response, created=schedule is not None)
 
 
 def _sequence_for(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
+from nurture.core.states import LIVE_ENROLLMENTS, Channel, DeliveryStatus, EnrollmentStatus
 from nurture.core.zones import region_for_phone, resolve_timezone
 from nurture.db.tables import ConsultationRequest, Contact, Delivery, Enrollment
 from nurture.intake.answer import new_enrollment_answer, schedule_row
@@ -240,3 +240,52 @@ def record_request(
 def store_response(session: Session, request_id: int, response: dict[str, Any]) -> None:
     """Keep the answer where an Idempotency-Key can replay it."""
     session.execute(update(_REQUESTS).where(_REQUESTS.c.id == request_id).values(response=response))
+
+
+def enroll_once(
+    session: Session,
+    *,
+    contact: Contact,
+    sequence: Sequence,
+    catalog: Catalog,
+    request_id: int,
+    tz: ZoneInfo,
+    now: datetime,
+) -> tuple[Enrollment, list[dict[str, Any]] | None]:
+    """The contact's live enrollment in `sequence`, or a new one with its deliveries written.
+
+    Returns the enrollment and, when it is new, its schedule (None: it was already live).
+    """
+    live = session.scalar(
+        select(Enrollment).where(
+            Enrollment.contact_id == contact.id,
+            Enrollment.sequence_id == sequence.id,
+            Enrollment.status.in_(LIVE_ENROLLMENTS),
+        )
+    )
+    if live is not None:
+        return live, None
+    region = region_for_phone(contact.phone)
+    enrollment = Enrollment(
+        contact_id=contact.id,
+        request_id=request_id,
+        sequence_id=sequence.id,
+        status=EnrollmentStatus.ACTIVE,
+        timezone=tz.key,
+        region=region,
+        started_at=now,
+    )
+    session.add(enrollment)
+    session.flush()
+    schedule = write_deliveries(
+        session,
+        sequence=sequence,
+        catalog=catalog,
+        enrollment_id=enrollment.id,
+        contact_id=contact.id,
+        addresses={Channel.EMAIL: contact.email, Channel.SMS: contact.phone},
+        tz=tz,
+        region=region,
+        now=now,
+    )
+    return enrollment, schedule
