@@ -1,0 +1,41 @@
+"""The database schema: the source of truth for what is scheduled and what was sent.
+
+Only the migrations change it (`nurture db upgrade`); a delivery's state only changes in
+`nurture.db.transitions`. One module per concept, all on one `metadata` (`base`):
+
+- `enrollments`: `Contact`, `Enrollment`, `Delivery`.
+- `intake`: `ConsultationRequest`, `FormHit`, `BookingEvent`.
+- `consent`: `ConsentEvent`, `Suppression`.
+- `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
+- `messages`: `InboundMessage`, `StaffMessage`.
+
+Import tables from here; importing this package registers every table on `metadata`, which
+the migrations compare against.
+"""
+
+from nurture.db.tables.base import Base
+from nurture.db.tables.consent import ConsentEvent, Suppression
+from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
+from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
+from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit
+from nurture.db.tables.messages import InboundMessage, StaffMessage
+
+metadata = Base.metadata
+
+__all__ = [
+    "Base",
+    "BookingEvent",
+    "ConsentEvent",
+    "ConsultationRequest",
+    "Contact",
+    "Delivery",
+    "DeliveryEvent",
+    "Enrollment",
+    "FormHit",
+    "Heartbeat",
+    "InboundMessage",
+    "ProviderEvent",
+    "StaffMessage",
+    "Suppression",
+    "metadata",
+]
