@@ -13,12 +13,12 @@ from rich.table import Table
 from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
 from nurture.content.render import Renderer
-from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
+from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES, find_sample
 from nurture.content.sms import sms_encoding
 from nurture.content.validate import check_step, run_checks
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
-from nurture.errors import UnknownTimezoneError
+from nurture.errors import NotFoundError, UnknownTimezoneError
 from nurture.schedule.catalog import Catalog, load_catalog
 from nurture.schedule.timeline import timeline as plan_timeline
 
@@ -71,8 +71,10 @@ def preview(
     sample: str = typer.Option(DEFAULT_SAMPLE, help=f"Sample prospect: {', '.join(SAMPLES)}."),
 ) -> None:
     """Show a step's messages rendered for a sample prospect, with the lint's findings."""
-    if sample not in SAMPLES:
-        raise fail(f"no sample prospect {sample!r} (known: {', '.join(SAMPLES)})")
+    try:
+        prospect = find_sample(sample)
+    except NotFoundError as exc:
+        raise fail(str(exc)) from None
     settings = get_settings()
     catalog = _catalog()
     seq = catalog.get(sequence)
@@ -84,7 +86,6 @@ def preview(
             known = ", ".join(s.id for s in seq.steps)
             raise fail(f"sequence {sequence!r} has no step {step!r} (steps: {known})") from None
     renderer = Renderer(settings.templates_dir)
-    prospect = SAMPLES[sample]
     failed = False
     for s in steps:
         for ch in s.channels:

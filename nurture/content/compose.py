@@ -1,6 +1,6 @@
 """Composing a message: a step rendered for a prospect, then wrapped for its channel
 (addresses, unsubscribe headers, opaque ids). The send path, previews and validation all
-compose through here."""
+compose through here; previews, test sends and validation through `compose_sample`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,43 @@ def envelope(
         now=now,
         metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},
     )
+
+
+def compose_sample(
+    renderer: Renderer,
+    *,
+    settings: Settings,
+    catalog: Catalog,
+    sequence: Sequence,
+    step: Step,
+    channel: Channel,
+    contact: ContactView,
+    now: datetime,
+) -> tuple[RenderedMessage, OutgoingMessage]:
+    """One step composed for a sample prospect as the send path would, belonging to no
+    delivery (ids are 0): the rendered parts, and the message a provider would be handed.
+    TemplateError when the step's files do not render."""
+    rendered = render_step(
+        renderer,
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        step=step,
+        channel=channel,
+        contact=contact,
+        delivery_id=0,
+    )
+    message = envelope(
+        settings=settings,
+        catalog=catalog,
+        delivery_id=0,
+        enrollment_id=0,
+        contact=contact,
+        rendered=rendered,
+        now=now,
+        not_after=None,
+    )
+    return rendered, message
 
 
 def reply_to(settings: Settings, catalog: Catalog, enrollment_id: int) -> str | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from nurture.content.context import SAMPLE_CONTACT, ContactView
 from nurture.core.states import Channel
+from nurture.errors import NotFoundError
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,13 @@ SAMPLES: dict[str, SampleProspect] = {
 }
 
 DEFAULT_SAMPLE = "email-and-phone"
+
+
+def find_sample(name: str | None) -> SampleProspect:
+    """The sample prospect called `name` (the default one when none is named); NotFoundError
+    names the known ones."""
+    chosen = name or DEFAULT_SAMPLE
+    prospect = SAMPLES.get(chosen)
+    if prospect is None:
+        raise NotFoundError(f"no sample prospect {chosen!r} (known: {', '.join(SAMPLES)})")
+    return prospect

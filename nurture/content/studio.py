@@ -1,6 +1,6 @@
 """What the clinic studio shows: each step of a sequence composed for a sample prospect,
-through the send path's own functions (`compose.render_step`, then `compose.envelope`), so
-what the page shows is what a provider would be handed. Pure: the clock comes in as `now`."""
+through the send path's own functions (`compose.compose_sample`), so what the page shows
+is what a provider would be handed. Pure: the clock comes in as `now`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 from nurture.config import Settings
-from nurture.content.compose import envelope, render_step
+from nurture.content.compose import compose_sample
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
 from nurture.content.lint import preheader_of
@@ -35,41 +35,6 @@ from nurture.schedule.timeline import TimelineRow, timeline
 
 #: How much of the plain text an inbox shows after the subject, when there is no preheader.
 INBOX_PREVIEW_CHARS = 110
-
-
-def compose_preview(
-    renderer: Renderer,
-    *,
-    settings: Settings,
-    catalog: Catalog,
-    sequence: Sequence,
-    step: Step,
-    channel: Channel,
-    contact: ContactView,
-    now: datetime,
-) -> OutgoingMessage:
-    """The message a provider would be handed for this step and prospect (ids are 0: it
-    belongs to no delivery). TemplateError when the step's files do not render."""
-    rendered = render_step(
-        renderer,
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        step=step,
-        channel=channel,
-        contact=contact,
-        delivery_id=0,
-    )
-    return envelope(
-        settings=settings,
-        catalog=catalog,
-        delivery_id=0,
-        enrollment_id=0,
-        contact=contact,
-        rendered=rendered,
-        now=now,
-        not_after=None,
-    )
 
 
 @dataclass(frozen=True)
@@ -160,7 +125,7 @@ def step_views(
             message: OutgoingMessage | None = None
             error = None
             try:
-                message = compose_preview(
+                _, message = compose_sample(
                     renderer,
                     settings=settings,
                     catalog=catalog,

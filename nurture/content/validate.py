@@ -16,7 +16,7 @@ from pathlib import Path
 from jinja2.exceptions import TemplateError as JinjaError
 
 from nurture.config import Settings, get_settings
-from nurture.content.compose import envelope, render_step
+from nurture.content.compose import compose_sample
 from nurture.content.findings import (
     Finding,
     from_schedule_error,
@@ -121,7 +121,7 @@ def check_step(
     """One message rendered for `sample` by the send path's code, and its findings."""
     ids = {"sequence_id": sequence.id, "step_id": step.id, "channel": channel.value}
     try:
-        rendered = render_step(
+        rendered, message = compose_sample(
             renderer,
             settings=settings,
             catalog=catalog,
@@ -129,20 +129,10 @@ def check_step(
             step=step,
             channel=channel,
             contact=sample.contact,
-            delivery_id=0,
+            now=_PREVIEW_NOW,
         )
     except TemplateError as exc:
         return None, [from_template_error(exc, str(renderer.templates_dir), **ids)]
-    message = envelope(
-        settings=settings,
-        catalog=catalog,
-        delivery_id=0,
-        enrollment_id=0,
-        contact=sample.contact,
-        rendered=rendered,
-        now=_PREVIEW_NOW,
-        not_after=None,
-    )
     findings = lint_message(
         message,
         clinic=catalog.clinic,

@@ -18,9 +18,9 @@ import structlog
 from nurture.channels import make_channel
 from nurture.channels.base import BaseChannel
 from nurture.config import Settings, parse_rate
+from nurture.content.compose import compose_sample
 from nurture.content.render import Renderer
-from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
-from nurture.content.studio import compose_preview
+from nurture.content.samples import find_sample
 from nurture.core.addressing import mask, normalize_email, normalize_phone
 from nurture.core.keys import TEST_SEND_RATE_KEY
 from nurture.core.states import Channel
@@ -104,20 +104,17 @@ def send_test(
     if channel not in step.channels:
         sent_on = ", ".join(c.value for c in step.channels)
         raise InvalidValueError(f"step {step_id!r} is not sent by {channel.value} (only {sent_on})")
-    sample_name = sample or DEFAULT_SAMPLE
-    prospect = SAMPLES.get(sample_name)
-    if prospect is None:
-        raise NotFoundError(f"no sample prospect {sample_name!r} (known: {', '.join(SAMPLES)})")
-    contact = prospect.contact
+    prospect = find_sample(sample)
+    sample_name = prospect.name
     address = check_recipient(channel, to)
-    message = compose_preview(
+    _, message = compose_sample(
         renderer,
         settings=settings,
         catalog=catalog,
         sequence=sequence,
         step=step,
         channel=channel,
-        contact=contact,
+        contact=prospect.contact,
         now=now,
     )
     take_test_slot(settings, limiter)

@@ -22,10 +22,10 @@ from nurture.api.studio.shared import (
     studio_page,
 )
 from nurture.config import Settings
+from nurture.content.context import ContactView
 from nurture.content.findings import Finding
 from nurture.content.samples import SAMPLES
 from nurture.content.studio import (
-    StepView,
     describe_delay,
     describe_match,
     example_times,
@@ -33,7 +33,7 @@ from nurture.content.studio import (
     state_of,
     step_views,
 )
-from nurture.schedule import Sequence
+from nurture.schedule import Catalog, Sequence
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
 
@@ -131,25 +131,13 @@ def sequence_page(
         sample_name, contact = find_sample(sample)
     except Missing as exc:
         return not_found(session, str(exc))
-    findings = studio_findings(settings)
-    views = step_views(
-        renderer_for(settings.templates_dir),
+    return sequence_response(
+        session=session,
         settings=settings,
         catalog=catalog,
         sequence=sequence,
-        contact=contact,
-        findings=findings,
-        now=now,
-    )
-    return sequence_response(
-        session=session,
-        sequence=sequence,
-        file=catalog.files.get(sequence.id, ""),
-        views=views,
-        times=example_times(sequence, catalog, contact, now),
-        whole=sequence_findings(findings, sequence.id),
         sample_name=sample_name,
-        contact_zone=contact.timezone,
+        contact=contact,
         now=now,
         flash=SENT.get(sent or ""),
         problem=problem,
@@ -160,13 +148,11 @@ def sequence_page(
 def sequence_response(
     *,
     session: object,
+    settings: Settings,
+    catalog: Catalog,
     sequence: Sequence,
-    file: str,
-    views: list[StepView],
-    times: object,
-    whole: object,
     sample_name: str,
-    contact_zone: str,
+    contact: ContactView,
     now: datetime,
     flash: str | None = None,
     problem: str | None = None,
@@ -174,20 +160,31 @@ def sequence_response(
     send_error: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The sequence page (also shown again, with the error, after a refused test send)."""
+    """The sequence page: every step composed for the sample prospect `contact`, with its
+    findings and send times (also shown again, with the error, after a refused test send)."""
+    findings = studio_findings(settings)
+    views = step_views(
+        renderer_for(settings.templates_dir),
+        settings=settings,
+        catalog=catalog,
+        sequence=sequence,
+        contact=contact,
+        findings=findings,
+        now=now,
+    )
     return studio_page(
         "sequence.html.j2",
         status_code=status_code,
         session=session,
         sequence=sequence,
-        file=file,
+        file=catalog.files.get(sequence.id, ""),
         matches=describe_match(sequence),
         views=views,
-        times=times,
-        whole=whole,
+        times=example_times(sequence, catalog, contact, now),
+        whole=sequence_findings(findings, sequence.id),
         samples=list(SAMPLES.values()),
         sample_name=sample_name,
-        contact_zone=contact_zone,
+        contact_zone=contact.timezone,
         now=now,
         describe_delay=describe_delay,
         flash=flash,

@@ -20,7 +20,7 @@ from nurture.api.studio.shared import (
     studio_catalog,
 )
 from nurture.config import Settings
-from nurture.content.studio import compose_preview
+from nurture.content.compose import compose_sample
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
 
@@ -74,7 +74,7 @@ def preview(
     if Channel.EMAIL not in step.channels:
         return _plain(404, "Not found", f"Step {step_id!r} sends no email.")
     try:
-        message = compose_preview(
+        _, message = compose_sample(
             renderer_for(settings.templates_dir),
             settings=settings,
             catalog=catalog,

@@ -13,14 +13,14 @@ from fastapi.responses import Response
 from nurture.api.ops.auth import OpsSession, current_session
 from nurture.api.ops.render import page
 from nurture.config import Settings, get_settings
+from nurture.content import samples
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
 from nurture.content.live import live_catalog
 from nurture.content.render import Renderer
-from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
 from nurture.content.studio import describe_reason, describe_stop, short_path
 from nurture.content.validate import validate_all
-from nurture.errors import NurtureError
+from nurture.errors import NotFoundError, NurtureError
 from nurture.schedule import Catalog, Sequence, Step
 from nurture.schedule.catalog import load_catalog
 
@@ -102,12 +102,12 @@ def find_step(sequence: Sequence, step_id: str) -> Step:
 
 
 def find_sample(name: str | None) -> tuple[str, ContactView]:
-    chosen = name or DEFAULT_SAMPLE
-    prospect = SAMPLES.get(chosen)
-    if prospect is None:
-        known = ", ".join(SAMPLES)
-        raise Missing(f"There is no sample prospect {chosen!r}. Samples: {known}.")
-    return chosen, prospect.contact
+    try:
+        prospect = samples.find_sample(name)
+    except NotFoundError:
+        known = ", ".join(samples.SAMPLES)
+        raise Missing(f"There is no sample prospect {name!r}. Samples: {known}.") from None
+    return prospect.name, prospect.contact
 
 
 def session_or_none(request: Request, settings: Settings) -> OpsSession | None:

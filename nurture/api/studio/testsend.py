@@ -26,11 +26,9 @@ from nurture.api.studio.shared import (
     renderer_for,
     session_or_none,
     studio_catalog,
-    studio_findings,
     studio_page,
 )
 from nurture.config import Settings
-from nurture.content.studio import example_times, sequence_findings, step_views
 from nurture.errors import (
     InvalidValueError,
     NotFoundError,
@@ -185,24 +183,13 @@ def _refused(
         sample_name, contact = find_sample(fields.get("sample") or None)
     except Missing as exc:
         return not_found(session, str(exc))
-    findings = studio_findings(settings)
     return sequence_response(
         session=session,
+        settings=settings,
+        catalog=catalog,
         sequence=sequence,
-        file=catalog.files.get(sequence.id, ""),
-        views=step_views(
-            renderer_for(settings.templates_dir),
-            settings=settings,
-            catalog=catalog,
-            sequence=sequence,
-            contact=contact,
-            findings=findings,
-            now=now,
-        ),
-        times=example_times(sequence, catalog, contact, now),
-        whole=sequence_findings(findings, sequence.id),
         sample_name=sample_name,
-        contact_zone=contact.timezone,
+        contact=contact,
         now=now,
         send_error={
             "step": step_id,
