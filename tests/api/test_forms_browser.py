@@ -17,12 +17,8 @@ from nurture.db import session_scope
 from nurture.db.tables import ConsentEvent, Contact, Enrollment
 from nurture.schedule import load_catalog
 from nurture.schedule.form import form_wording
-from tests.api.test_ops_browser import (
+from tests.browser import (
     ARTIFACTS,
-    CHROMEDRIVER,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    need_browser,
 )
 from tests.conftest import ApiProcess, use, wait_for
 
@@ -60,26 +56,6 @@ def form_server(
         raise
     yield api.base
     api.stop()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)
-    yield driver
-    driver.quit()
 
 
 def shoot(driver: Any, name: str, width: int) -> None:

@@ -16,45 +16,11 @@ from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
 from nurture.ops.status import collect_status
-from tests.conftest import IN_CI, ROOT, ApiProcess, wait_for
+from tests.browser import ARTIFACTS
+from tests.conftest import ApiProcess, wait_for
 from tests.ops_helpers import ids_of, rows, seed_now, status_of
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = ROOT / "tests" / "artifacts"
-#: Headless, offline, and nothing of the machine's own profile.
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1280,1800",
-)
-
-
-def need_browser() -> None:
-    """Skip locally, fail on CI, naming what is missing and how to get it."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.exists()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("the selenium package")
-    if not missing:
-        return
-    message = (
-        f"browser test needs {', '.join(missing)}: run scripts/browser.sh "
-        "(apt-get install chromium chromium-driver) and scripts/install.sh"
-    )
-    if IN_CI:
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture
@@ -64,26 +30,6 @@ def api_server(env: dict[str, str], tmp_path: Path) -> Iterator[str]:
     api = ApiProcess(env, tmp_path / "api.log").start()
     yield api.base
     api.stop()
-
-
-@pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)  # find_element waits for the next page after a click
-    yield driver
-    driver.quit()
 
 
 def _figure(driver: Any, key: str) -> str:

@@ -23,7 +23,7 @@ from nurture.send.deliver import send_delivery
 from nurture.send.staff import send_staff_messages
 from nurture.track.email_inbound import apply_inbound_email
 from nurture.track.events import InboundEmail
-from tests.api.test_ops_browser import ARTIFACTS, browser  # noqa: F401 - the fixture
+from tests.browser import ARTIFACTS
 from tests.conftest import TWILIO_AUTH_TOKEN, ApiProcess, midday_zone, use, wait_for
 from tests.helpers import enroll, outbox, read_sms, send_context
 from tests.signing import PUBLIC_URL, twilio_signature
@@ -94,7 +94,7 @@ def seed_replies(base: str) -> None:
 
 def test_a_reply_is_answered_from_the_inbox_and_the_answer_goes_out(
     api_server: str,
-    browser: Any,  # noqa: F811 - the fixture imported above
+    browser: Any,
 ) -> None:
     from selenium.webdriver.common.by import By
 

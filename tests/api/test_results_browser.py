@@ -4,49 +4,22 @@ SVG. Screenshots at 1280 and 390 px land in tests/artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.api import test_ops_browser
-from tests.api.test_ops_browser import ARTIFACTS, need_browser
-from tests.conftest import ApiProcess, use, use_providers, wait_for
-from tests.fakes.provider import FakeProvider
+from tests.browser import ARTIFACTS, need_browser
+from tests.conftest import ApiProcess, wait_for
 from tests.ops.results_scenario import (
     EXPECTED_MEDIAN_DAYS,
     EXPECTED_STEPS,
     SEQUENCE_ID,
     ZERO,
-    add_sequence,
     play,
-    start_api,
+    results_api,  # noqa: F401 - the fixture
 )
-from tests.signing import CALCOM_SECRET, CALENDLY_SIGNING_KEY
 
 pytestmark = pytest.mark.slow
-#: Chromium, started as the /ops browser test starts it.
-browser = test_ops_browser.browser
-
-
-@pytest.fixture
-def results_server(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    schedules_dir: Path,
-    fake_provider: FakeProvider,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-) -> Iterator[ApiProcess]:
-    add_sequence(schedules_dir)
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key)
-    use(env, monkeypatch, calendly_signing_key=CALENDLY_SIGNING_KEY, calcom_secret=CALCOM_SECRET)
-    api = start_api(env, tmp_path / "api.log")
-    yield api
-    api.stop()
 
 
 def _login(driver: Any, base: str) -> None:
@@ -65,14 +38,16 @@ def _login(driver: Any, base: str) -> None:
 
 
 def test_the_results_page_shows_exactly_the_scenarios_numbers_in_cards_table_and_charts(
-    results_server: ApiProcess, browser: Any, db: str
+    results_api: ApiProcess,  # noqa: F811 - the fixture imported above
+    browser: Any,
+    db: str,
 ) -> None:
     from selenium.webdriver.common.by import By
 
     need_browser()
     ARTIFACTS.mkdir(exist_ok=True)
-    play(results_server.base)
-    _login(browser, results_server.base)
+    play(results_api.base)
+    _login(browser, results_api.base)
     section = browser.find_element(By.ID, f"sequence-{SEQUENCE_ID}")
 
     def figure(key: str) -> str:
@@ -130,8 +105,8 @@ def test_the_results_page_shows_exactly_the_scenarios_numbers_in_cards_table_and
     browser.save_screenshot(str(ARTIFACTS / f"ops-results-390-{db}.png"))
 
     # A period nobody enrolled in: zeros, not an error; a bad date: a clear message.
-    browser.get(f"{results_server.base}/ops/results?sequence={SEQUENCE_ID}&since=2099-01-01")
+    browser.get(f"{results_api.base}/ops/results?sequence={SEQUENCE_ID}&since=2099-01-01")
     section = browser.find_element(By.ID, f"sequence-{SEQUENCE_ID}")
     assert section.find_element(By.CSS_SELECTOR, '[data-figure="enrolled"]').text == "0"
-    browser.get(f"{results_server.base}/ops/results?since=yesterday")
+    browser.get(f"{results_api.base}/ops/results?since=yesterday")
     assert "is not a date" in browser.find_element(By.ID, "error").text

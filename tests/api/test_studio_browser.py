@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nurture.db import upgrade
 from nurture.schedule.catalog import load_catalog
-from tests.api.test_ops_browser import ARTIFACTS, browser  # noqa: F401 - the fixture
 from tests.api.test_studio import table_counts
+from tests.browser import ARTIFACTS
 from tests.conftest import ROOT, ApiProcess, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll
@@ -88,7 +88,7 @@ def _check_sequence_page(driver: Any, sequence_id: str) -> tuple[int, int]:
 
 def test_a_clinic_manager_sees_every_message_and_sends_a_test_that_touches_no_prospect(
     studio_server: str,
-    browser: Any,  # noqa: F811 - the fixture
+    browser: Any,
     fake_provider: FakeProvider,
 ) -> None:
     from selenium.webdriver.common.by import By

@@ -7,11 +7,14 @@ callbacks, and signed Calendly and Cal.com bookings. `EXPECTED` is what the repo
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from nurture.content.links import make_booking_token
@@ -21,9 +24,12 @@ from nurture.db import session_scope
 from nurture.db.tables import Contact, Delivery
 from nurture.dispatch.tick import dispatch_tick
 from nurture.send.deliver import send_delivery
-from tests.conftest import ApiProcess, midday_zone, wait_for
+from tests.conftest import ApiProcess, midday_zone, use, use_providers, wait_for
+from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll, send_context
 from tests.signing import (
+    CALCOM_SECRET,
+    CALENDLY_SIGNING_KEY,
     calcom_booking,
     calcom_request,
     calendly_invitee,
@@ -211,3 +217,22 @@ def start_api(env: dict[str, str], log_path: Path) -> ApiProcess:
         api.stop()
         raise
     return api
+
+
+@pytest.fixture
+def results_api(
+    db: str,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    schedules_dir: Path,
+    fake_provider: FakeProvider,
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+) -> Iterator[ApiProcess]:
+    """`nurture api` with the fake providers, the calendar secrets and the demo sequence."""
+    add_sequence(schedules_dir)
+    use_providers(env, monkeypatch, fake_provider, sendgrid_key)
+    use(env, monkeypatch, calendly_signing_key=CALENDLY_SIGNING_KEY, calcom_secret=CALCOM_SECRET)
+    api = start_api(env, tmp_path / "api.log")
+    yield api
+    api.stop()

@@ -8,50 +8,25 @@ import io
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from typer.testing import CliRunner
 
 import nurture.cli.report  # noqa: F401 - registers `report`
 from nurture.cli import app as cli
 from nurture.db import session_scope
 from nurture.ops.results import collect_results, parse_period
-from tests.conftest import ROOT, ApiProcess, use, use_providers
-from tests.fakes.provider import FakeProvider
+from tests.conftest import ROOT, ApiProcess
 from tests.helpers import at, enroll
 from tests.ops.results_scenario import (
     EXPECTED_STEPS,
     SEQUENCE_ID,
     ZERO,
-    add_sequence,
     check_json,
     play,
-    start_api,
+    results_api,  # noqa: F401 - the fixture
 )
-from tests.signing import CALCOM_SECRET, CALENDLY_SIGNING_KEY
-
-
-@pytest.fixture
-def results_api(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    schedules_dir: Path,
-    fake_provider: FakeProvider,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-) -> Iterator[ApiProcess]:
-    """`nurture api` with the fake providers, the calendar secrets and the demo sequence."""
-    add_sequence(schedules_dir)
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key)
-    use(env, monkeypatch, calendly_signing_key=CALENDLY_SIGNING_KEY, calcom_secret=CALCOM_SECRET)
-    api = start_api(env, tmp_path / "api.log")
-    yield api
-    api.stop()
 
 
 def _report(*args: str) -> str:
@@ -61,7 +36,7 @@ def _report(*args: str) -> str:
 
 
 def test_the_scripted_scenario_gives_exactly_the_expected_numbers_in_json_and_csv(
-    results_api: ApiProcess,
+    results_api: ApiProcess,  # noqa: F811 - the fixture imported above
 ) -> None:
     started = play(results_api.base)
     check_json(json.loads(_report("--json")))

@@ -6,12 +6,10 @@ the fake provider.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 
 import nurture.send.deliver as deliver
 import nurture.send.outcome as outcome
@@ -20,27 +18,16 @@ from nurture.db import session_scope
 from nurture.dispatch.tick import dispatch_tick
 from nurture.send.context import SendContext
 from nurture.send.deliver import call_pool, send_deliveries
-from tests.conftest import use, use_providers
 from tests.fakes.provider import FakeProvider
-from tests.helpers import at, deliveries, enroll, send_context
+from tests.helpers import at, deliveries, enroll
 
 T0 = at("2026-03-03 12:00")
 
 
 @pytest.fixture
-def ctx(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    fake_provider: FakeProvider,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-) -> Iterator[SendContext]:
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key, provider_timeout_s="5")
-    use(env, monkeypatch, lease_s="300")
-    context = send_context()
-    yield context
-    for channel in context.channels.values():
-        channel.close()
+def provider_settings() -> dict[str, str]:
+    """A longer provider timeout for the pool's calls, and the claim's lease."""
+    return {"provider_timeout_s": "5", "lease_s": "300"}
 
 
 def _due_first_steps(prospects: int, tag: str) -> list[int]:

@@ -5,11 +5,9 @@ Services with the clock passed in, on SQLite and PostgreSQL; the real SDKs over 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from nurture.core.states import Channel, DeliveryStatus
@@ -18,27 +16,12 @@ from nurture.db.tables import ConsentEvent, Contact, Delivery, Suppression
 from nurture.dispatch.tick import dispatch_tick
 from nurture.send.context import SendContext
 from nurture.send.deliver import send_deliveries, send_delivery
-from tests.conftest import use, use_providers
+from tests.conftest import use
 from tests.fakes.provider import Failure, FakeProvider
 from tests.helpers import at, deliveries, enroll, send_context
 
 T0 = at("2026-03-03 12:00")
 LEASE = timedelta(seconds=300)
-
-
-@pytest.fixture
-def ctx(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    fake_provider: FakeProvider,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-) -> Iterator[SendContext]:
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key, provider_timeout_s="1")
-    context = send_context()
-    yield context
-    for channel in context.channels.values():
-        channel.close()
 
 
 def _tick(now):  # type: ignore[no-untyped-def]

@@ -3,11 +3,9 @@ message list and Email Activity API, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from nurture.core.clock import utcnow
@@ -19,26 +17,11 @@ from nurture.send.context import SendContext
 from nurture.send.deliver import compose, send_delivery
 from nurture.send.reconcile import Verdict, reconcile
 from nurture.send.take import record_hash, take
-from tests.conftest import TWILIO_FROM, midday_zone, use_providers
+from tests.conftest import TWILIO_FROM, midday_zone
 from tests.fakes.provider import Failure, FakeProvider, delivery_id_of
-from tests.helpers import deliveries, enroll, send_context
+from tests.helpers import deliveries, enroll
 
 LEASE = timedelta(seconds=300)
-
-
-@pytest.fixture
-def ctx(
-    db: str,
-    env: dict[str, str],
-    monkeypatch: pytest.MonkeyPatch,
-    fake_provider: FakeProvider,
-    sendgrid_key: ec.EllipticCurvePrivateKey,
-) -> Iterator[SendContext]:
-    use_providers(env, monkeypatch, fake_provider, sendgrid_key, provider_timeout_s="1")
-    context = send_context()
-    yield context
-    for channel in context.channels.values():
-        channel.close()
 
 
 def _first_step(now: datetime) -> dict[Channel, int]:
