@@ -106,7 +106,10 @@ class Settings(BaseSettings):
     #: Celery task events, for Flower or `celery events` (off: three broker messages a task).
     task_events: bool = False
     #: PostgreSQL connections each process keeps, and how many more it may open at a peak.
-    db_pool_size: int = Field(default=10, ge=1)
+    #: A worker's threads each hold one while they send a batch: keep it above the threads
+    #: (`nurture worker` raises it to its --concurrency + 4 unless set). More than that are
+    #: opened and closed per statement.
+    db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=20, ge=0)
     send_max_attempts: int = Field(default=8, ge=1)
     retry_base_s: float = Field(default=5.0, ge=0)

@@ -126,6 +126,7 @@ def worker(
     """
     check_channels(get_settings())
     count = worker_processes(processes, pool)
+    _pool_for_threads(concurrency, pool)
     if count == 1:
         os.execv(sys.executable, _worker_args(concurrency, pool, beat))
     _supervise(
@@ -135,6 +136,15 @@ def worker(
             for n in range(count)
         ]
     )
+
+
+def _pool_for_threads(concurrency: int, pool: str) -> None:
+    """Each thread holds a database connection while it sends a batch: the workers keep at
+    least one per thread (and a few for the dispatcher), unless NURTURE_DB_POOL_SIZE says."""
+    wanted = concurrency + 4
+    told = "NURTURE_DB_POOL_SIZE" in os.environ
+    if pool in ("threads", "gevent") and not told and get_settings().db_pool_size < wanted:
+        os.environ["NURTURE_DB_POOL_SIZE"] = str(wanted)
 
 
 def worker_processes(asked: int, pool: str) -> int:

@@ -4,14 +4,22 @@ Jinja runs first; every value it interpolates is Markdown-escaped (`escape_markd
 prospect's name cannot add markup or a link. Then markdown-it-py (CommonMark, raw HTML off,
 `{.class}` attributes on) makes the HTML body, and `to_text` walks the same tokens for a
 readable plain-text part: links as `text (url)`, lists as `- item` / `1. item`.
+
+Both come from one parse. A step's paragraphs are mostly the same for every prospect (only
+the greeting and the links change), so the inline parse of a paragraph is kept by its
+text (`_inline_tokens`): the same text always parses to the same tokens, and a paragraph
+seen before costs a dictionary lookup. The block structure is parsed each time.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
+from markdown_it.rules_core import inline as parse_inlines
 from markdown_it.token import Token
 from markupsafe import Markup
 from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
@@ -24,7 +32,40 @@ def _parser() -> MarkdownIt:
     return md.use(attrs_plugin).use(attrs_block_plugin)
 
 
+#: Parses what `_MD` has not seen yet (the same rules, no cache).
+_UNCACHED = _parser()
+#: Paragraph texts whose inline tokens are kept; a few steps' worth of each sequence.
+INLINE_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=INLINE_CACHE_SIZE)
+def _inline_tokens(content: str) -> tuple[Token, ...]:
+    """The inline tokens of one paragraph's (or heading's, list item's) text, as the full
+    parse makes them: the inline rules, then the core rules after them (`text_join`).
+
+    Shared by every message that has this text: nothing downstream changes them (the
+    renderers read tokens; `text_join` finds them already joined).
+    """
+    [paragraph] = _UNCACHED.parseInline(content)
+    return tuple(paragraph.children or ())
+
+
+def _cached_inlines(state: StateCore) -> None:
+    """The core `inline` rule, with each text's tokens from `_inline_tokens`.
+
+    A document with reference definitions (`[label]: url`) parses its inlines as usual:
+    its links depend on more than their own text.
+    """
+    if state.env.get("references"):
+        parse_inlines(state)
+        return
+    for token in state.tokens:
+        if token.type == "inline":
+            token.children = list(_inline_tokens(token.content))
+
+
 _MD = _parser()
+_MD.core.ruler.at("inline", _cached_inlines)
 
 
 def escape_markdown(value: Any) -> Any:
@@ -38,14 +79,25 @@ def escape_markdown(value: Any) -> Any:
     return _PUNCTUATION.sub(r"\\\1", str(value))
 
 
+def to_parts(source: str) -> tuple[str, str]:
+    """The email body's HTML and plain text from Markdown, from one parse."""
+    env: dict[str, Any] = {}
+    tokens = _MD.parse(source, env)
+    return str(_MD.renderer.render(tokens, _MD.options, env)), _plain(tokens)
+
+
 def to_html(source: str) -> str:
     """The email body's HTML from Markdown (raw HTML in the source is shown as text)."""
-    return str(_MD.render(source))
+    return to_parts(source)[0]
 
 
 def to_text(source: str) -> str:
     """The email body's plain text from Markdown: no Markdown noise, links as `text (url)`."""
-    blocks = _Text().blocks(_MD.parse(source))
+    return _plain(_MD.parse(source))
+
+
+def _plain(tokens: list[Token]) -> str:
+    blocks = _Text().blocks(tokens)
     return "\n\n".join(b for b in blocks if b.strip()).strip()
 
 

@@ -135,7 +135,7 @@ class Renderer:
         if self.form(template) == MARKDOWN_PART:
             name = f"{template}.md.j2"
             source = self._render(name, context, env=self.md_env)
-            return md.to_html(source), md.to_text(source)
+            return md.to_parts(source)
         html_body = self._render(f"{template}.html.j2", context)
         return html_body, self._render(f"{template}.txt.j2", context).strip()
 

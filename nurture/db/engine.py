@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nurture.config import get_settings
@@ -51,13 +53,47 @@ def make_engine(url: str) -> Engine:
 
         return engine
     settings = get_settings()
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pool_pre_ping=True,
         hide_parameters=HIDE_PARAMETERS,
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+#: A pooled connection that sat unused this long is pinged before it is handed out.
+PING_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (`PING_IDLE_S`).
+
+    SQLAlchemy's `pool_pre_ping` pings on every checkout: one more round trip per
+    statement on a worker's hot path. A connection back in the pool a moment ago is as
+    good as its last statement showed; one idle longer may have been dropped by a
+    restart or a proxy, and is replaced before use (a `DisconnectionError` makes the
+    pool connect again). A connection dropped within that moment fails its statement:
+    repeatable writes run again on a fresh one (`connections.write_retrying`), and the
+    pool replaces every connection older than the failure.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_IDLE_S:
+            return  # new, or back a moment ago
+        try:
+            alive = engine.dialect.do_ping(dbapi_conn)
+        except Exception:
+            alive = False
+        if not alive:
+            raise DisconnectionError("the pooled connection was dropped while idle")
 
 
 _engines: dict[str, Engine] = {}
