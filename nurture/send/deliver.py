@@ -4,8 +4,9 @@ record how it ended.
 The take is a compare-and-set `queued → sending` (`take.py`): of any number of task messages
 for one delivery (redeliveries, duplicates, a re-dispatch after a lost message) exactly one
 wins, and the stop, suppression, consent and window checks commit with it (`checks.py`), so
-a stop that committed first is always seen. Each delivery is taken right before its own
-provider call, recording the hash of its message. How a send ends is `outcome.py`. Only
+a stop that committed first is always seen. Each delivery is taken right before its
+provider call, recording the hash of its message (a batch's calls start together, so its
+deliveries are taken together). How a send ends is `outcome.py`. Only
 ambiguous outcomes leave a delivery `unknown`; reconciliation (`reconcile.py`) asks the
 provider about those, and nothing else re-sends one.
 """
@@ -54,11 +55,11 @@ def send_deliveries(
 ) -> list[DeliveryStatus | None]:
     """Send several deliveries, each as `send_delivery` would.
 
-    They are read ahead together and rendered; each is then taken (`take_one`, one short
-    UPDATE) right before its own provider call starts, so a worker killed mid-batch leaves
-    `sending` only the calls truly in flight. Calls over the network run at once (on the
-    process's call threads, no rate limit), so a batch takes about one provider call, not
-    one per delivery.
+    They are read ahead together and rendered, then taken together (one guarded UPDATE)
+    right before their provider calls start, all at once on the process's call threads (no
+    rate limit): a batch takes about one provider call, not one per delivery, and a worker
+    killed mid-batch leaves `sending` only calls that had started. With a rate limit each
+    is taken and sent in turn, as `send_delivery` does.
     A single delivery is read ahead too: the read and the take that records its message's
     hash cost two round trips, the long way three.
     """
@@ -124,31 +125,27 @@ def _send_each(
     clock: Callable[[], datetime],
     errors: list[Exception],
 ) -> dict[int, DeliveryStatus | None]:
-    """Take each delivery right before its provider call and make the call; the statuses.
+    """Take the rendered deliveries and make their calls at once; the statuses.
 
-    Calls over the network start in turn, each on a thread of the process's call pool, as
-    soon as taken, and outcomes are recorded as soon as their calls return: those that
-    return within `GROUP_WAIT_S` of each other together, in one statement. Local calls (the
-    outbox) take no time: they are taken together, made in turn and their outcomes
-    recorded together.
+    The calls of a batch start together, each on a thread of the process's call pool, so
+    the deliveries are taken together right before (`take_together`: one statement on
+    PostgreSQL), and a kill strands only calls that were starting. Outcomes are recorded
+    as soon as their calls return: those that return within `GROUP_WAIT_S` of each other
+    together, in one statement. Local calls (the outbox) take no time: they are made in
+    turn and their outcomes recorded together. What was not won goes the long way.
     """
     done: dict[int, DeliveryStatus | None] = {}
     calls: dict[Future[SendResult], Ready] = {}
     local: list[Outcome] = []
-    # Local calls take no time: those are taken together (one statement on PostgreSQL).
-    together = [(c, _hash(r)) for c, r in filter(None, rendered.values()) if not r.channel.remote]
-    won_local: set[int] = set()
-    with _kept(errors, together[0][0].delivery.id if together else 0):
-        won_local = take_together(ctx, together, now)
+    ready = [(c, _hash(r)) for c, r in filter(None, rendered.values())]
+    won: set[int] = set()
+    with _kept(errors, ready[0][0].delivery.id if ready else 0):
+        won = take_together(ctx, ready, now)
     pool = call_pool()
     for i in delivery_ids:
         with _kept(errors, i):
             ahead = rendered.get(i)
-            if ahead is not None and (
-                i in won_local
-                if not ahead[1].channel.remote
-                else take_one(ctx, ahead[0], ahead[1].now, _hash(ahead[1]))
-            ):
+            if ahead is not None and i in won:
                 prepared: Ready | DeliveryStatus | None = ahead[1]
             else:
                 prepared = _prepare(ctx, i, clock())  # the long way

@@ -9,8 +9,9 @@ Two ways to take:
 - `take_one` (a delivery read ahead by `preload` and already rendered, the common case): one
   guarded UPDATE whose WHERE carries the checks, made right before the delivery's own
   provider call, so a worker killed mid-batch leaves `sending` only the calls in flight. It
-  records the message's hash (`body_sha256`) with the take. A delivery not won falls back to
-  `take`, which finds out why (lost, skipped or held).
+  records the message's hash (`body_sha256`) with the take. `take_together` does the same
+  for a batch whose calls start together. A delivery not won falls back to `take`, which
+  finds out why (lost, skipped or held).
 
 Both record when the attempt started (`attempted_at`): reconciliation asks the provider
 about an `unknown` delivery with the hash and that time.
@@ -153,9 +154,9 @@ def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None)
 def take_together(ctx: SendContext, ahead: Seq[tuple[Taken, str]], now: datetime) -> set[int]:
     """`take_one` for several (delivery, message hash) pairs at once; the ids won.
 
-    For local channels (the outbox), whose calls take no time: one statement for them all on
-    PostgreSQL (one per delivery on SQLite). A kill between this take and their files leaves
-    them `unknown`, and reconciliation answers for each from the outbox folder.
+    A batch's deliveries whose calls start together, right after: one statement for them
+    all on PostgreSQL (one per delivery on SQLite). A kill between this take and their calls
+    leaves them `unknown`, and reconciliation asks the provider (or the outbox folder).
     """
     if not ahead:
         return set()
