@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
 
 MAX_SMS_CHARS = 1600  # Twilio's limit for one message body
 MAX_EMAIL_BYTES = 1_000_000
+#: How much the newest call counts in a channel's moving average of call times.
+LATENCY_WEIGHT = 0.2
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class BaseChannel(ABC):
     channel: Channel
     #: Calls wait on the network: a batch makes several of them at once.
     remote: ClassVar[bool] = True
+    #: How long this channel's calls took lately, in seconds (a moving average of every call,
+    #: answered or failed); None before the first.
+    latency_s: float | None = None
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Check, send and log one message (no body or address in the log)."""
@@ -91,6 +96,8 @@ class BaseChannel(ABC):
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
             )
             raise
+        finally:
+            self._took(time.perf_counter() - started)
         log.info(
             "send.accepted",
             provider=self.provider,
@@ -99,6 +106,10 @@ class BaseChannel(ABC):
             duration_ms=round((time.perf_counter() - started) * 1000, 1),
         )
         return result
+
+    def _took(self, seconds: float) -> None:
+        last = self.latency_s
+        self.latency_s = seconds if last is None else last + LATENCY_WEIGHT * (seconds - last)
 
     def _check(self, message: OutgoingMessage) -> None:
         if message.channel is not self.channel:

@@ -109,7 +109,9 @@ def api(
 @app.command()
 def worker(
     concurrency: int = typer.Option(
-        16, help="Threads per process (or processes with --pool prefork)."
+        4,
+        help="Threads per process (or processes with --pool prefork). Each runs a batch"
+        " of up to SEND_CHUNK deliveries, whose calls go out at once when the provider is slow.",
     ),
     pool: str = typer.Option("threads", help="Celery pool: threads, prefork, gevent, solo."),
     processes: int = typer.Option(

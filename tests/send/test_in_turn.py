@@ -1,0 +1,118 @@
+"""A batch's calls go out in turn when the provider answers quickly, at once when it does
+not; either way each delivery is `sending` only once its call is about to start.
+
+On SQLite and PostgreSQL, the real SDKs over real HTTP to the fake provider.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+import nurture.send.deliver as deliver
+from nurture.channels.base import BaseChannel
+from nurture.channels.outbox import OutboxEmailChannel
+from nurture.core.states import Channel, DeliveryStatus
+from nurture.db import session_scope
+from nurture.dispatch.tick import dispatch_tick
+from nurture.send.context import SendContext
+from nurture.send.deliver import in_turn, send_deliveries
+from tests.fakes.provider import FakeProvider
+from tests.helpers import at, deliveries, enroll
+
+T0 = at("2026-03-03 12:00")
+
+
+class _Channel(BaseChannel):
+    provider = "test"
+    channel = Channel.SMS
+
+    def __init__(self, latency_s: float | None) -> None:
+        self.latency_s = latency_s
+
+    def _send(self, message: Any) -> Any:
+        raise AssertionError("not called")
+
+
+def test_calls_go_in_turn_only_when_all_of_them_are_known_to_be_quick() -> None:
+    quick, slow, unknown = _Channel(0.002), _Channel(0.2), _Channel(None)
+    assert in_turn([quick] * 10)  # 20 ms in all
+    assert not in_turn([quick] * 30)  # 60 ms: at once
+    assert not in_turn([quick, slow])
+    assert not in_turn([quick, unknown])  # no call yet: at once, the safe way
+    assert in_turn([])
+
+
+def test_local_channels_cost_nothing_in_the_choice(tmp_path: Any) -> None:
+    assert in_turn([OutboxEmailChannel(tmp_path)] * 100)
+
+
+def _due_first_steps(prospects: int) -> list[int]:
+    for n in range(prospects):
+        enroll(T0, email=f"t{n}@example.com", phone=f"+1617555{n:04d}")
+    with session_scope() as s:
+        return dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
+
+
+def _watch_calls(ctx: SendContext, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """At each provider call: how many of the deliveries are still `queued` (not taken)."""
+    seen: list[int] = []
+    for channel in ctx.channels.values():
+        real = channel._send
+
+        def watching(message: Any, real: Any = real) -> Any:
+            seen.append(sum(d.status is DeliveryStatus.QUEUED for d in deliveries()))
+            return real(message)
+
+        monkeypatch.setattr(channel, "_send", watching)
+    return seen
+
+
+class _NoThreads(ThreadPoolExecutor):
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a quick provider's calls are made in turn, not on call threads")
+
+
+def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own(
+    ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for channel in ctx.channels.values():
+        channel.latency_s = 0.001
+    monkeypatch.setattr(deliver, "call_pool", _NoThreads)
+    seen = _watch_calls(ctx, monkeypatch)
+    ids = _due_first_steps(4)
+
+    statuses = send_deliveries(ctx, ids, clock=lambda: T0)
+
+    assert statuses == [DeliveryStatus.SENT] * 8
+    assert len(fake_provider.messages()) == 8
+    # Each call finds every later delivery of the batch still queued: taken one by one.
+    assert seen == [7, 6, 5, 4, 3, 2, 1, 0]
+
+
+def test_a_slow_provider_gets_the_calls_at_once_taken_together(
+    ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for channel in ctx.channels.values():
+        channel.latency_s = 0.3
+    seen = _watch_calls(ctx, monkeypatch)
+    ids = _due_first_steps(4)
+
+    statuses = send_deliveries(ctx, ids, clock=lambda: T0)
+
+    assert statuses == [DeliveryStatus.SENT] * 8
+    # The calls start together, so all eight were taken together right before them.
+    assert seen == [0] * 8
+
+
+def test_a_channel_learns_its_call_time_from_every_call(
+    ctx: SendContext, fake_provider: FakeProvider
+) -> None:
+    sms = ctx.channels[Channel.SMS]
+    sms.latency_s = None
+    ids = _due_first_steps(2)
+    send_deliveries(ctx, ids, clock=lambda: T0)
+    assert sms.latency_s is not None and 0 < sms.latency_s < 5
