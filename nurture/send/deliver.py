@@ -4,9 +4,8 @@ record how it ended.
 The take is a compare-and-set `queued → sending` (`take.py`): of any number of task messages
 for one delivery (redeliveries, duplicates, a re-dispatch after a lost message) exactly one
 wins, and the stop, suppression, consent and window checks commit with it (`checks.py`), so
-a stop that committed first is always seen. Each delivery is taken right before its
-provider call, recording the hash of its message (a batch's calls start together, so its
-deliveries are taken together). How a send ends is `outcome.py`. Only
+a stop that committed first is always seen. Each delivery is taken right before its own
+provider call, recording the hash of its message. How a send ends is `outcome.py`. Only
 ambiguous outcomes leave a delivery `unknown`; reconciliation (`reconcile.py`) asks the
 provider about those, and nothing else re-sends one.
 """
@@ -56,11 +55,12 @@ def send_deliveries(
 ) -> list[DeliveryStatus | None]:
     """Send several deliveries, each as `send_delivery` would.
 
-    They are read ahead together and rendered, then taken right before their provider
-    calls, which go out at once on the process's call threads, or in turn when the
-    provider answers quickly (`_send_each`): a batch takes about one provider call, not
-    one per delivery, and a worker killed mid-batch leaves `sending` only calls that had
-    started. With a rate limit each is taken and sent in turn, as `send_delivery` does.
+    They are read ahead together and rendered; each is then taken (`take_one`, one short
+    UPDATE) right before its own provider call starts, so a worker killed mid-batch leaves
+    `sending` only the calls truly in flight. Calls over the network go out at once on the
+    process's call threads (a batch takes about one provider call, not one per delivery),
+    or in turn when the provider answers within milliseconds (`_send_each`). With a rate
+    limit each is taken and sent in turn, as `send_delivery` does.
     A single delivery is read ahead too: the read and the take that records its message's
     hash cost two round trips, the long way three.
     """
@@ -126,18 +126,17 @@ def _send_each(
     clock: Callable[[], datetime],
     errors: list[Exception],
 ) -> dict[int, DeliveryStatus | None]:
-    """Take the rendered deliveries right before their calls, make the calls; the statuses.
+    """Take each rendered delivery right before its own call, make the calls; the statuses.
 
-    Calls over the network go out one of two ways:
+    Each delivery is taken (`take_one`, one short UPDATE) right before its provider call
+    starts, so a worker killed mid-batch leaves `sending` only the calls truly in flight.
+    Calls over the network then go out one of two ways:
     - **at once** (the provider takes a while to answer): each on a thread of the
-      process's call pool, all started together, so the deliveries are taken together
-      right before (`take_together`: one statement on PostgreSQL);
+      process's call pool as soon as taken, so a batch takes about one call's time;
     - **in turn** (every call of the batch together would take under `IN_TURN_S`, by the
-      channels' recent call times): each taken (`take_one`) and called in this thread,
-      one after another, which spares handing calls to threads and back (about a third
-      of the CPU a message costs, with a provider that answers at once). A channel that
-      slows down meanwhile sends the rest of the batch's calls at once.
-    Either way a worker killed mid-batch leaves `sending` only the calls that had started.
+      channels' recent call times): in this thread, one after another, which spares
+      handing calls to threads and back. A channel that slows down meanwhile sends the
+      rest of the batch's calls at once.
     Local calls (the outbox) take no time: taken together, made in turn. Outcomes are
     recorded as soon as calls return: those within `GROUP_WAIT_S` of each other together,
     in one statement. What was not won goes the long way.
@@ -147,14 +146,11 @@ def _send_each(
     made = _Made(ctx, done, errors)
     ready = [r for _, r in filter(None, rendered.values())]
     one_by_one = in_turn(r.channel for r in ready)
-    together = [
-        (c, _hash(r))
-        for c, r in filter(None, rendered.values())
-        if not (one_by_one and r.channel.remote)
-    ]
-    won: set[int] = set()
-    with _kept(errors, together[0][0].delivery.id if together else 0):
-        won = take_together(ctx, together, now)
+    # Local calls take no time: those are taken together (one statement on PostgreSQL).
+    local = [(c, _hash(r)) for c, r in filter(None, rendered.values()) if not r.channel.remote]
+    won_local: set[int] = set()
+    with _kept(errors, local[0][0].delivery.id if local else 0):
+        won_local = take_together(ctx, local, now)
     pool = call_pool()
     for i in delivery_ids:
         with _kept(errors, i):
@@ -162,9 +158,7 @@ def _send_each(
             prepared: Ready | DeliveryStatus | None = None
             if ahead is not None:
                 c, r = ahead
-                if one_by_one and r.channel.remote:
-                    prepared = r if take_one(ctx, c, r.now, _hash(r)) else None
-                elif i in won:
+                if i in won_local or (r.channel.remote and take_one(ctx, c, r.now, _hash(r))):
                     prepared = r
             if prepared is None:
                 prepared = _prepare(ctx, i, clock())  # the long way

@@ -9,9 +9,9 @@ Two ways to take:
 - `take_one` (a delivery read ahead by `preload` and already rendered, the common case): one
   guarded UPDATE whose WHERE carries the checks, made right before the delivery's own
   provider call, so a worker killed mid-batch leaves `sending` only the calls in flight. It
-  records the message's hash (`body_sha256`) with the take. `take_together` does the same
-  for a batch whose calls start together. A delivery not won falls back to `take`, which
-  finds out why (lost, skipped or held).
+  records the message's hash (`body_sha256`) with the take (`take_together`: the same for
+  local calls, which take no time). A delivery not won falls back to `take`, which finds
+  out why (lost, skipped or held).
 
 Both record when the attempt started (`attempted_at`): reconciliation asks the provider
 about an `unknown` delivery with the hash and that time.
@@ -111,13 +111,7 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     if not delivery_ids:
         return {}
     with ctx.sessions() as session:
-        rows = session.execute(
-            select(Delivery, Enrollment, Contact, ConsultationRequest.concern)
-            .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-            .join(Contact, Contact.id == Delivery.contact_id)
-            .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.QUEUED)
-        ).all()
+        rows = session.execute(_preload_statement(), {"ids": list(delivery_ids)}).all()
     # Closing the session detaches the rows with their loaded state (it expires nothing).
     return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
 
@@ -154,9 +148,9 @@ def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None)
 def take_together(ctx: SendContext, ahead: Seq[tuple[Taken, str]], now: datetime) -> set[int]:
     """`take_one` for several (delivery, message hash) pairs at once; the ids won.
 
-    A batch's deliveries whose calls start together, right after: one statement for them
-    all on PostgreSQL (one per delivery on SQLite). A kill between this take and their calls
-    leaves them `unknown`, and reconciliation asks the provider (or the outbox folder).
+    For local channels (the outbox), whose calls take no time: one statement for them all on
+    PostgreSQL (one per delivery on SQLite). A kill between this take and their files leaves
+    them `unknown`, and reconciliation answers for each from the outbox folder.
     """
     if not ahead:
         return set()
@@ -216,6 +210,21 @@ def _taking(where: Seq[Any], returning: Seq[Any], body_sha256: Any = None) -> An
             "body_sha256": body_sha256,
         },
         returning=returning,
+    )
+
+
+@lru_cache(maxsize=1)
+def _preload_statement() -> Any:
+    """`preload`'s query, built once (the ids are one expanding parameter)."""
+    return (
+        select(Delivery, Enrollment, Contact, ConsultationRequest.concern)
+        .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
+        .join(Contact, Contact.id == Delivery.contact_id)
+        .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
+        .where(
+            Delivery.id.in_(bindparam("ids", expanding=True)),
+            Delivery.status == DeliveryStatus.QUEUED,
+        )
     )
 
 

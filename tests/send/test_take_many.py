@@ -1,4 +1,4 @@
-"""Sends read ahead in batches (`take.preload`, then `take.take_together` right before the calls):
+"""Sends read ahead in batches (`take.preload`, then `take.take_one` right before each call):
 whatever changes between the read-ahead and the take is still honoured, on SQLite and
 PostgreSQL."""
 
@@ -34,7 +34,7 @@ def take_many(
     ctx: SendContext, ahead: list[Taken], now: datetime, *, together: bool = False
 ) -> set[int]:
     """Take each delivery that may go as read, as a batch does: each right before its call
-    (`take_one`), or all at once as a batch whose calls start together (`take_together`)."""
+    (`take_one`), or all at once for local calls (`take_together`)."""
     going = [c for c in ahead if may_go_as_read(ctx, c, now)]
     if together:
         return take_together(ctx, [(c, f"hash-{c.delivery.id}") for c in going], now)
