@@ -3,7 +3,7 @@
 template read and compiled again) in the same run.
 
 A message is one step on one channel of the shipped hip-pain sequence, through
-`render_step`: context, links (signed tokens), templates, layout and CSS inlining for email.
+`Composer.render`: context, links (signed tokens), templates, layout and CSS inlining for email.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from itertools import cycle, islice
 
 from bench.harness import Figure, Run
 from nurture.config import get_settings
-from nurture.content.compose import render_step
-from nurture.content.context import SAMPLE_CONTACT
+from nurture.content.compose import Composer
+from nurture.content.context import SAMPLE_CONTACT, StepChannel
 from nurture.content.render import Renderer
 from nurture.core.states import Channel
 from nurture.schedule.catalog import load_catalog
@@ -35,15 +35,10 @@ def render_all(
     renderer = Renderer(settings.templates_dir)
 
     def render(n: int, job: tuple[Step, Channel], renderer: Renderer) -> None:
-        render_step(
-            renderer,
-            settings=settings,
-            catalog=catalog,
-            sequence=sequence,
-            step=job[0],
-            channel=job[1],
-            contact=replace(SAMPLE_CONTACT, id=n + 1, first_name=f"Alex{n}"),
-            delivery_id=n + 1,
+        Composer(renderer, settings, catalog).render(
+            StepChannel(sequence, job[0], job[1]),
+            replace(SAMPLE_CONTACT, id=n + 1, first_name=f"Alex{n}"),
+            n + 1,
         )
 
     if cached:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from nurture.cli import app, console, err_console, fail
 from nurture.config import get_settings
+from nurture.content.compose import Composer
+from nurture.content.context import StepChannel
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES, find_sample
 from nurture.content.sms import sms_encoding
@@ -91,15 +93,8 @@ def preview(
         for ch in s.channels:
             if channel is not None and ch is not channel:
                 continue
-            msg, findings = check_step(
-                renderer,
-                settings=settings,
-                catalog=catalog,
-                sequence=seq,
-                step=s,
-                channel=ch,
-                sample=prospect,
-            )
+            composer = Composer(renderer, settings, catalog)
+            msg, findings = check_step(composer, StepChannel(seq, s, ch), prospect)
             if msg is None:
                 pass
             elif ch is Channel.SMS:

@@ -1,46 +1,61 @@
 """Composing a message: a step rendered for a prospect, then wrapped for its channel
 (addresses, unsubscribe headers, opaque ids). The send path, previews and validation all
-compose through here; previews, test sends and validation through `compose_sample`."""
+compose through a `Composer`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import quote
 
 from nurture.config import Settings
-from nurture.content.context import ContactView, build_context, links_for
+from nurture.content.context import ContactView, StepChannel, build_context, links_for
 from nurture.content.links import make_reply_address
 from nurture.content.message import OutgoingMessage
 from nurture.content.render import RenderedMessage, Renderer
 from nurture.core.addressing import address_of, per_channel
-from nurture.core.states import Channel
-from nurture.schedule import Catalog, Sequence, Step
+from nurture.schedule import Catalog
 from nurture.schedule.sequence import first_sms_step
 
 
-def render_step(
-    renderer: Renderer,
-    *,
-    settings: Settings,
-    catalog: Catalog,
-    sequence: Sequence,
-    step: Step,
-    channel: Channel,
-    contact: ContactView,
-    delivery_id: int | None,
-) -> RenderedMessage:
-    """Render one step for one channel; the first SMS step carries the opt-out line."""
-    context = build_context(
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        step=step,
-        channel=channel,
-        contact=contact,
-        delivery_id=delivery_id,
-    )
-    first_sms = step.id == first_sms_step(sequence)
-    return renderer.render(step.template, channel, context, first_sms=first_sms)
+@dataclass(frozen=True)
+class Composer:
+    """What composing a message needs besides the prospect: the renderer, the settings and
+    the catalog of the moment. The send path, previews, test sends and validation all
+    compose through one."""
+
+    renderer: Renderer
+    settings: Settings
+    catalog: Catalog
+
+    def render(
+        self, target: StepChannel, contact: ContactView, delivery_id: int | None
+    ) -> RenderedMessage:
+        """Render one step for one channel; the first SMS step carries the opt-out line."""
+        context = build_context(self.settings, self.catalog, target, contact, delivery_id)
+        first_sms = target.step.id == first_sms_step(target.sequence)
+        return self.renderer.render(
+            target.step.template, target.channel, context, first_sms=first_sms
+        )
+
+    def sample(
+        self, target: StepChannel, contact: ContactView, now: datetime
+    ) -> tuple[RenderedMessage, OutgoingMessage]:
+        """One step composed for a sample prospect as the send path would, belonging to no
+        delivery (ids are 0): the rendered parts, and the message a provider would be
+        handed. TemplateError when the step's files do not render."""
+        rendered = self.render(target, contact, 0)
+        message = envelope(
+            settings=self.settings,
+            catalog=self.catalog,
+            delivery_id=0,
+            enrollment_id=0,
+            contact=contact,
+            rendered=rendered,
+            now=now,
+            not_after=None,
+        )
+        return rendered, message
 
 
 def envelope(
@@ -76,43 +91,6 @@ def envelope(
         now=now,
         metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},
     )
-
-
-def compose_sample(
-    renderer: Renderer,
-    *,
-    settings: Settings,
-    catalog: Catalog,
-    sequence: Sequence,
-    step: Step,
-    channel: Channel,
-    contact: ContactView,
-    now: datetime,
-) -> tuple[RenderedMessage, OutgoingMessage]:
-    """One step composed for a sample prospect as the send path would, belonging to no
-    delivery (ids are 0): the rendered parts, and the message a provider would be handed.
-    TemplateError when the step's files do not render."""
-    rendered = render_step(
-        renderer,
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        step=step,
-        channel=channel,
-        contact=contact,
-        delivery_id=0,
-    )
-    message = envelope(
-        settings=settings,
-        catalog=catalog,
-        delivery_id=0,
-        enrollment_id=0,
-        contact=contact,
-        rendered=rendered,
-        now=now,
-        not_after=None,
-    )
-    return rendered, message
 
 
 def reply_to(settings: Settings, catalog: Catalog, enrollment_id: int) -> str | None:

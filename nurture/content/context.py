@@ -55,17 +55,24 @@ def links_for(
     }
 
 
+@dataclass(frozen=True)
+class StepChannel:
+    """One message of a sequence: a step, on one of its channels."""
+
+    sequence: Sequence
+    step: Step
+    channel: Channel
+
+
 def build_context(
-    *,
     settings: Settings,
     catalog: Catalog,
-    sequence: Sequence,
-    step: Step,
-    channel: Channel,
+    target: StepChannel,
     contact: ContactView,
     delivery_id: int | None,
 ) -> dict[str, Any]:
     """The template context: contact, clinic, links, step, sequence."""
+    sequence, step, channel = target.sequence, target.step, target.channel
     clinic = catalog.clinic.model_dump(mode="json")
     return {
         "contact": contact,

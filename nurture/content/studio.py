@@ -1,5 +1,5 @@
 """What the clinic studio shows: each step of a sequence composed for a sample prospect,
-through the send path's own functions (`compose.compose_sample`), so what the page shows
+through the send path's own functions (`compose.Composer.sample`), so what the page shows
 is what a provider would be handed. Pure: the clock comes in as `now`."""
 
 from __future__ import annotations
@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from nurture.config import Settings
-from nurture.content.compose import compose_sample
-from nurture.content.context import ContactView
+from nurture.content.compose import Composer
+from nurture.content.context import ContactView, StepChannel
 from nurture.content.findings import Finding
 from nurture.content.lint import preheader_of
 from nurture.content.message import OutgoingMessage
-from nurture.content.render import Renderer
 from nurture.content.sms import sms_encoding, sms_segments
 from nurture.core.addressing import address_of
 from nurture.core.states import Channel
@@ -108,10 +106,7 @@ def _concern(finding: Finding, sequence_id: str, step_id: str | None) -> bool:
 
 
 def step_views(
-    renderer: Renderer,
-    *,
-    settings: Settings,
-    catalog: Catalog,
+    composer: Composer,
     sequence: Sequence,
     contact: ContactView,
     findings: list[Finding],
@@ -125,16 +120,8 @@ def step_views(
             message: OutgoingMessage | None = None
             error = None
             try:
-                _, message = compose_sample(
-                    renderer,
-                    settings=settings,
-                    catalog=catalog,
-                    sequence=sequence,
-                    step=step,
-                    channel=channel,
-                    contact=contact,
-                    now=now,
-                )
+                target = StepChannel(sequence, step, channel)
+                _, message = composer.sample(target, contact, now)
             except TemplateError as exc:
                 error = str(exc)
             mine = [

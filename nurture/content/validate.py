@@ -16,7 +16,8 @@ from pathlib import Path
 from jinja2.exceptions import TemplateError as JinjaError
 
 from nurture.config import Settings, get_settings
-from nurture.content.compose import compose_sample
+from nurture.content.compose import Composer
+from nurture.content.context import StepChannel
 from nurture.content.findings import (
     Finding,
     from_schedule_error,
@@ -109,30 +110,17 @@ def run_checks(
 
 
 def check_step(
-    renderer: Renderer,
-    *,
-    settings: Settings,
-    catalog: Catalog,
-    sequence: Sequence,
-    step: Step,
-    channel: Channel,
-    sample: SampleProspect,
+    composer: Composer, target: StepChannel, sample: SampleProspect
 ) -> tuple[RenderedMessage | None, list[Finding]]:
     """One message rendered for `sample` by the send path's code, and its findings."""
+    sequence, step, channel = target.sequence, target.step, target.channel
+    settings, catalog = composer.settings, composer.catalog
     ids = {"sequence_id": sequence.id, "step_id": step.id, "channel": channel.value}
     try:
-        rendered, message = compose_sample(
-            renderer,
-            settings=settings,
-            catalog=catalog,
-            sequence=sequence,
-            step=step,
-            channel=channel,
-            contact=sample.contact,
-            now=_PREVIEW_NOW,
-        )
+        rendered, message = composer.sample(target, sample.contact, _PREVIEW_NOW)
     except TemplateError as exc:
-        return None, [from_template_error(exc, str(renderer.templates_dir), **ids)]
+        templates = str(composer.renderer.templates_dir)
+        return None, [from_template_error(exc, templates, **ids)]
     findings = lint_message(
         message,
         clinic=catalog.clinic,
@@ -169,15 +157,9 @@ def _check_sequence(
                 if channel in s.channels and (names is None or s.name in names)
             ]
             for sample in samples:
-                rendered, findings = check_step(
-                    renderer,
-                    settings=settings,
-                    catalog=catalog,
-                    sequence=sequence,
-                    step=step,
-                    channel=channel,
-                    sample=sample,
-                )
+                composer = Composer(renderer, settings, catalog)
+                target = StepChannel(sequence, step, channel)
+                rendered, findings = check_step(composer, target, sample)
                 for finding in findings:
                     by_finding.setdefault(finding, []).append(sample.name)
                 if rendered is not None and sample is samples[0]:

@@ -26,7 +26,8 @@ from functools import partial
 import structlog
 
 from nurture.channels.base import BaseChannel, SendResult
-from nurture.content.compose import envelope, render_step
+from nurture.content.compose import Composer, envelope
+from nurture.content.context import StepChannel
 from nurture.content.message import OutgoingMessage
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.core.zones import zone
@@ -349,22 +350,15 @@ def compose(ctx: SendContext, c: Taken, now: datetime) -> OutgoingMessage:
             f"step {delivery.step_id!r} of sequence "
             f"{enrollment.sequence_id!r} is no longer in the schedule files"
         )
-    rendered = render_step(
-        ctx.renderer,
-        settings=ctx.settings,
-        catalog=ctx.catalog,
-        sequence=c.sequence,
-        step=c.step,
-        channel=delivery.channel,
-        contact=c.contact,
-        delivery_id=delivery.id,
-    )
+    catalog = ctx.catalog
+    target = StepChannel(c.sequence, c.step, delivery.channel)
+    rendered = Composer(ctx.renderer, ctx.settings, catalog).render(target, c.contact, delivery.id)
     not_after = None
     if delivery.channel is Channel.SMS:
         not_after = quiet_hours_end(now, zone(enrollment.timezone), enrollment.region)
     return envelope(
         settings=ctx.settings,
-        catalog=ctx.catalog,
+        catalog=catalog,
         delivery_id=delivery.id,
         enrollment_id=enrollment.id,
         contact=c.contact,

@@ -18,7 +18,8 @@ import structlog
 from nurture.channels import make_channel
 from nurture.channels.base import BaseChannel
 from nurture.config import Settings, parse_rate
-from nurture.content.compose import compose_sample
+from nurture.content.compose import Composer
+from nurture.content.context import StepChannel
 from nurture.content.render import Renderer
 from nurture.content.samples import find_sample
 from nurture.core.addressing import mask, normalize_email, normalize_phone
@@ -107,16 +108,8 @@ def send_test(
     prospect = find_sample(sample)
     sample_name = prospect.name
     address = check_recipient(channel, to)
-    _, message = compose_sample(
-        renderer,
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        step=step,
-        channel=channel,
-        contact=prospect.contact,
-        now=now,
-    )
+    composer = Composer(renderer, settings, catalog)
+    _, message = composer.sample(StepChannel(sequence, step, channel), prospect.contact, now)
     take_test_slot(settings, limiter)
     if channel is Channel.EMAIL:
         message = replace(message, subject=TEST_PREFIX + (message.subject or ""))

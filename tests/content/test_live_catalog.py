@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from nurture.config import Settings
-from nurture.content.compose import render_step
+from nurture.content.compose import Composer
+from nurture.content.context import StepChannel
 from nurture.content.live import LiveCatalog
 from nurture.content.samples import SAMPLES
 from nurture.core.states import Channel
@@ -33,16 +34,13 @@ def live(tmp_path: Path) -> LiveCatalog:
 def _sms(live: LiveCatalog, step: str = "doctor-first") -> str:
     assert live.current is not None and live.renderer is not None
     seq = live.current.get("hip-pain-consultation")
-    return render_step(
-        live.renderer,
-        settings=live.settings,
-        catalog=live.current,
-        sequence=seq,
-        step=seq.step(step),
-        channel=Channel.SMS,
-        contact=SAMPLES["email-and-phone"].contact,
-        delivery_id=1,
-    ).text
+    return (
+        Composer(live.renderer, live.settings, live.current)
+        .render(
+            StepChannel(seq, seq.step(step), Channel.SMS), SAMPLES["email-and-phone"].contact, 1
+        )
+        .text
+    )
 
 
 def test_the_shipped_files_load_ok(live: LiveCatalog) -> None:

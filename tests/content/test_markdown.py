@@ -108,7 +108,8 @@ def test_markdown_to_text_keeps_nested_lists_quotes_and_bare_links_readable() ->
 
 def test_the_shipped_steps_are_written_once_and_their_emails_keep_buttons_and_footer() -> None:
     from nurture.config import Settings
-    from nurture.content.compose import render_step
+    from nurture.content.compose import Composer
+    from nurture.content.context import StepChannel
     from nurture.content.samples import SAMPLES
     from nurture.schedule.catalog import load_catalog
 
@@ -120,15 +121,8 @@ def test_the_shipped_steps_are_written_once_and_their_emails_keep_buttons_and_fo
         for step in sequence.steps:
             assert renderer.form(step.template) == "md", step.template
     seq = catalog.get("hip-pain-consultation")
-    msg = render_step(
-        renderer,
-        settings=settings,
-        catalog=catalog,
-        sequence=seq,
-        step=seq.step("booking"),
-        channel=Channel.EMAIL,
-        contact=SAMPLES["email-only"].contact,
-        delivery_id=5,
+    msg = Composer(renderer, settings, catalog).render(
+        StepChannel(seq, seq.step("booking"), Channel.EMAIL), SAMPLES["email-only"].contact, 5
     )
     assert msg.html is not None and 'class="button"' in msg.html and "<style" not in msg.html
     assert "Book an appointment (https://nurture.test/b/" in msg.text

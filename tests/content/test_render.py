@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nurture.config import Settings
-from nurture.content.compose import render_step
-from nurture.content.context import SAMPLE_CONTACT
+from nurture.content.compose import Composer
+from nurture.content.context import SAMPLE_CONTACT, StepChannel
 from nurture.content.render import Renderer
 from nurture.content.sms import sms_segments
 from nurture.content.validate import run_checks
@@ -51,15 +51,8 @@ def test_every_shipped_step_renders_and_validates(settings: Settings) -> None:
 def test_emails_carry_the_postal_address_and_unsubscribe_link(settings: Settings) -> None:
     catalog = load_catalog(ROOT / "schedules")
     seq = catalog.get("hip-pain-consultation")
-    msg = render_step(
-        Renderer(ROOT / "templates"),
-        settings=settings,
-        catalog=catalog,
-        sequence=seq,
-        step=seq.steps[1],
-        channel=Channel.EMAIL,
-        contact=SAMPLE_CONTACT,
-        delivery_id=7,
+    msg = Composer(Renderer(ROOT / "templates"), settings, catalog).render(
+        StepChannel(seq, seq.steps[1], Channel.EMAIL), SAMPLE_CONTACT, 7
     )
     assert msg.html and msg.subject
     assert "https://nurture.test/u/" in msg.html and "https://nurture.test/u/" in msg.text
@@ -74,16 +67,9 @@ def test_only_the_first_sms_of_a_sequence_ends_with_the_opt_out_line(settings: S
     seq = catalog.get("hip-pain-consultation")
     renderer = Renderer(ROOT / "templates")
     bodies = [
-        render_step(
-            renderer,
-            settings=settings,
-            catalog=catalog,
-            sequence=seq,
-            step=s,
-            channel=Channel.SMS,
-            contact=SAMPLE_CONTACT,
-            delivery_id=1,
-        ).text
+        Composer(renderer, settings, catalog)
+        .render(StepChannel(seq, s, Channel.SMS), SAMPLE_CONTACT, 1)
+        .text
         for s in seq.steps
     ]
     assert bodies[0].endswith("Reply STOP to opt out")
@@ -95,25 +81,11 @@ def test_sms_and_subjects_name_no_condition(settings: Settings) -> None:
     renderer = Renderer(ROOT / "templates")
     for seq in catalog.sequences.values():
         for step in seq.steps:
-            sms = render_step(
-                renderer,
-                settings=settings,
-                catalog=catalog,
-                sequence=seq,
-                step=step,
-                channel=Channel.SMS,
-                contact=SAMPLE_CONTACT,
-                delivery_id=1,
+            sms = Composer(renderer, settings, catalog).render(
+                StepChannel(seq, step, Channel.SMS), SAMPLE_CONTACT, 1
             )
-            email = render_step(
-                renderer,
-                settings=settings,
-                catalog=catalog,
-                sequence=seq,
-                step=step,
-                channel=Channel.EMAIL,
-                contact=SAMPLE_CONTACT,
-                delivery_id=1,
+            email = Composer(renderer, settings, catalog).render(
+                StepChannel(seq, step, Channel.EMAIL), SAMPLE_CONTACT, 1
             )
             for text in (sms.text.lower(), (email.subject or "").lower()):
                 for word in CONDITION_WORDS:

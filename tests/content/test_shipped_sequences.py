@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from nurture.config import Settings
-from nurture.content.compose import render_step
-from nurture.content.context import SAMPLE_CONTACT, ContactView
+from nurture.content.compose import Composer
+from nurture.content.context import SAMPLE_CONTACT, ContactView, StepChannel
 from nurture.content.lint import named_terms, terms_for
 from nurture.content.render import STOP_FOOTER, Renderer
 from nurture.content.validate import run_checks
@@ -55,15 +55,8 @@ def settings() -> Settings:
 def _render(catalog: Catalog, settings: Settings, seq_id: str, step_id: str, channel: Channel,
             contact: ContactView = SAMPLE_CONTACT) -> tuple[str, str | None]:  # fmt: skip
     sequence = catalog.get(seq_id)
-    message = render_step(
-        Renderer(ROOT / "templates"),
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        step=sequence.step(step_id),
-        channel=channel,
-        contact=contact,
-        delivery_id=1,
+    message = Composer(Renderer(ROOT / "templates"), settings, catalog).render(
+        StepChannel(sequence, sequence.step(step_id), channel), contact, 1
     )
     return message.text, message.subject
 

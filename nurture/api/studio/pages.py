@@ -22,6 +22,7 @@ from nurture.api.studio.shared import (
     studio_page,
 )
 from nurture.config import Settings
+from nurture.content.compose import Composer
 from nurture.content.context import ContactView
 from nurture.content.findings import Finding
 from nurture.content.samples import SAMPLES
@@ -68,18 +69,10 @@ def index(
     if catalog is not None:
         findings = studio_findings(settings)
         general = [f for f in findings if f.sequence_id is None]
-        renderer = renderer_for(settings.templates_dir)
+        composer = Composer(renderer_for(settings.templates_dir), settings, catalog)
         _, contact = find_sample(None)
         for sequence in catalog.sequences.values():
-            views = step_views(
-                renderer,
-                settings=settings,
-                catalog=catalog,
-                sequence=sequence,
-                contact=contact,
-                findings=findings,
-                now=now,
-            )
+            views = step_views(composer, sequence, contact, findings, now)
             mine = [f for f in findings if f.sequence_id == sequence.id]
             broken = any(m.error for v in views for m in v.messages)
             summaries.append(
@@ -163,15 +156,8 @@ def sequence_response(
     """The sequence page: every step composed for the sample prospect `contact`, with its
     findings and send times (also shown again, with the error, after a refused test send)."""
     findings = studio_findings(settings)
-    views = step_views(
-        renderer_for(settings.templates_dir),
-        settings=settings,
-        catalog=catalog,
-        sequence=sequence,
-        contact=contact,
-        findings=findings,
-        now=now,
-    )
+    composer = Composer(renderer_for(settings.templates_dir), settings, catalog)
+    views = step_views(composer, sequence, contact, findings, now)
     return studio_page(
         "sequence.html.j2",
         status_code=status_code,

@@ -20,7 +20,8 @@ from nurture.api.studio.shared import (
     studio_catalog,
 )
 from nurture.config import Settings
-from nurture.content.compose import compose_sample
+from nurture.content.compose import Composer
+from nurture.content.context import StepChannel
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
 
@@ -74,16 +75,8 @@ def preview(
     if Channel.EMAIL not in step.channels:
         return _plain(404, "Not found", f"Step {step_id!r} sends no email.")
     try:
-        _, message = compose_sample(
-            renderer_for(settings.templates_dir),
-            settings=settings,
-            catalog=catalog,
-            sequence=sequence,
-            step=step,
-            channel=Channel.EMAIL,
-            contact=contact,
-            now=now,
-        )
+        composer = Composer(renderer_for(settings.templates_dir), settings, catalog)
+        _, message = composer.sample(StepChannel(sequence, step, Channel.EMAIL), contact, now)
     except TemplateError as exc:
         return _plain(422, "This email does not render", str(exc))
     return HTMLResponse(message.html or "", headers=PREVIEW_HEADERS)
