@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-import nurture.send.deliver as deliver
+import nurture.send.batch as batch
 import nurture.send.outcome as outcome
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import dispatch_tick
+from nurture.send.batch import call_pool, send_deliveries
 from nurture.send.context import SendContext
-from nurture.send.deliver import call_pool, send_deliveries
 from tests.fakes.provider import FakeProvider
 from tests.helpers import at, deliveries, enroll
 
@@ -50,7 +50,7 @@ def test_outcomes_of_calls_returning_together_are_recorded_in_one_statement(
 
     monkeypatch.setattr(outcome, "record_outcomes", counting)
     # Generous, for a loaded machine: every call of the batch returns within it.
-    monkeypatch.setattr(deliver, "GROUP_WAIT_S", 10.0)
+    monkeypatch.setattr(batch, "GROUP_WAIT_S", 10.0)
     ids = _due_first_steps(5, "g")
     assert len(ids) == 10
 

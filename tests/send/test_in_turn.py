@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-import nurture.send.deliver as deliver
+import nurture.send.batch as batch
 from nurture.channels.base import BaseChannel
 from nurture.channels.outbox import OutboxEmailChannel
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import dispatch_tick
+from nurture.send.batch import in_turn, send_deliveries
 from nurture.send.context import SendContext
-from nurture.send.deliver import in_turn, send_deliveries
 from tests.fakes.provider import FakeProvider
 from tests.helpers import at, deliveries, enroll
 
@@ -82,7 +82,7 @@ def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own
 ) -> None:
     for channel in ctx.channels.values():
         channel.latency_s = 0.001
-    monkeypatch.setattr(deliver, "call_pool", _NoThreads)
+    monkeypatch.setattr(batch, "call_pool", _NoThreads)
     seen = _watch_calls(ctx, monkeypatch)
     ids = _due_first_steps(4)
 

@@ -14,8 +14,9 @@ from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Enrollment, Suppression
 from nurture.dispatch.tick import dispatch_tick
+from nurture.send.batch import send_deliveries
 from nurture.send.context import SendContext
-from nurture.send.deliver import send_deliveries, send_delivery
+from nurture.send.deliver import send_delivery
 from nurture.send.take import Taken, load, may_go_as_read, preload, take_one, take_together
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
