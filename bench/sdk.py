@@ -122,7 +122,9 @@ def _nurture_worker(stack: Stack) -> Proc:
     if WORKER:
         processes, _, threads = WORKER.partition(":")
         return stack.nurture_worker(
-            "nurture-worker", processes=int(processes), concurrency=int(threads or 16)
+            "nurture-worker",
+            processes=int(processes),
+            concurrency=int(threads) if threads else None,
         )
     return stack.nurture_worker("nurture-worker")
 

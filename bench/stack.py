@@ -189,16 +189,25 @@ class Stack:
         return proc
 
     def nurture_worker(
-        self, name: str, *, processes: int = 0, pool: str = "threads", concurrency: int = 16
+        self,
+        name: str,
+        *,
+        processes: int | None = None,
+        pool: str = "threads",
+        concurrency: int | None = None,
     ) -> Proc:
-        """`nurture worker` as an operator starts it (one process per core by default, each
-        with a threads pool), returned once every one of its processes answers a ping."""
+        """`nurture worker` as an operator starts it: its own defaults (one process per core,
+        each with a threads pool) for whatever is not given; returned once every one of its
+        processes answers a ping."""
         from nurture.cli.services import worker_processes
 
-        args = ["-m", "nurture.cli", "worker", "--pool", pool, "--concurrency", str(concurrency)]
-        args += ["--processes", str(processes)]
+        args = ["-m", "nurture.cli", "worker", "--pool", pool]
+        if concurrency is not None:
+            args += ["--concurrency", str(concurrency)]
+        if processes is not None:
+            args += ["--processes", str(processes)]
         proc = self.spawn(name, args)
-        count = worker_processes(processes, pool)
+        count = worker_processes(processes or 0, pool)
         proc.node = "celery"
         wait_ready(proc, self.redis_url, timeout_s=180, nodes=count)
         return proc

@@ -19,7 +19,7 @@ values; one statement on PostgreSQL) and `note` (an event that changes no state)
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -193,7 +193,7 @@ class Move:
 
     def values(self) -> dict[str, Any]:
         """The row's new columns besides the status, as `move` takes them."""
-        given = {k: v for k, v in asdict(self).items() if k in _KEPT_WHEN_NULL and v is not None}
+        given = {k: v for k in _KEPT_WHEN_NULL if (v := getattr(self, k)) is not None}
         return {"error_code": self.error_code, "error_detail": self.error_detail, **given}
 
 
@@ -225,8 +225,9 @@ def move_each(
             )
         }
     params: dict[str, Any] = {f"{name}s": [] for name in _ARRAYS}
-    for m in moves:
-        row = {**asdict(m), "to": m.to.value, "detail": _clip(m.detail)}
+    for m in moves:  # (not dataclasses.asdict: it deep-copies every field, a tenth of a ms)
+        row = {name: getattr(m, name) for name in _ARRAYS}
+        row.update(to=m.to.value, detail=_clip(m.detail))
         for name in _ARRAYS:
             params[f"{name}s"].append(row[name])
     params["source"] = source

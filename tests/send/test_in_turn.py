@@ -41,7 +41,7 @@ class _Channel(BaseChannel):
 def test_calls_go_in_turn_only_when_all_of_them_are_known_to_be_quick() -> None:
     quick, slow, unknown = _Channel(0.002), _Channel(0.2), _Channel(None)
     assert in_turn([quick] * 10)  # 20 ms in all
-    assert not in_turn([quick] * 30)  # 60 ms: at once
+    assert not in_turn([quick] * 60)  # 120 ms: at once
     assert not in_turn([quick, slow])
     assert not in_turn([quick, unknown])  # no call yet: at once, the safe way
     assert in_turn([])
@@ -92,6 +92,30 @@ def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own
     assert len(fake_provider.messages()) == 8
     # Each call finds every later delivery of the batch still queued: taken one by one.
     assert seen == [7, 6, 5, 4, 3, 2, 1, 0]
+
+
+def test_outcomes_of_calls_made_in_turn_are_recorded_together_at_the_end_of_the_batch(
+    ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for channel in ctx.channels.values():
+        channel.latency_s = 0.001
+    groups: list[int] = []
+    real_finish = batch.finish
+
+    def finish(ctx: SendContext, outcomes: list[Any]) -> Any:
+        groups.append(len(outcomes))
+        return real_finish(ctx, outcomes)
+
+    monkeypatch.setattr(batch, "finish", finish)
+    ids = _due_first_steps(4)
+
+    statuses = send_deliveries(ctx, ids, clock=lambda: T0)
+
+    assert statuses == [DeliveryStatus.SENT] * 8
+    assert groups == [8]
+    sent = [d for d in deliveries() if d.id in ids]
+    assert len(sent) == 8
+    assert all(d.status is DeliveryStatus.SENT and d.provider_message_id for d in sent)
 
 
 def test_a_slow_provider_gets_the_calls_at_once_each_taken_right_before_its_own(
