@@ -8,12 +8,23 @@ readable plain-text part: links as `text (url)`, lists as `- item` / `1. item`.
 Both come from one parse. A step's paragraphs are mostly the same for every prospect (only
 the greeting and the links change), so the inline parse of a paragraph is kept by its
 text (`_inline_tokens`): the same text always parses to the same tokens, and a paragraph
-seen before costs a dictionary lookup. The block structure is parsed each time.
+seen before costs a dictionary lookup.
+
+The block structure (paragraphs, lists, headings, code) is kept too, by the step's
+*skeleton*: its source with each interpolated value replaced by a placeholder
+(`Skeleton`, `to_parts_of`). A value can change the block structure only through what
+starts a line or makes one blank, so the kept structure is used only when every value
+passes `_fits` (no line break, no space at either end, and a letter or an escape first
+where nothing but markers precedes it on its line); anything else is parsed in full.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -73,10 +84,56 @@ def escape_markdown(value: Any) -> Any:
 
     Every ASCII punctuation character is backslash-escaped (CommonMark undoes the escape, in
     text and in link destinations alike); `Markup` values (`|safe`) pass unchanged.
+    Inside `recording`, the value is kept and a placeholder stands in its place.
     """
-    if isinstance(value, Markup):
-        return value
-    return _PUNCTUATION.sub(r"\\\1", str(value))
+    escaped = value if isinstance(value, Markup) else _PUNCTUATION.sub(r"\\\1", str(value))
+    values = _recording.get()
+    if values is None:
+        return escaped
+    values.append(str(escaped))
+    return f"{_OPEN}{len(values) - 1}{_CLOSE}"
+
+
+#: A placeholder is `_OPEN index _CLOSE`: private-use characters, plain text to Markdown.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_PLACEHOLDER = re.compile(f"{_OPEN}(\\d+){_CLOSE}")
+_recording: ContextVar[list[str] | None] = ContextVar("nurture_md_values", default=None)
+
+
+@contextmanager
+def recording() -> Iterator[list[str]]:
+    """While open, `escape_markdown` keeps each value (escaped) in the list it yields and
+    returns a placeholder: what a template renders then is its skeleton."""
+    values: list[str] = []
+    token = _recording.set(values)
+    try:
+        yield values
+    finally:
+        _recording.reset(token)
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """A Markdown template rendered with placeholders, and the values that fill them."""
+
+    text: str
+    values: tuple[str, ...]
+
+    def fill(self) -> str:
+        return _PLACEHOLDER.sub(lambda m: self.values[int(m.group(1))], self.text)
+
+
+def render_both(render: Callable[[], str]) -> tuple[str, Skeleton | None]:
+    """The source `render()` makes, and its skeleton when the skeleton fills back to exactly
+    that source (a template that reworks its own output, e.g. with `{% set %}` blocks, or
+    holds the placeholder characters itself, has none)."""
+    with recording() as values:
+        text = render()
+    source = render()
+    skeleton = Skeleton(text, tuple(values))
+    if text.count(_OPEN) != len(values) or skeleton.fill() != source:
+        return source, None
+    return source, skeleton
 
 
 def to_parts(source: str) -> tuple[str, str]:
@@ -84,6 +141,92 @@ def to_parts(source: str) -> tuple[str, str]:
     env: dict[str, Any] = {}
     tokens = _MD.parse(source, env)
     return str(_MD.renderer.render(tokens, _MD.options, env)), _plain(tokens)
+
+
+def to_parts_of(source: str, skeleton: Skeleton | None) -> tuple[str, str]:
+    """`to_parts(source)`, with the block structure kept for `skeleton` when its values
+    cannot change it (`_fits`); `source` is what `skeleton` fills to."""
+    shape = None if skeleton is None else _shape(skeleton.text)
+    if shape is None or skeleton is None or not _fits(shape, skeleton.values):
+        return to_parts(source)
+    values = [v.replace("\0", "\ufffd") for v in skeleton.values]  # as `normalize` does
+
+    def filled(text: str) -> str:
+        return _PLACEHOLDER.sub(lambda m: values[int(m.group(1))], text)
+
+    tokens = list(shape.tokens)
+    for i in shape.holding:
+        token = tokens[i]
+        content = filled(token.content)
+        if token.type == "inline":
+            tokens[i] = token.copy(content=content, children=list(_inline_tokens(content)))
+        else:  # fence, code_block: the text as it stands
+            tokens[i] = token.copy(content=content)
+    return str(_MD.renderer.render(tokens, _MD.options, {})), _plain(tokens)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A skeleton's block tokens (inline children filled in where it holds no placeholder),
+    which of them hold placeholders, and the placeholders starting a line's text."""
+
+    tokens: tuple[Token, ...]
+    holding: tuple[int, ...]
+    line_start: frozenset[int]
+
+
+#: Block parse only: the inline rules run per message, on the filled text.
+_BLOCKS = _parser().disable(["inline", "text_join"])
+#: Skeletons whose block structure is kept: a few dozen steps and branches.
+SHAPE_CACHE_SIZE = 256
+
+
+@lru_cache(maxsize=SHAPE_CACHE_SIZE)
+def _shape(skeleton: str) -> _Shape | None:
+    """The block structure of `skeleton`, or None when a value could change it wherever it
+    stands: reference definitions (links then depend on the whole document), placeholders
+    in a `{...}` attribute line, a fence's info string or any token's attributes."""
+    for line in skeleton.split("\n"):
+        if _OPEN in line and line.lstrip().startswith("{"):
+            return None
+    env: dict[str, Any] = {}
+    tokens = _BLOCKS.parse(skeleton, env)
+    if env.get("references"):
+        return None
+    holding: list[int] = []
+    for i, token in enumerate(tokens):
+        outside = f"{token.info}{token.markup}{token.attrs}{token.meta}"
+        if _OPEN in outside:
+            return None
+        if _OPEN in token.content:
+            if token.type not in ("inline", "fence", "code_block"):
+                return None
+            holding.append(i)
+        elif token.type == "inline":
+            tokens[i] = token.copy(children=list(_inline_tokens(token.content)))
+    line_start = set()
+    for m in _PLACEHOLDER.finditer(skeleton):
+        before = skeleton[skeleton.rfind("\n", 0, m.start()) + 1 : m.start()]
+        if not any(c.isascii() and c.isalpha() for c in before):
+            line_start.add(int(m.group(1)))
+    return _Shape(tuple(tokens), tuple(holding), frozenset(line_start))
+
+
+def _fits(shape: _Shape, values: tuple[str, ...]) -> bool:
+    """Whether `values` leave `shape`'s block structure as it is.
+
+    Block rules look at a line's first characters (markers, indentation), at lines made of
+    markers only (rules, underlines, fences), and at blank lines; a paragraph's or
+    heading's text is stripped at its ends. So: a value holds no line break and no space
+    at either end (it is never empty, so never blanks a line), and where no ASCII letter
+    precedes it on its line, it starts with a letter or a backslash (an escape).
+    """
+    for i, value in enumerate(values):
+        if not value or value != value.strip() or "\n" in value or "\r" in value:
+            return False
+        if i in shape.line_start and not (value[0].isalpha() or value[0] == "\\"):
+            return False
+    return True
 
 
 def to_html(source: str) -> str:

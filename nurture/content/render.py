@@ -134,8 +134,8 @@ class Renderer:
         """The email body as (HTML, plain text), from `NAME.md.j2` or `NAME.html.j2`+`.txt.j2`."""
         if self.form(template) == MARKDOWN_PART:
             name = f"{template}.md.j2"
-            source = self._render(name, context, env=self.md_env)
-            return md.to_parts(source)
+            source, skeleton = md.render_both(lambda: self._render(name, context, env=self.md_env))
+            return md.to_parts_of(source, skeleton)
         html_body = self._render(f"{template}.html.j2", context)
         return html_body, self._render(f"{template}.txt.j2", context).strip()
 
