@@ -29,6 +29,7 @@ class BookingToken:
     delivery_id: int | None
 
 
+@lru_cache(maxsize=16)  # one per secret and purpose, not one per link
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
     return URLSafeSerializer(secret, salt=salt)
 

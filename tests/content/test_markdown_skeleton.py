@@ -55,7 +55,7 @@ _HOLED = [
 ]
 _LINES = st.sampled_from(_HOLED + _PIECES + ["```", "~~~", "", ""])
 _CHARS = st.sampled_from(
-    list("aZé7 0\t\n\r\x00\xa0\u2028.-*#>=_`~[](){}<>!|\\") + ["\ue000", "\ue001", "\ue0003\ue001"]
+    [*"aZé7 0\t\n\r\x00\xa0\u2028.-*#>=_`~[](){}<>!|\\", "\ue000", "\ue001", "\ue0003\ue001"]
 )
 _TEXT = st.lists(_CHARS, max_size=8).map("".join) | st.sampled_from(
     ["Alex", "O'Brien", "1", "12", "-", "Dr. Ada", "https://c.example/b/x_y?a=1&b=2", ""]
@@ -119,7 +119,9 @@ def test_a_skeleton_fills_back_to_the_source_the_template_makes() -> None:
 
 def test_a_template_that_reworks_its_own_output_has_no_skeleton() -> None:
     # The captured block holds a placeholder while recording: its length differs.
-    reworked = "{% set s %}{{ name }}{% endset %}{% if s|length > 5 %}long{% else %}short{% endif %}"
+    reworked = (
+        "{% set s %}{{ name }}{% endset %}{% if s|length > 5 %}long{% else %}short{% endif %}"
+    )
     source, skeleton = _render(reworked, name="Bartholomew")
     assert source == "long"
     assert skeleton is None

@@ -39,9 +39,9 @@ class _Channel(BaseChannel):
 
 
 def test_calls_go_in_turn_only_when_all_of_them_are_known_to_be_quick() -> None:
-    quick, slow, unknown = _Channel(0.002), _Channel(0.2), _Channel(None)
+    quick, slow, unknown = _Channel(0.002), _Channel(0.3), _Channel(None)
     assert in_turn([quick] * 10)  # 20 ms in all
-    assert not in_turn([quick] * 60)  # 120 ms: at once
+    assert not in_turn([quick] * 200)  # 400 ms: at once
     assert not in_turn([quick, slow])
     assert not in_turn([quick, unknown])  # no call yet: at once, the safe way
     assert in_turn([])
