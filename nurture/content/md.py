@@ -26,9 +26,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from markdown_it import MarkdownIt
+from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
 from markdown_it.rules_core import inline as parse_inlines
 from markdown_it.token import Token
@@ -162,17 +163,33 @@ def to_parts_of(source: str, skeleton: Skeleton | None) -> tuple[str, str]:
             tokens[i] = token.copy(content=content, children=list(_inline_tokens(content)))
         else:  # fence, code_block: the text as it stands
             tokens[i] = token.copy(content=content)
-    return str(_MD.renderer.render(tokens, _MD.options, {})), _plain(tokens)
+    html = [_html_of(tokens, i) if part is None else part for i, part in enumerate(shape.html)]
+    return "".join(html), _plain(tokens, shape.texts)
+
+
+def _html_of(tokens: list[Token], i: int) -> str:
+    """Token `i`'s HTML, as `RendererHTML.render` makes it: a token's HTML depends on it and
+    on its neighbours' kind (which a skeleton fixes), so a token without a placeholder
+    renders the same for every message."""
+    token, renderer = tokens[i], cast(RendererHTML, _MD.renderer)
+    if token.type == "inline":
+        return renderer.renderInline(token.children, _MD.options, {}) if token.children else ""
+    if token.type in renderer.rules:
+        return str(renderer.rules[token.type](tokens, i, _MD.options, {}))
+    return str(renderer.renderToken(tokens, i, _MD.options, {}))
 
 
 @dataclass(frozen=True)
 class _Shape:
     """A skeleton's block tokens (inline children filled in where it holds no placeholder),
-    which of them hold placeholders, and the placeholders starting a line's text."""
+    which of them hold placeholders, and the placeholders starting a line's text; the HTML
+    of each token, and the plain text of each inline one, where it holds no placeholder."""
 
     tokens: tuple[Token, ...]
     holding: tuple[int, ...]
     line_start: frozenset[int]
+    html: tuple[str | None, ...]
+    texts: tuple[str | None, ...]
 
 
 #: Block parse only: the inline rules run per message, on the filled text.
@@ -209,7 +226,12 @@ def _shape(skeleton: str) -> _Shape | None:
         before = skeleton[skeleton.rfind("\n", 0, m.start()) + 1 : m.start()]
         if not any(c.isascii() and c.isalpha() for c in before):
             line_start.add(int(m.group(1)))
-    return _Shape(tuple(tokens), tuple(holding), frozenset(line_start))
+    html = tuple(None if i in holding else _html_of(tokens, i) for i in range(len(tokens)))
+    texts = tuple(
+        _inline(t.children or []) if t.type == "inline" and i not in holding else None
+        for i, t in enumerate(tokens)
+    )
+    return _Shape(tuple(tokens), tuple(holding), frozenset(line_start), html, texts)
 
 
 def _fits(shape: _Shape, values: tuple[str, ...]) -> bool:
@@ -239,21 +261,22 @@ def to_text(source: str) -> str:
     return _plain(_MD.parse(source))
 
 
-def _plain(tokens: list[Token]) -> str:
-    blocks = _Text().blocks(tokens)
+def _plain(tokens: list[Token], texts: tuple[str | None, ...] = ()) -> str:
+    """The plain text of `tokens`; `texts`: inline tokens' text where known already."""
+    blocks = _Text().blocks(tokens, texts)
     return "\n\n".join(b for b in blocks if b.strip()).strip()
 
 
 class _Text:
     """Turns block tokens into plain-text blocks (one per paragraph, list item, heading...)."""
 
-    def blocks(self, tokens: list[Token]) -> list[str]:
+    def blocks(self, tokens: list[Token], texts: tuple[str | None, ...] = ()) -> list[str]:
         out: list[str] = []
         lists: list[list[int]] = []  # per open list: [next number] or [-1] for bullets
         quote = 0
         item_prefix: str | None = None
         first_item = False
-        for token in tokens:
+        for i, token in enumerate(tokens):
             kind = token.type
             if kind == "bullet_list_open":
                 lists.append([-1])
@@ -280,7 +303,8 @@ class _Text:
             elif kind in ("fence", "code_block"):
                 out.append(_indent(token.content.rstrip("\n"), "    "))
             elif kind == "inline":
-                text = _inline(token.children or [])
+                known = texts[i] if i < len(texts) else None
+                text = _inline(token.children or []) if known is None else known
                 if item_prefix is not None:
                     pad = " " * len(item_prefix)
                     text = item_prefix + text.replace("\n", "\n" + pad)
