@@ -46,15 +46,16 @@ def send_deliveries(
     A single delivery is read ahead too: the read and the take that records its message's
     hash cost two round trips, the long way three.
     """
-    ahead = preload(ctx, delivery_ids)
     if len(delivery_ids) == 1:
         [only] = delivery_ids
+        ahead = preload(ctx, delivery_ids)
         return [send_delivery(ctx, only, now=clock(), preloaded=ahead.get(only))]
     # One delivery's error (a dropped connection, say) must not strand the others of the
     # batch: each goes on, and the first error is raised at the end, so that the task
     # retries what it could not take.
     errors: list[Exception] = []
     with batch_connection(ctx.engine):
+        ahead = preload(ctx, delivery_ids)
         if ctx.throttle is not None:  # each waits for its own rate slot, then goes
             statuses: list[DeliveryStatus | None] = []
             for i in delivery_ids:

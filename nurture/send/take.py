@@ -110,7 +110,9 @@ def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
     """
     if not delivery_ids:
         return {}
-    with ctx.sessions() as session:
+    # On an autocommit connection (the batch's own, when it holds one): one round trip, where
+    # a session's transaction would add a BEGIN and a ROLLBACK.
+    with autocommit(ctx.engine) as conn, ctx.sessions(bind=conn) as session:
         rows = session.execute(_preload_statement(), {"ids": list(delivery_ids)}).all()
     # Closing the session detaches the rows with their loaded state (it expires nothing).
     return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
