@@ -58,6 +58,12 @@ def _due_first_steps(prospects: int) -> list[int]:
         return dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
 
 
+def _answering_in(ctx: SendContext, seconds: float) -> None:
+    """Every channel's recent call time, as if its provider had answered in `seconds`."""
+    for channel in ctx.channels.values():
+        channel.latency_s = seconds
+
+
 def _watch_calls(ctx: SendContext, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """At each provider call: how many of the deliveries are still `queued` (not taken)."""
     seen: list[int] = []
@@ -80,8 +86,7 @@ class _NoThreads(ThreadPoolExecutor):
 def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own(
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for channel in ctx.channels.values():
-        channel.latency_s = 0.001
+    _answering_in(ctx, 0.001)
     monkeypatch.setattr(batch, "call_pool", _NoThreads)
     seen = _watch_calls(ctx, monkeypatch)
     ids = _due_first_steps(4)
@@ -97,8 +102,7 @@ def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own
 def test_outcomes_of_calls_made_in_turn_are_recorded_together_at_the_end_of_the_batch(
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for channel in ctx.channels.values():
-        channel.latency_s = 0.001
+    _answering_in(ctx, 0.001)
     groups: list[int] = []
     real_finish = batch.finish
 
@@ -121,8 +125,7 @@ def test_outcomes_of_calls_made_in_turn_are_recorded_together_at_the_end_of_the_
 def test_a_slow_provider_gets_the_calls_at_once_each_taken_right_before_its_own(
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for channel in ctx.channels.values():
-        channel.latency_s = 0.3
+    _answering_in(ctx, 0.3)
     threads: list[str] = []
     for channel in ctx.channels.values():
         real = channel._send
