@@ -85,7 +85,10 @@ def transition(
     # On the table (Core), unless the whole ORM row is wanted back: the ORM's bulk-update
     # machinery costs more than the statement itself.
     orm = any(r is Delivery for r in returning)
-    stmt = update(Delivery if orm else _D).where(_D.c.status.in_(tuple(leaving)), *where)
+    leaving = tuple(leaving)
+    # One state as `=`, not an IN list: a `DriverStatement` takes no expanding parameter.
+    was = _D.c.status == leaving[0] if len(leaving) == 1 else _D.c.status.in_(leaving)
+    stmt = update(Delivery if orm else _D).where(was, *where)
     stmt = stmt.values(status=to, **_changes(to, values)).returning(_D.c.id, *returning)
     return stmt.execution_options(synchronize_session=False) if orm else stmt
 

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from nurture.core.addressing import per_channel
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db.connections import autocommit, write_retrying
+from nurture.db.driver import DriverStatement
 from nurture.db.tables import (
     ConsultationRequest,
     Contact,
@@ -138,8 +139,9 @@ def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None)
         "body_sha256": body_sha256,
     }
     stmt = _guarded_take(c.delivery.channel, check_booked=not c.contact.booked)
+    # `sending` is in flight: no event to write with it (`move_many` would write none).
     with autocommit(ctx.engine) as conn:
-        rows = move_many(conn, stmt, params, to=DeliveryStatus.SENDING, at=now, source="worker")
+        rows = stmt.rows(conn, params)
     if not rows:
         return False
     c.delivery.attempts = rows[0][1]
@@ -276,9 +278,9 @@ def _guarded_takes() -> Any:
 
 
 @lru_cache(maxsize=4)
-def _guarded_take(channel: Channel, *, check_booked: bool) -> Any:
-    """The CAS with the checks in its WHERE, for `take_one`; built once per variant, so SQLAlchemy's
-    statement cache is hit without walking a new statement on every send."""
+def _guarded_take(channel: Channel, *, check_booked: bool) -> DriverStatement:
+    """The CAS with the checks in its WHERE, for `take_one`; built and compiled once per
+    variant, and run on the driver's connection (`db/driver.py`): it runs once per message."""
     d, e, k, s = _DELIVERIES, _ENROLLMENTS, _CONTACTS, _SUPPRESSIONS
     address = bindparam("address", type_=k.c.email.type)
     # Everything `skip_reason` read that others may change, checked again in the take itself.
@@ -291,4 +293,4 @@ def _guarded_take(channel: Channel, *, check_booked: bool) -> Any:
         k.c.booked_at.is_(None) if check_booked else true(),
         ~exists().where(s.c.channel == channel, s.c.address == address),
     )
-    return _taking([d.c.id == bindparam("delivery_id"), may_go], [d.c.attempts])
+    return DriverStatement(_taking([d.c.id == bindparam("delivery_id"), may_go], [d.c.attempts]))
