@@ -10,8 +10,8 @@ executes on the DBAPI connection, as a server-side prepared statement.
 
 Failures come back as SQLAlchemy raises them (`DBAPIError`, `connection_invalidated` when
 the connection dropped, which is then invalidated), so callers retry and replace a dropped
-connection as they do for `Connection.execute`. Other dialects (SQLite) run the statement
-through SQLAlchemy as usual.
+connection as they do for `Connection.execute`. Other databases and drivers (SQLite) run
+the statement through SQLAlchemy as usual.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class DriverStatement:
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows the statement returns, run on `conn` with `params`."""
         dialect = conn.dialect
-        if dialect.name != "postgresql":
+        if (dialect.name, dialect.driver) != ("postgresql", "psycopg"):
             return [tuple(row) for row in conn.execute(self.statement, dict(params)).all()]
         compiled = self._for(dialect)
         values = dict(compiled.fixed)
