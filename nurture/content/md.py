@@ -2,7 +2,7 @@
 
 Jinja runs first; every value it interpolates is Markdown-escaped (`escape_markdown`), so a
 prospect's name cannot add markup or a link. Then markdown-it-py (CommonMark, raw HTML off,
-`{.class}` attributes on) makes the HTML body, and `to_text` walks the same tokens for a
+`{.class}` attributes on) makes the HTML body, and `md_text` walks the same tokens for a
 readable plain-text part: links as `text (url)`, lists as `- item` / `1. item`.
 
 Both come from one parse. A step's paragraphs are mostly the same for every prospect (only
@@ -35,6 +35,8 @@ from markdown_it.rules_core import inline as parse_inlines
 from markdown_it.token import Token
 from markupsafe import Markup
 from mdit_py_plugins.attrs import attrs_block_plugin, attrs_plugin
+
+from nurture.content.md_text import inline_text, plain_text
 
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 
@@ -141,7 +143,7 @@ def to_parts(source: str) -> tuple[str, str]:
     """The email body's HTML and plain text from Markdown, from one parse."""
     env: dict[str, Any] = {}
     tokens = _MD.parse(source, env)
-    return str(_MD.renderer.render(tokens, _MD.options, env)), _plain(tokens)
+    return str(_MD.renderer.render(tokens, _MD.options, env)), plain_text(tokens)
 
 
 def to_parts_of(source: str, skeleton: Skeleton | None) -> tuple[str, str]:
@@ -164,7 +166,7 @@ def to_parts_of(source: str, skeleton: Skeleton | None) -> tuple[str, str]:
         else:  # fence, code_block: the text as it stands
             tokens[i] = token.copy(content=content)
     html = [_html_of(tokens, i) if part is None else part for i, part in enumerate(shape.html)]
-    return "".join(html), _plain(tokens, shape.texts)
+    return "".join(html), plain_text(tokens, shape.texts)
 
 
 def _html_of(tokens: list[Token], i: int) -> str:
@@ -228,7 +230,7 @@ def _shape(skeleton: str) -> _Shape | None:
             line_start.add(int(m.group(1)))
     html = tuple(None if i in holding else _html_of(tokens, i) for i in range(len(tokens)))
     texts = tuple(
-        _inline(t.children or []) if t.type == "inline" and i not in holding else None
+        inline_text(t.children or []) if t.type == "inline" and i not in holding else None
         for i, t in enumerate(tokens)
     )
     return _Shape(tuple(tokens), tuple(holding), frozenset(line_start), html, texts)
@@ -258,93 +260,4 @@ def to_html(source: str) -> str:
 
 def to_text(source: str) -> str:
     """The email body's plain text from Markdown: no Markdown noise, links as `text (url)`."""
-    return _plain(_MD.parse(source))
-
-
-def _plain(tokens: list[Token], texts: tuple[str | None, ...] = ()) -> str:
-    """The plain text of `tokens`; `texts`: inline tokens' text where known already."""
-    blocks = _Text().blocks(tokens, texts)
-    return "\n\n".join(b for b in blocks if b.strip()).strip()
-
-
-class _Text:
-    """Turns block tokens into plain-text blocks (one per paragraph, list item, heading...)."""
-
-    def blocks(self, tokens: list[Token], texts: tuple[str | None, ...] = ()) -> list[str]:
-        out: list[str] = []
-        lists: list[list[int]] = []  # per open list: [next number] or [-1] for bullets
-        quote = 0
-        item_prefix: str | None = None
-        first_item = False
-        for i, token in enumerate(tokens):
-            kind = token.type
-            if kind == "bullet_list_open":
-                lists.append([-1])
-                first_item = len(lists) == 1
-            elif kind == "ordered_list_open":
-                lists.append([int(token.attrs.get("start", 1) or 1)])
-                first_item = len(lists) == 1
-            elif kind in ("bullet_list_close", "ordered_list_close"):
-                lists.pop()
-            elif kind == "list_item_open":
-                counter = lists[-1]
-                indent = "   " * (len(lists) - 1)
-                if counter[0] < 0:
-                    item_prefix = f"{indent}- "
-                else:
-                    item_prefix = f"{indent}{counter[0]}. "
-                    counter[0] += 1
-            elif kind == "blockquote_open":
-                quote += 1
-            elif kind == "blockquote_close":
-                quote -= 1
-            elif kind == "hr":
-                out.append("----")
-            elif kind in ("fence", "code_block"):
-                out.append(_indent(token.content.rstrip("\n"), "    "))
-            elif kind == "inline":
-                known = texts[i] if i < len(texts) else None
-                text = _inline(token.children or []) if known is None else known
-                if item_prefix is not None:
-                    pad = " " * len(item_prefix)
-                    text = item_prefix + text.replace("\n", "\n" + pad)
-                    item_prefix = None
-                    join = out and not first_item and _is_item(out[-1])
-                    first_item = False
-                    if join:
-                        out[-1] += "\n" + text  # list items stay together, one per line
-                        continue
-                if quote:
-                    text = _indent(text, "> " * quote)
-                out.append(text)
-        return out
-
-
-def _is_item(block: str) -> bool:
-    return bool(re.match(r"^\s*(- |\d+\. )", block))
-
-
-def _indent(text: str, prefix: str) -> str:
-    return "\n".join(prefix + line for line in text.split("\n"))
-
-
-def _inline(children: list[Token]) -> str:
-    parts: list[str] = []
-    links: list[tuple[str, int]] = []  # (href, where its text starts in parts)
-    for child in children:
-        kind = child.type
-        if kind in ("text", "code_inline"):
-            parts.append(child.content)
-        elif kind == "softbreak" or kind == "hardbreak":
-            parts.append("\n")
-        elif kind == "link_open":
-            links.append((str(child.attrs.get("href", "")), len(parts)))
-        elif kind == "link_close" and links:
-            href, begin = links.pop()
-            label = "".join(parts[begin:]).strip()
-            if href and href not in (label, f"mailto:{label}"):
-                parts.append(f" ({href})")
-        elif kind == "image":
-            alt = "".join(c.content for c in child.children or [])
-            parts.append(f"{alt} ({child.attrs.get('src', '')})" if alt else "")
-    return "".join(parts)
+    return plain_text(_MD.parse(source))

@@ -8,12 +8,13 @@ from hypothesis import strategies as st
 
 from nurture.content import md
 from nurture.content.md import to_parts
+from nurture.content.md_text import plain_text
 
 
 def _uncached(source: str) -> tuple[str, str]:
     env: dict[str, object] = {}
     tokens = md._UNCACHED.parse(source, env)
-    return str(md._UNCACHED.renderer.render(tokens, md._UNCACHED.options, env)), md._plain(tokens)
+    return str(md._UNCACHED.renderer.render(tokens, md._UNCACHED.options, env)), plain_text(tokens)
 
 
 #: Lines built from what Markdown reads: emphasis, links, escapes, lists, attributes, code.
