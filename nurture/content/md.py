@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
+from jinja2 import pass_eval_context
+from jinja2.nodes import EvalContext
 from markdown_it import MarkdownIt
 from markdown_it.renderer import RendererHTML
 from markdown_it.rules_core import StateCore
@@ -95,6 +97,15 @@ def escape_markdown(value: Any) -> Any:
         return escaped
     values.append(str(escaped))
     return f"{_OPEN}{len(values) - 1}{_CLOSE}"
+
+
+@pass_eval_context
+def finalize(_: EvalContext, value: Any) -> Any:
+    """`escape_markdown` as the Markdown environment's `finalize`. It takes the evaluation
+    context only so that Jinja never applies it while compiling: Jinja finalizes a constant
+    output (`{{ "a*b" }}`) at compile time when it can, and a template first compiled
+    inside `recording` would then keep a placeholder in its code for every later message."""
+    return escape_markdown(value)
 
 
 #: A placeholder is `_OPEN index _CLOSE`: private-use characters, plain text to Markdown.

@@ -72,7 +72,7 @@ class Renderer:
             **options,
         )
         # md.j2: every interpolated value is Markdown-escaped before Markdown runs.
-        self.md_env = SandboxedEnvironment(autoescape=False, finalize=md.escape_markdown, **options)
+        self.md_env = SandboxedEnvironment(autoescape=False, finalize=md.finalize, **options)
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
     def render(

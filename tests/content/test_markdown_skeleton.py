@@ -9,6 +9,8 @@ characters themselves, escaped as templates escape them or raw (`|safe`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import DictLoader
@@ -16,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from nurture.content import md
 from nurture.content.md import Skeleton, render_both, to_parts_of
+from nurture.content.render import Renderer
 from tests.content.test_markdown_cache import _PIECES, _uncached
 
 HOLE = "@@"
@@ -105,7 +108,7 @@ def test_a_value_that_could_start_a_block_is_parsed_in_full() -> None:
 
 def _render(template: str, **context: object) -> tuple[str, Skeleton | None]:
     env = SandboxedEnvironment(
-        loader=DictLoader({"t": template}), autoescape=False, finalize=md.escape_markdown
+        loader=DictLoader({"t": template}), autoescape=False, finalize=md.finalize
     )
     return render_both(lambda: env.get_template("t").render(context))
 
@@ -129,3 +132,16 @@ def test_a_template_that_reworks_its_own_output_has_no_skeleton() -> None:
     source, skeleton = _render("\ue0000\ue001 {{ name }}", name="Ann")
     assert source == "\ue0000\ue001 Ann"
     assert skeleton is None
+
+
+def test_a_constant_in_a_template_reaches_every_message_as_written() -> None:
+    # Jinja finalizes a constant output while compiling when it can. The template is first
+    # compiled inside `recording`: a placeholder must not end up in its compiled code.
+    renderer = Renderer(
+        Path("unused"),
+        loader=DictLoader({"s/a.md.j2": 'Hello {{ "a*b" }} and {{ name }}, {{ 3 * 4 }}.\n'}),
+    )
+    for name in ("Ann", "Bo_b"):
+        html, text = renderer._body("s/a", {"name": name})
+        assert html == f"<p>Hello a*b and {name}, 12.</p>\n"
+        assert text == f"Hello a*b and {name}, 12."
