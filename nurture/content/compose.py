@@ -13,7 +13,8 @@ from nurture.content.context import ContactView, StepChannel, build_context, lin
 from nurture.content.links import make_reply_address
 from nurture.content.message import OutgoingMessage
 from nurture.content.render import RenderedMessage, Renderer
-from nurture.core.addressing import address_of, per_channel
+from nurture.core.addressing import address_of
+from nurture.core.states import Channel
 from nurture.schedule import Catalog
 from nurture.schedule.sequence import first_sms_step
 
@@ -73,8 +74,12 @@ def envelope(
     clinic = catalog.clinic
     channel = rendered.channel
     to = address_of(contact, channel)
-    links = links_for(settings, catalog, contact.id, channel, delivery_id)
-    mailto = f"mailto:{clinic.reply_to or clinic.from_email}?subject={quote('unsubscribe')}"
+    email = channel is Channel.EMAIL
+    # An SMS carries no unsubscribe link (STOP opts out): nothing to sign for it.
+    unsubscribe = mailto = None
+    if email:
+        unsubscribe = links_for(settings, catalog, contact.id, channel, delivery_id)["unsubscribe"]
+        mailto = f"mailto:{clinic.reply_to or clinic.from_email}?subject={quote('unsubscribe')}"
     return OutgoingMessage(
         delivery_id=delivery_id,
         channel=channel,
@@ -85,8 +90,8 @@ def envelope(
         from_email=str(clinic.from_email),
         from_name=clinic.from_name,
         reply_to=reply_to(settings, catalog, enrollment_id),
-        unsubscribe_url=per_channel(channel, links["unsubscribe"], None),
-        unsubscribe_mailto=per_channel(channel, mailto, None),
+        unsubscribe_url=unsubscribe,
+        unsubscribe_mailto=mailto,
         not_after=not_after,
         now=now,
         metadata={"delivery_id": str(delivery_id), "enrollment_id": str(enrollment_id)},

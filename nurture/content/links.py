@@ -6,9 +6,9 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, Signer, URLSafeSerializer
 
 from nurture.core.states import Channel
 from nurture.errors import InvalidToken
@@ -31,12 +31,35 @@ class BookingToken:
 
 @lru_cache(maxsize=16)  # one per secret and purpose, not one per link
 def _serializer(secret: str, salt: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=salt)
+    return URLSafeSerializer(secret, salt=salt, signer=_KeptKeySigner)
+
+
+class _KeptKeySigner(Signer):
+    """itsdangerous' signer, its signing key derived once (not once per signature)."""
+
+    @cached_property
+    def _signing_key(self) -> bytes:
+        return super().derive_key()
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        return self._signing_key if secret_key is None else super().derive_key(secret_key)
+
+
+@lru_cache(maxsize=16)
+def _signer(secret: str, salt: str) -> Signer:
+    return _serializer(secret, salt).make_signer()
+
+
+def _dumps(secret: str, salt: str, value: object) -> str:
+    """`URLSafeSerializer(secret, salt=salt).dumps(value)`, the same token, with the
+    serializer and its signer built once: a message signs one or two links."""
+    payload = _serializer(secret, salt).dump_payload(value)
+    return _signer(secret, salt).sign(payload).decode("utf-8")
 
 
 @lru_cache(maxsize=4096)  # the same for every message to a contact: built once, not twice
 def make_unsubscribe_token(secret: str, contact_id: int, channel: Channel) -> str:
-    return _serializer(secret, _UNSUBSCRIBE).dumps([contact_id, channel.value])
+    return _dumps(secret, _UNSUBSCRIBE, [contact_id, channel.value])
 
 
 def read_unsubscribe_token(secret: str, token: str) -> UnsubscribeToken:
@@ -49,7 +72,7 @@ def read_unsubscribe_token(secret: str, token: str) -> UnsubscribeToken:
 
 @lru_cache(maxsize=4096)  # a message's context and its envelope both ask for it
 def make_booking_token(secret: str, contact_id: int, delivery_id: int | None) -> str:
-    return _serializer(secret, _BOOKING).dumps([contact_id, delivery_id])
+    return _dumps(secret, _BOOKING, [contact_id, delivery_id])
 
 
 def read_booking_token(secret: str, token: str) -> BookingToken:

@@ -13,6 +13,7 @@ from typing import Any
 import css_inline
 from jinja2 import (
     BaseLoader,
+    DictLoader,
     FileSystemLoader,
     StrictUndefined,
     TemplateNotFound,
@@ -21,7 +22,7 @@ from jinja2 import (
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from markupsafe import Markup
 
 from nurture.content import md
@@ -67,12 +68,18 @@ class Renderer:
             "keep_trailing_newline": False,
             "auto_reload": True,
         }
-        self.env = SandboxedEnvironment(
+        # Immutable: a template cannot change what it is given (the clinic's part of the
+        # context is shared by every message, `context.py`).
+        self.env = ImmutableSandboxedEnvironment(
             autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
             **options,
         )
         # md.j2: every interpolated value is Markdown-escaped before Markdown runs.
-        self.md_env = SandboxedEnvironment(autoescape=False, finalize=md.finalize, **options)
+        self.md_env = ImmutableSandboxedEnvironment(
+            autoescape=False, finalize=md.finalize, **options
+        )
+        # Sources given once (the last good set, `live.py`) keep each step's form.
+        self._forms: dict[str, str] | None = {} if isinstance(self.loader, DictLoader) else None
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
     def render(
@@ -101,6 +108,14 @@ class Renderer:
 
         A folder holding both forms for one step is an error: which one would go out is unclear.
         """
+        form = self._forms.get(template) if self._forms is not None else None
+        if form is None:
+            form = self._form(template)
+            if self._forms is not None:
+                self._forms[template] = form
+        return form
+
+    def _form(self, template: str) -> str:
         has_md = self.exists(f"{template}.{MARKDOWN_PART}.j2")
         if has_md and (self.exists(f"{template}.html.j2") or self.exists(f"{template}.txt.j2")):
             raise TemplateError(
