@@ -108,7 +108,6 @@ def _sdk_clients(base: str) -> dict[str, Any]:
         from sendgrid import SendGridAPIClient
         from twilio.rest import Client
 
-        from nurture.channels.twilio import RoutedTwilioHttpClient
 
         sendgrid = SendGridAPIClient(api_key="SG.bench", host=base)
         if os.environ.get("NURTURE_BENCH_SDK_KEEPALIVE"):
@@ -126,10 +125,30 @@ def _sdk_clients(base: str) -> dict[str, Any]:
                 pool=urllib3.PoolManager(maxsize=64, block=False),
             )
         twilio = Client(
-            "AC" + "0" * 32, "bench", http_client=RoutedTwilioHttpClient(base, timeout_s=10)
+            "AC" + "0" * 32, "bench", http_client=_routed_twilio_http_client(base)
         )
         _sdk.update(sendgrid=sendgrid, twilio=twilio)
     return _sdk
+
+
+def _routed_twilio_http_client(base: str) -> Any:
+    """The SDK's own HTTP client (a kept-alive `requests` session), its requests sent to the
+    fake provider at `base` instead of https://api.twilio.com. Tuned as nurture's was before
+    it sent over urllib3 (PERFORMANCE.md): the environment's proxy settings read once, not
+    on every request, and no retries."""
+    from requests.adapters import HTTPAdapter
+    from twilio.http.http_client import TwilioHttpClient
+
+    class Routed(TwilioHttpClient):  # type: ignore[misc]  # untyped SDK
+        def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+            url = url.replace("https://api.twilio.com", base.rstrip("/"), 1)
+            return super().request(method, url, *args, **kwargs)
+
+    client = Routed(pool_connections=True, timeout=10)
+    for scheme in ("http://", "https://"):
+        client.session.mount(scheme, HTTPAdapter(pool_maxsize=64, max_retries=0))
+    client.session.trust_env = False
+    return client
 
 
 @app.task(name="bench.sdk", ignore_result=True, acks_late=True)

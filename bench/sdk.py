@@ -6,9 +6,10 @@ answering at once, through the same broker (Redis), in the same run:
 
 - **baseline**: `bench.sdk` (`bench/bare.py`), one task per message, alternating one email
   through `SendGridAPIClient(api_key, host=fake).send(Mail(...))` and one SMS through
-  `Client(sid, token, http_client=RoutedTwilioHttpClient(fake)).messages.create(...)`; one
-  client of each per process. Tried with a prefork pool (one process per core) and a threads
-  pool; the better of the two in each run is the baseline.
+  `Client(sid, token, http_client=<the SDK's TwilioHttpClient routed to fake>).messages
+  .create(...)`; one client of each per process (the SDK's own transports: urllib for
+  SendGrid, a kept-alive `requests` session for Twilio). Tried with a prefork pool (one
+  process per core) and a threads pool; the better of the two in each run is the baseline.
 - **nurture**: N deliveries (half email, half SMS) due at once on PostgreSQL; the scheduler
   claims them and publishes send tasks, `nurture worker` as an operator starts it (its
   defaults) takes, checks, renders, calls the SDK and records each. Then the lateness at 80%

@@ -9,29 +9,21 @@ http client, which also turns each transport failure into a typed SendError.
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 from datetime import datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioRestException, TwilioServiceException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from nurture.channels.base import Answer, BaseChannel, Lookup, LookupQuery, SendResult
-from nurture.channels.errors import error_for_status, maybe_sent, not_sent
+from nurture.channels.errors import error_for_status
+from nurture.channels.twilio_http import TWILIO_API, PooledTwilioHttpClient
 from nurture.content.message import OutgoingMessage, body_sha256
 from nurture.core.clock import utcnow
 from nurture.core.states import Channel
 from nurture.errors import PermanentSendError, SendError
 
-TWILIO_API = "https://api.twilio.com"
 #: Twilio accepts ValidityPeriod in whole seconds from 1 to 36,000 (10 hours).
 MIN_VALIDITY_S = 1
 MAX_VALIDITY_S = 36_000
@@ -43,10 +35,6 @@ UNUSABLE_NUMBER_CODES = frozenset({"21211", "21614", "21635"})
 #: Messages a lookup lists at most; a full list without a match cannot tell.
 LOOKUP_LIMIT = 200
 
-# The SDK logs every request's URL and headers at INFO; nurture logs its own summary.
-_http_log = logging.getLogger("nurture.channels.twilio.http")
-_http_log.setLevel(logging.WARNING)
-
 
 def validity_period_s(now: datetime | None, not_after: datetime | None) -> int | None:
     """Seconds the message may wait at Twilio: until `not_after`, within Twilio's 1..36000."""
@@ -54,89 +42,6 @@ def validity_period_s(now: datetime | None, not_after: datetime | None) -> int |
         return None
     left = int((not_after - now).total_seconds())
     return max(MIN_VALIDITY_S, min(MAX_VALIDITY_S, left))
-
-
-class RoutedTwilioHttpClient(TwilioHttpClient):  # type: ignore[misc]  # untyped SDK
-    """The SDK's http client, sending to `api_base` instead of https://api.twilio.com.
-
-    It raises Transient/AmbiguousSendError itself for transport failures and for 429/5xx
-    answers, whose Retry-After header the SDK's exception would drop.
-    """
-
-    def __init__(self, api_base: str, *, timeout_s: float, pool_size: int = 64) -> None:
-        super().__init__(pool_connections=True, timeout=timeout_s, logger=_http_log)
-        self.api_base = api_base.rstrip("/")
-        assert self.session is not None
-        for scheme in ("http://", "https://"):
-            # No retries at this level: a retried POST could send a message twice.
-            self.session.mount(scheme, HTTPAdapter(pool_maxsize=pool_size, max_retries=0))
-        # requests reads the proxy and CA settings from the environment on every request (a
-        # scan of os.environ per message, ~5% of a worker's CPU); they are read once here.
-        self.session.trust_env = False
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.api_base))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            self.session.verify = bundle
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        if url.startswith(TWILIO_API):
-            url = self.api_base + url[len(TWILIO_API) :]
-        try:
-            response: Response = super().request(
-                method, url, params, data, headers, auth, timeout, allow_redirects
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise not_sent("twilio", "connect timeout") from None
-        except requests.exceptions.ReadTimeout:
-            raise maybe_sent("twilio", "read timeout") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise _connection_error(exc) from None
-        if response.status_code == 429 or response.status_code >= 500:
-            raise error_for_status(
-                "twilio",
-                response.status_code,
-                message=_twilio_message(response.text),
-                code=_twilio_code(response.text),
-                headers=dict(response.headers or {}),
-                now=utcnow(),
-            )
-        return response
-
-
-def _connection_error(exc: requests.exceptions.ConnectionError) -> Exception:
-    reason = exc.args[0] if exc.args else None
-    if isinstance(reason, MaxRetryError):
-        reason = reason.reason
-    if isinstance(reason, NewConnectionError):
-        return not_sent("twilio", "connection refused")
-    return maybe_sent("twilio", "connection dropped")
-
-
-def _twilio_json(text: str) -> dict[str, Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _twilio_message(text: str) -> str:
-    return str(_twilio_json(text).get("message") or text[:200] or "no details")
-
-
-def _twilio_code(text: str) -> str | None:
-    code = _twilio_json(text).get("code")
-    return str(code) if code is not None else None
 
 
 class TwilioChannel(BaseChannel):
@@ -156,7 +61,7 @@ class TwilioChannel(BaseChannel):
         status_callback: str | None = None,
         timeout_s: float,
     ) -> None:
-        self.http = RoutedTwilioHttpClient(api_base, timeout_s=timeout_s)
+        self.http = PooledTwilioHttpClient(api_base, timeout_s=timeout_s)
         self.client = Client(account_sid, auth_token, http_client=self.http)
         # The SDK imports its resources on first use; do it now, not inside a rate slot.
         self.messages = self.client.messages
@@ -226,8 +131,7 @@ class TwilioChannel(BaseChannel):
         return Lookup(Answer.ABSENT, f"{seen}, none matches the body hash")
 
     def close(self) -> None:
-        if self.http.session is not None:
-            self.http.session.close()
+        self.http.close()
 
 
 def _refusal(exc: TwilioRestException | TwilioServiceException) -> Exception:
