@@ -16,7 +16,7 @@ import json
 import logging
 import re
 import urllib.error
-import urllib.request
+from functools import lru_cache
 from typing import Any
 
 import python_http_client
@@ -24,10 +24,11 @@ import python_http_client.client
 import urllib3
 from python_http_client.exceptions import HTTPError, handle_error
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import CustomArg, From, Header, Mail, ReplyTo, To
+from sendgrid.helpers.mail import From, ReplyTo, To
 
 from nurture.channels.base import Answer, BaseChannel, Lookup, LookupQuery, SendResult
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
+from nurture.channels.pool import provider_pool
 from nurture.content.message import OutgoingMessage
 from nurture.core.clock import utcnow
 from nurture.core.states import Channel
@@ -48,25 +49,36 @@ def opaque_args(metadata: dict[str, str]) -> dict[str, str]:
     }
 
 
-def build_mail(message: OutgoingMessage) -> Mail:
-    """The SendGrid v3 mail object for one message."""
-    mail = Mail(
-        from_email=From(message.from_email, message.from_name),
-        to_emails=To(message.to),
-        subject=message.subject,
-        plain_text_content=message.text,
-        html_content=message.html,
-    )
+def mail_body(message: OutgoingMessage) -> dict[str, Any]:
+    """The SendGrid v3 `mail/send` body for one message, as the SDK's `Mail` helper builds
+    it (`tests/channels/test_sendgrid_body.py` checks them against each other); the
+    addresses go through the helper's own `From`/`To`/`ReplyTo`, which parse and quote them.
+    """
+    body: dict[str, Any] = {
+        "from": _sender(message.from_email or "", message.from_name),
+        "subject": message.subject,
+        "personalizations": [{"to": [To(message.to).get()]}],
+        "content": [
+            {"type": "text/plain", "value": message.text},
+            *([{"type": "text/html", "value": message.html}] if message.html is not None else []),
+        ],
+    }
     if message.reply_to:
-        mail.reply_to = ReplyTo(message.reply_to)
+        body["reply_to"] = ReplyTo(message.reply_to).get()
     targets = [f"<{u}>" for u in (message.unsubscribe_url, message.unsubscribe_mailto) if u]
     if targets:
-        mail.add_header(Header("List-Unsubscribe", ", ".join(targets)))
+        body["headers"] = {"List-Unsubscribe": ", ".join(targets)}
         if message.unsubscribe_url:
-            mail.add_header(Header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    for key, value in opaque_args(message.metadata).items():
-        mail.add_custom_arg(CustomArg(key, value))
-    return mail
+            body["headers"]["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    custom = opaque_args(message.metadata)
+    if custom:
+        body["custom_args"] = custom
+    return body
+
+
+@lru_cache(maxsize=16)  # the clinic's address: the same for every message
+def _sender(email: str, name: str | None) -> dict[str, str]:
+    return dict(From(email, name).get())
 
 
 def _error_message(body: bytes | str | None) -> str:
@@ -136,27 +148,27 @@ class KeptAliveClient(python_http_client.Client):  # type: ignore[misc]  # untyp
                 else:
                     self.request_headers.setdefault("Content-Type", _JSON)
                     data = json.dumps(request_body).encode("utf-8")
-            request = urllib.request.Request(
-                self._build_url(query_params), headers=self.request_headers, data=data
-            )
-            request.method = method
-            return python_http_client.client.Response(
-                self._make_request(None, request, timeout=timeout)
-            )
+            url = self._build_url(query_params)
+            answer = self._request(method, url, dict(self.request_headers), data, timeout)
+            return python_http_client.client.Response(answer)
 
         return http_request
 
-    def _make_request(
-        self, opener: Any, request: urllib.request.Request, timeout: float | None = None
+    def _request(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        body: bytes | None,
+        timeout: float | None,
     ) -> _Answer:
-        timeout = timeout or self.timeout
         try:
             response = self.pool.request(
-                request.get_method(),
-                request.full_url,
-                body=request.data,  # type: ignore[arg-type]
-                headers=dict(request.header_items()),
-                timeout=timeout,
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=timeout or self.timeout,
                 retries=False,
                 redirect=False,
             )
@@ -168,7 +180,7 @@ class KeptAliveClient(python_http_client.Client):  # type: ignore[misc]  # untyp
             raise ConnectionError(type(exc).__name__) from None
         if response.status >= 400:
             error = urllib.error.HTTPError(
-                request.full_url,
+                url,
                 response.status,
                 response.reason or "",
                 response.headers,  # type: ignore[arg-type]
@@ -203,7 +215,7 @@ class SendGridChannel(BaseChannel):
     def __init__(self, api_key: str, *, host: str, timeout_s: float, pool_size: int = 64) -> None:
         self.client = SendGridAPIClient(api_key=api_key, host=host)
         sdk = self.client.client
-        self.pool = urllib3.PoolManager(maxsize=pool_size, block=False)
+        self.pool = provider_pool(host, pool_size)
         self.client.client = KeptAliveClient(
             host=sdk.host,
             request_headers=sdk.request_headers,
@@ -216,9 +228,9 @@ class SendGridChannel(BaseChannel):
         self.pool.clear()
 
     def _send(self, message: OutgoingMessage) -> SendResult:
-        mail = build_mail(message)
         try:
-            response = self.client.send(mail)
+            # The SDK's call for a body built without the Mail helper (`mail_body`).
+            response = self.client.client.mail.send.post(request_body=mail_body(message))
         except HTTPError as exc:
             raise error_for_status(
                 self.provider,

@@ -5,8 +5,8 @@ The SDK takes any `twilio.http.HttpClient` (`Client(..., http_client=...)`). Its
 (`TwilioHttpClient`) sends each request through a `requests` session, which prepares,
 merges settings and wraps every request and answer again: about a third of an SMS's CPU
 in the worker. This one sends what the SDK asks for as `TwilioHttpClient` would (basic
-auth, the form-encoded or JSON body, the query), with the same proxy and CA settings
-`requests` reads from the environment, read once.
+auth, the form-encoded or JSON body, the query), with the proxy and CA settings `requests`
+reads from the environment, read once (`pool.py`).
 
 It turns each transport failure into a typed SendError, and 429 or 5xx answers too (the
 SDK's exception would drop their Retry-After): a connection never made is `not_sent`, a
@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import certifi
 import urllib3
-from requests.utils import get_environ_proxies
 from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
+from nurture.channels.pool import provider_pool
 from nurture.core.clock import utcnow
 
 TWILIO_API = "https://api.twilio.com"
@@ -45,7 +44,8 @@ class PooledTwilioHttpClient(HttpClient):  # type: ignore[misc]  # untyped SDK
     def __init__(self, api_base: str, *, timeout_s: float, pool_size: int = 64) -> None:
         super().__init__(logger=_http_log, is_async=False, timeout=timeout_s)
         self.api_base = api_base.rstrip("/")
-        self.pool = provider_pool(self.api_base, pool_size)
+        # requests' CAs unless the environment names others: certifi's.
+        self.pool = provider_pool(self.api_base, pool_size, default_ca=certifi.where())
 
     def request(
         self,
@@ -113,19 +113,6 @@ def _encoded(values: dict[str, object]) -> str:
         items = value if isinstance(value, list | tuple) else [value]
         pairs.extend((key, item) for item in items if item is not None)
     return urlencode(pairs)
-
-
-def provider_pool(base_url: str, size: int) -> urllib3.PoolManager:
-    """Kept-alive connections to a provider at `base_url`, through the proxy the environment
-    names for it (HTTPS_PROXY, NO_PROXY, ...), trusting REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
-    when set, else certifi's CAs: what `requests` would use, read once."""
-    ca_certs = (
-        os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()
-    )
-    proxy = get_environ_proxies(base_url).get(urlsplit(base_url).scheme)
-    if proxy:
-        return urllib3.ProxyManager(proxy, maxsize=size, block=False, ca_certs=ca_certs)
-    return urllib3.PoolManager(maxsize=size, block=False, ca_certs=ca_certs)
 
 
 def _twilio_json(text: str) -> dict[str, Any]:

@@ -7,7 +7,8 @@ import pytest
 import urllib3
 from requests.models import RequestEncodingMixin
 
-from nurture.channels.twilio_http import PooledTwilioHttpClient, _encoded, provider_pool
+from nurture.channels.pool import provider_pool
+from nurture.channels.twilio_http import PooledTwilioHttpClient, _encoded
 from tests.channels.test_contract import _sms
 from tests.channels.test_providers import _twilio
 from tests.fakes.provider import FakeProvider

@@ -1,0 +1,24 @@
+"""Kept-alive connections to a provider, as `requests` would make them: through the proxy the
+environment names for the provider's address, trusting the CAs it names."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+import urllib3
+from requests.utils import get_environ_proxies
+
+
+def provider_pool(
+    base_url: str, size: int, *, default_ca: str | None = None
+) -> urllib3.PoolManager:
+    """Kept-alive connections to a provider at `base_url`, through the proxy the environment
+    names for it (HTTPS_PROXY, NO_PROXY, ...), read once, trusting REQUESTS_CA_BUNDLE or
+    CURL_CA_BUNDLE when set, else `default_ca` (None: the system's, as urllib does)."""
+    ca_certs = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    ca_certs = ca_certs or default_ca
+    proxy = get_environ_proxies(base_url).get(urlsplit(base_url).scheme)
+    if proxy:
+        return urllib3.ProxyManager(proxy, maxsize=size, block=False, ca_certs=ca_certs)
+    return urllib3.PoolManager(maxsize=size, block=False, ca_certs=ca_certs)
