@@ -101,8 +101,8 @@ class Settings(BaseSettings):
     dispatch_batch: int = Field(default=500, ge=1)
     #: Most deliveries per send task message. Batches save Celery's per-task cost; each
     #: delivery is still claimed, checked and sent on its own, and a batch's provider calls
-    #: over the network are made at once. 1: one task per delivery.
-    send_chunk: int = Field(default=10, ge=1, le=100)
+    #: over the network are made at once, 10 at most in flight. 1: one task per delivery.
+    send_chunk: int = Field(default=20, ge=1, le=100)
     #: Celery task events, for Flower or `celery events` (off: three broker messages a task).
     task_events: bool = False
     #: PostgreSQL connections each process keeps, and how many more it may open at a peak.

@@ -102,8 +102,9 @@ def _send_each(
       channels' recent call times): in this thread, one after another, which spares
       handing calls to threads and back. A channel that slows down meanwhile sends the
       rest of the batch's calls at once.
-    Local calls (the outbox) take no time: taken together, made in turn. Outcomes of calls
-    made at once are recorded as soon as they return, those within `GROUP_WAIT_S` of each
+    At most `AT_ONCE` calls of a batch are in flight: the next delivery is taken when one
+    returns. Local calls (the outbox) take no time: taken together, made in turn. Outcomes
+    of calls made at once are recorded as soon as they return, those within `GROUP_WAIT_S` of each
     other with one statement; outcomes of calls made in turn with one statement at the end
     of the batch (or every `IN_TURN_S`, should the calls slow down). What was not won goes
     the long way.
@@ -124,6 +125,8 @@ def _send_each(
         won_local = take_together(ctx, local, now)
     pool = call_pool()
     for i in delivery_ids:
+        while len(calls) >= AT_ONCE:  # the next is taken once a call in flight returns
+            _settle(ctx, calls, done, errors)
         with _kept(errors, i):
             ahead = rendered.get(i)
             prepared: Ready | DeliveryStatus | None = None
@@ -144,18 +147,30 @@ def _send_each(
             else:
                 made.add(hand_over(ctx, prepared, partial(prepared.channel.send, prepared.message)))
     made.flush()
-    pending: set[Future[SendResult]] = set(calls)
-    while pending:
-        returned, pending = wait(pending, return_when=FIRST_COMPLETED)
-        if pending:  # calls returning a moment later join this group's statement
-            more, pending = wait(pending, timeout=GROUP_WAIT_S)
-            returned |= more
-        group = [(future, r) for future, r in calls.items() if future in returned]
-        with _kept(errors, group[0][1].delivery.id):
-            outcomes = [hand_over(ctx, r, future.result) for future, r in group]
-            statuses = finish(ctx, outcomes)
-            done.update(zip((o.delivery_id for o in outcomes), statuses, strict=True))
+    while calls:
+        _settle(ctx, calls, done, errors)
     return done
+
+
+def _settle(
+    ctx: SendContext,
+    calls: dict[Future[SendResult], Ready],
+    done: dict[int, DeliveryStatus | None],
+    errors: list[Exception],
+) -> None:
+    """Wait for one of the calls in flight to return and record its outcome, with those of
+    the calls returning within `GROUP_WAIT_S` of it (one statement); they leave `calls`."""
+    returned, pending = wait(calls, return_when=FIRST_COMPLETED)
+    if pending:  # calls returning a moment later join this group's statement
+        more, _ = wait(pending, timeout=GROUP_WAIT_S)
+        returned |= more
+    group = [(future, r) for future, r in calls.items() if future in returned]
+    for future, _ in group:
+        del calls[future]
+    with _kept(errors, group[0][1].delivery.id):
+        outcomes = [hand_over(ctx, r, future.result) for future, r in group]
+        statuses = finish(ctx, outcomes)
+        done.update(zip((o.delivery_id for o in outcomes), statuses, strict=True))
 
 
 class _Made:
@@ -205,6 +220,12 @@ def in_turn(channels: Iterable[BaseChannel]) -> bool:
             total += channel.latency_s
     return total < IN_TURN_S
 
+
+#: A batch's calls in flight at once, at most: with more deliveries than this (`SEND_CHUNK`
+#: is 20), each of the rest is taken, and its call made, when one in flight has returned. A
+#: worker killed mid-batch strands at most this many calls per thread, and a slow provider
+#: sees no more at once from a batch than it did from the batches of 10 before.
+AT_ONCE = 10
 
 #: After a batch's call returns, how long its outcome waits for more of the batch's calls
 #: to return, so that they are recorded with one statement: a few milliseconds against

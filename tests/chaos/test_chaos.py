@@ -25,6 +25,7 @@ from nurture.content.links import make_unsubscribe_token
 from nurture.core.states import Channel
 from nurture.db import session_scope, upgrade
 from nurture.db.tables import Contact, Delivery, DeliveryEvent
+from nurture.send.batch import AT_ONCE
 from tests.chaos.harness import (
     RedisServer,
     Stack,
@@ -133,7 +134,7 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
     # The first kill waits, however long the workers took to start on a loaded machine, until
     # both have calls in flight (more than one worker can hold): it lands mid-send, whichever
     # worker it hits. The others fall where they fall.
-    in_flight = WORKER_THREADS * get_settings().send_chunk
+    in_flight = WORKER_THREADS * min(get_settings().send_chunk, AT_ONCE)
     wait_for(lambda: sending_now() > in_flight, timeout_s=60, interval_s=0.05, message="calls")
     kills = 0
     while kills < 6:
@@ -145,7 +146,7 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
         workers.append(chaos.worker(f"r{kills}", WORKER_THREADS))
     chaos.fake.latency_s = 0.0
     # A kill leaves `unknown` at most what the worker had claimed and not recorded: its
-    # threads' batches, whose calls are in flight together (8 threads x 10 deliveries).
+    # threads' batches, whose calls are in flight together (8 threads x 10 calls at most).
     _finish(
         chaos,
         f"{kills} workers killed with SIGKILL mid-send",
@@ -166,7 +167,7 @@ def test_workers_killed_mid_send_then_reconciled_leave_no_unknown_and_no_duplica
     rng = random.Random(14)
     workers = [chaos.worker("a", WORKER_THREADS), chaos.worker("b", WORKER_THREADS)]
     beat = chaos.scheduler()
-    in_flight = WORKER_THREADS * get_settings().send_chunk
+    in_flight = WORKER_THREADS * min(get_settings().send_chunk, AT_ONCE)
     wait_for(lambda: sending_now() > in_flight, timeout_s=60, interval_s=0.05, message="calls")
     kills = 0
     while kills < 5:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -77,7 +78,8 @@ def test_status_exits_0_when_the_scheduler_ticks_and_nothing_is_late(db: str) ->
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "healthy" in result.output and "unhealthy" not in result.output
-    assert "scheduler last tick: 0s ago" in result.output
+    # Just ticked: "0s ago", or "1s" when the machine is slow to run the command.
+    assert re.search(r"scheduler last tick: [01]s ago", result.output), result.output
 
 
 def test_status_thresholds_come_from_the_command_line(db: str) -> None:

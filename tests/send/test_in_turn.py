@@ -153,3 +153,37 @@ def test_a_channel_learns_its_call_time_from_every_call(
     ids = _due_first_steps(2)
     send_deliveries(ctx, ids, clock=lambda: T0)
     assert sms.latency_s is not None and 0 < sms.latency_s < 5
+
+
+def test_a_batch_keeps_at_most_at_once_calls_in_flight_taking_the_next_when_one_returns(
+    ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch, "AT_ONCE", 3)
+    fake_provider.latency_s = 0.1
+    _answering_in(ctx, 0.3)
+    lock = threading.Lock()
+    in_flight, most, sending = [0], [0], []
+    for channel in ctx.channels.values():
+        real = channel._send
+
+        def watching(message: Any, real: Any = real) -> Any:
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            # Taken and not yet recorded: this call's and those still in flight, none waiting.
+            sending.append(sum(d.status is DeliveryStatus.SENDING for d in deliveries()))
+            try:
+                return real(message)
+            finally:
+                with lock:
+                    in_flight[0] -= 1
+
+        monkeypatch.setattr(channel, "_send", watching)
+    ids = _due_first_steps(4)
+
+    statuses = send_deliveries(ctx, ids, clock=lambda: T0)
+
+    assert statuses == [DeliveryStatus.SENT] * 8
+    assert len(fake_provider.messages()) == 8
+    assert most[0] == 3
+    assert max(sending) <= 3
