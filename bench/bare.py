@@ -108,7 +108,6 @@ def _sdk_clients(base: str) -> dict[str, Any]:
         from sendgrid import SendGridAPIClient
         from twilio.rest import Client
 
-
         sendgrid = SendGridAPIClient(api_key="SG.bench", host=base)
         if os.environ.get("NURTURE_BENCH_SDK_KEEPALIVE"):
             # The same kept-alive transport nurture's SendGrid channel uses.
@@ -124,9 +123,7 @@ def _sdk_clients(base: str) -> dict[str, Any]:
                 timeout=10,
                 pool=urllib3.PoolManager(maxsize=64, block=False),
             )
-        twilio = Client(
-            "AC" + "0" * 32, "bench", http_client=_routed_twilio_http_client(base)
-        )
+        twilio = Client("AC" + "0" * 32, "bench", http_client=_routed_twilio_http_client(base))
         _sdk.update(sendgrid=sendgrid, twilio=twilio)
     return _sdk
 
