@@ -22,6 +22,7 @@ from bench.stack import Stack, bench_stack
 
 
 def _send(stack: Stack, count: int) -> Callable[[], None]:
+    from nurture.config import get_settings
     from nurture.core.clock import utcnow
     from nurture.db import session_scope
     from nurture.dispatch.tick import claim_due
@@ -38,9 +39,11 @@ def _send(stack: Stack, count: int) -> Callable[[], None]:
         ids = claim_due(session, now=datetime.now(UTC), limit=count, lease=timedelta(minutes=5))
     ctx = send_context()
 
+    chunk = get_settings().send_chunk
+
     def work() -> None:
-        for start in range(0, len(ids), 10):  # as `nurture.send_batch` tasks of 10
-            send_deliveries(ctx, ids[start : start + 10], clock=utcnow)
+        for start in range(0, len(ids), chunk):  # as `nurture.send_batch` tasks
+            send_deliveries(ctx, ids[start : start + chunk], clock=utcnow)
 
     return work
 
