@@ -1,9 +1,11 @@
 """Kept-alive connections to a provider, as `requests` would make them: through the proxy the
-environment names for the provider's address, trusting the CAs it names."""
+environment names for the provider's address, trusting the CAs it names; and one request over
+them, never retried (a retried POST could send a message twice)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import urllib3
@@ -22,3 +24,25 @@ def provider_pool(
     if proxy:
         return urllib3.ProxyManager(proxy, maxsize=size, block=False, ca_certs=ca_certs)
     return urllib3.PoolManager(maxsize=size, block=False, ca_certs=ca_certs)
+
+
+def send_once(
+    pool: urllib3.PoolManager,
+    method: str,
+    url: str,
+    *,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    timeout: float | None,
+    redirect: bool = False,
+) -> urllib3.BaseHTTPResponse:
+    """One request over `pool`: no retry, urllib3's own errors raised as they come."""
+    return pool.request(
+        method,
+        url,
+        body=body,
+        headers=headers,
+        timeout=timeout,
+        retries=False,
+        redirect=redirect,
+    )

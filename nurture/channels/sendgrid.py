@@ -28,7 +28,7 @@ from sendgrid.helpers.mail import From, ReplyTo, To
 
 from nurture.channels.base import Answer, BaseChannel, Lookup, LookupQuery, SendResult
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
-from nurture.channels.pool import provider_pool
+from nurture.channels.pool import provider_pool, send_once
 from nurture.content.message import OutgoingMessage
 from nurture.core.clock import utcnow
 from nurture.core.states import Channel
@@ -163,14 +163,8 @@ class KeptAliveClient(python_http_client.Client):  # type: ignore[misc]  # untyp
         timeout: float | None,
     ) -> _Answer:
         try:
-            response = self.pool.request(
-                method,
-                url,
-                body=body,
-                headers=headers,
-                timeout=timeout or self.timeout,
-                retries=False,
-                redirect=False,
+            response = send_once(
+                self.pool, method, url, body=body, headers=headers, timeout=timeout or self.timeout
             )
         except urllib3.exceptions.ConnectTimeoutError as exc:  # and NewConnectionError
             raise urllib.error.URLError(str(exc)) from None

@@ -27,7 +27,7 @@ from twilio.http import HttpClient
 from twilio.http.response import Response
 
 from nurture.channels.errors import error_for_status, maybe_sent, not_sent
-from nurture.channels.pool import provider_pool
+from nurture.channels.pool import provider_pool, send_once
 from nurture.core.clock import utcnow
 
 TWILIO_API = "https://api.twilio.com"
@@ -73,13 +73,13 @@ class PooledTwilioHttpClient(HttpClient):  # type: ignore[misc]  # untyped SDK
                 body = _encoded(data).encode()
                 sent["Content-Type"] = "application/x-www-form-urlencoded"
         try:
-            answer = self.pool.request(
+            answer = send_once(
+                self.pool,
                 method.upper(),
                 url,
                 body=body,
                 headers=sent,
                 timeout=timeout or self.timeout,
-                retries=False,
                 redirect=allow_redirects,
             )
         except urllib3.exceptions.NewConnectionError:
