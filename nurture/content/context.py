@@ -149,7 +149,7 @@ def build_context(
     return {
         "contact": contact,
         "clinic": _clinic_part(catalog.clinic).clinic,
-        "links": Links(settings, catalog.clinic, contact.id, channel, delivery_id),
+        "links": links_for(settings, catalog, contact.id, channel, delivery_id),
         "step": {
             "id": step.id,
             "index": sequence.steps.index(step) + 1,

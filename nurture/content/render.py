@@ -108,12 +108,11 @@ class Renderer:
 
         A folder holding both forms for one step is an error: which one would go out is unclear.
         """
-        form = self._forms.get(template) if self._forms is not None else None
-        if form is None:
-            form = self._form(template)
-            if self._forms is not None:
-                self._forms[template] = form
-        return form
+        if self._forms is None:
+            return self._form(template)
+        if template not in self._forms:
+            self._forms[template] = self._form(template)
+        return self._forms[template]
 
     def _form(self, template: str) -> str:
         has_md = self.exists(f"{template}.{MARKDOWN_PART}.j2")
