@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -13,8 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from nurture.api.deps import client_ip, live_dep, now_dep, require_api_key
 from nurture.content.live import LiveCatalog
+from nurture.core.inputs import load_json
 from nurture.db import session_scope
-from nurture.errors import IntakeError, ScheduleError
+from nurture.errors import IntakeError, InvalidValueError, ScheduleError
 from nurture.intake.pending import store_pending
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import submit
@@ -60,11 +60,9 @@ async def read_payload(request: Request) -> dict[str, Any] | JSONResponse:
         return {k: v for k, v in form.items() if isinstance(v, str)}
     raw = await request.body()
     try:
-        data = json.loads(raw or b"null")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        return unprocessable(
-            [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
-        )
+        data = load_json(raw or b"null")
+    except InvalidValueError as exc:
+        return unprocessable([{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}])
     if not isinstance(data, dict):
         return unprocessable(
             [{"loc": ["body"], "msg": "expected a JSON object", "type": "dict_type"}]

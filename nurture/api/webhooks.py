@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from twilio.twiml.messaging_response import MessagingResponse
 
 from nurture.api.deps import catalog_dep, now_dep, settings_dep
+from nurture.api.params import EchoedId
 from nurture.config import Settings
 from nurture.db import session_scope
 from nurture.errors import InvalidPublicKey
@@ -80,13 +81,15 @@ async def twilio_inbound(
 @router.post("/twilio/status", status_code=204, response_class=Response)
 async def twilio_status(
     request: Request,
+    d: EchoedId | None = None,
     settings: Settings = Depends(settings_dep),
     catalog: Catalog = Depends(catalog_dep),
     now: datetime = Depends(now_dep),
 ) -> Response:
-    """A message status callback: the delivery moves forward, never back."""
+    """A message status callback (`d`: the delivery id our callback URL names): the SMS
+    delivery Twilio accepted under that MessageSid moves forward, never back."""
     params = await _twilio_form(request, settings)
-    events = twilio_hooks.parse_status(params, request.query_params.get("d"))
+    events = twilio_hooks.parse_status(params, d)
     await run_in_threadpool(_apply_events, events, catalog, now)
     return Response(status_code=204)
 
@@ -118,8 +121,8 @@ async def sendgrid_events(
         raise _forbidden("sendgrid", "missing, wrong or stale")
     try:
         events = sendgrid_hooks.parse_events(payload)
-    except ValueError:
-        raise HTTPException(status_code=400, detail="expected a JSON array of events") from None
+    except ValueError as exc:  # InvalidValueError too: invalid, too deep, not an array
+        raise HTTPException(status_code=400, detail=str(exc)) from None
     await run_in_threadpool(_apply_events, events, catalog, now)
     return Response(status_code=204)
 

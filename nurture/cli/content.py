@@ -18,9 +18,10 @@ from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES, find_sample
 from nurture.content.sms import sms_encoding
 from nurture.content.validate import check_step, run_checks
+from nurture.core.inputs import within_range
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
-from nurture.errors import NotFoundError, UnknownTimezoneError
+from nurture.errors import InvalidValueError, NotFoundError, UnknownTimezoneError
 from nurture.schedule.catalog import Catalog, load_catalog
 from nurture.schedule.timeline import timeline as plan_timeline
 
@@ -144,6 +145,10 @@ def timeline(
             raise fail(f"invalid --start {start!r}: use ISO 8601, e.g. 2026-03-02T10:00") from None
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=tz)
+        try:
+            within_range(begin.astimezone(UTC), "--start")
+        except (InvalidValueError, OverflowError):
+            raise fail(f"invalid --start {start!r}: use a time from 1970 to 2999") from None
     rows = plan_timeline(seq, catalog.clinic, begin, tz.key, phone)
     if as_json:
         print(json.dumps([r.to_json() for r in rows], indent=2))

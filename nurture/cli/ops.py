@@ -16,8 +16,10 @@ from rich.table import Table
 from nurture.cli import app, console, fail
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
+from nurture.core.inputs import within_range
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
+from nurture.errors import InvalidValueError
 from nurture.ops.broker import local_worker_name, ping_workers
 from nurture.ops.export import write_history_csv
 from nurture.ops.health import human_duration, snapshot
@@ -42,16 +44,25 @@ def parse_when(text: str, *, now: datetime, forward: bool, option: str) -> datet
     if text == "now":
         return now
     match = _DURATION.match(text)
-    if match:
-        delta = timedelta(seconds=float(match.group(1)) * _UNIT_S[match.group(2)])
-        return now + delta if forward else now - delta
     try:
+        if match:
+            seconds = float(match.group(1)) * _UNIT_S[match.group(2)]
+            moment = now + timedelta(seconds=seconds if forward else -seconds)
+            return within_range(moment, option)
         value = datetime.fromisoformat(text)
+    except OverflowError:
+        raise fail(f"{option}: {text!r} is out of range: use a time from 1970 to 2999") from None
+    except InvalidValueError as exc:
+        raise fail(str(exc)) from None
     except ValueError:
         raise fail(
             f"{option}: {text!r} is not a time: use ISO (2026-03-03T12:00), now, or 30m/2h/1d"
         ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    try:
+        return within_range(value.astimezone(UTC), option)
+    except (OverflowError, InvalidValueError):
+        raise fail(f"{option}: {text!r} is out of range: use a time from 1970 to 2999") from None
 
 
 @app.command()

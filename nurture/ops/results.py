@@ -28,12 +28,13 @@ figures are the sum of its channels.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from nurture.core.inputs import parse_instant
 from nurture.core.states import Channel
 from nurture.errors import InvalidValueError
 from nurture.ops import results_queries as q
@@ -119,28 +120,11 @@ def parse_period(since: str | None, until: str | None) -> tuple[datetime | None,
     A date is a whole UTC day: `since` from its start, `until` through its end (both days
     included). An ISO time (UTC unless it has an offset) is that instant, `until` excluded.
     """
-    start = _instant(since, "since", end_of_day=False)
-    end = _instant(until, "until", end_of_day=True)
+    start = parse_instant(since, "since")
+    end = parse_instant(until, "until", end_of_day=True)
     if start is not None and end is not None and end <= start:
         raise InvalidValueError(f"until ({until}) must be after since ({since})")
     return start, end
-
-
-def _instant(text: str | None, name: str, *, end_of_day: bool) -> datetime | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        if len(text) == 10:
-            day = date.fromisoformat(text)
-            start = datetime.combine(day, time(0), tzinfo=UTC)
-            return start + timedelta(days=1) if end_of_day else start
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidValueError(
-            f"{name}: {text!r} is not a date: use YYYY-MM-DD or an ISO time (2026-03-03T12:00)"
-        ) from None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def collect_results(

@@ -10,9 +10,9 @@ no timestamp, so a replay is answered by the idempotency of the booking id and k
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from nurture.core.inputs import load_json
 from nurture.track.events import BookingEvent, BookingKind
 from nurture.track.signatures import aware_instant, hmac_hex, same_signature, text_or_none
 
@@ -43,7 +43,7 @@ def _response(responses: object, key: str) -> str | None:
 def parse_event(payload: bytes) -> BookingEvent | None:
     """The booking a webhook reports; None for triggers that are not about bookings (a ping,
     a meeting starting). Raises ValueError for a body that is not a Cal.com webhook."""
-    data = json.loads(payload)
+    data = load_json(payload)
     if not isinstance(data, dict):
         raise ValueError("a Cal.com webhook is a JSON object")
     kind = _KINDS.get(str(data.get("triggerEvent", "")))

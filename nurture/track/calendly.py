@@ -10,10 +10,10 @@ The body is `{"event": "invitee.created" | "invitee.canceled", "created_at": …
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
+from nurture.core.inputs import load_json, parse_unix_s
 from nurture.track.events import BookingEvent, BookingKind
 from nurture.track.signatures import aware_instant, hmac_hex, same_signature, text_or_none
 
@@ -45,9 +45,10 @@ def verify_signature(
         return False
     parts = _parts(header)
     stamp, given = parts.get("t", ""), parts.get("v1", "")
-    if not stamp.isdigit() or not given:
+    seconds = parse_unix_s(stamp)
+    if seconds is None or not given:
         return False
-    if abs(now.timestamp() - int(stamp)) > max_skew_s:
+    if abs(now.timestamp() - seconds) > max_skew_s:
         return False
     expected = hmac_hex(signing_key, stamp.encode() + b"." + payload)
     return same_signature(expected, given)
@@ -57,7 +58,7 @@ def parse_event(payload: bytes) -> BookingEvent | None:
     """The booking a webhook reports; None for events that are not about bookings.
 
     Raises ValueError for a body that is not a Calendly webhook."""
-    data = json.loads(payload)
+    data = load_json(payload)
     if not isinstance(data, dict) or not isinstance(data.get("payload"), dict):
         raise ValueError("a Calendly webhook is a JSON object with a `payload` object")
     kind = _KINDS.get(str(data.get("event", "")))

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -30,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from nurture.content.links import read_reply_address
 from nurture.core.addressing import normalize_email
+from nurture.core.inputs import load_json
 from nurture.core.states import Channel
 from nurture.db.tables import Contact, Enrollment, InboundMessage
-from nurture.errors import InvalidAddressError, InvalidToken
+from nurture.errors import InvalidAddressError, InvalidToken, InvalidValueError
 from nurture.schedule.catalog import Catalog
 from nurture.steering.notify import queue_reply_notices
 from nurture.steering.replies import pause_for_reply
@@ -72,11 +72,13 @@ def parse_inbound_email(fields: Mapping[str, str]) -> InboundEmail:
     sender = parseaddr(fields.get("from", "") or headers.get("From", ""))[1]
     recipients = [a for _, a in getaddresses([fields.get("to", ""), fields.get("cc", "")]) if a]
     try:
-        envelope = json.loads(fields.get("envelope") or "{}")
-        recipients += [str(a) for a in envelope.get("to", []) if a]
+        envelope = load_json(fields.get("envelope") or "{}", "envelope")
+    except InvalidValueError:
+        envelope = None
+    if isinstance(envelope, dict):
+        to = envelope.get("to")
+        recipients += [str(a) for a in (to if isinstance(to, list) else [to]) if a]
         sender = sender or str(envelope.get("from") or "")
-    except (ValueError, AttributeError):
-        pass
     text = fields.get("text", "") or _strip_html(fields.get("html", ""))
     message_id = parsed.get("Message-ID", "").strip()
     basis = message_id or f"{sender}\n{subject}\n{text}"

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from nurture.core.states import Channel
+
 
 class EventType(StrEnum):
     """What a provider reports about a message or an address."""
@@ -43,6 +45,9 @@ class TrackingEvent:
     #: The provider's id for this event, unique across providers (idempotency key).
     event_id: str
     event_type: EventType
+    #: The channel the provider carries (Twilio: SMS, SendGrid: email): a report never
+    #: touches a delivery on another channel.
+    channel: Channel
     #: The provider's message id (Twilio SID, SendGrid X-Message-Id), when given.
     message_id: str | None
     #: Our delivery id, when the provider echoes it back (status callback URL, custom_args).

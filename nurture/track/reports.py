@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nurture.core.addressing import address_of
-from nurture.core.states import Channel, DeliveryStatus
+from nurture.core.states import DeliveryStatus
 from nurture.db.tables import Contact, Delivery
 from nurture.db.transitions import move
 from nurture.schedule.catalog import Catalog
@@ -43,6 +43,10 @@ _RANK = {
     DeliveryStatus.BOUNCED: 3,
     DeliveryStatus.FAILED: 3,
 }
+
+
+#: A delivery whose attempt reached for the provider but whose answer we never recorded.
+UNANSWERED = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
 
 
 def rank(status: DeliveryStatus) -> int:
@@ -94,19 +98,32 @@ def apply_tracking_event(
 
 
 def _find_delivery(session: Session, event: TrackingEvent) -> Delivery | None:
-    if event.delivery_id is not None:
-        found = session.get(Delivery, event.delivery_id)
-        # The id came back from the provider: it must be ours and on its channel.
-        if found is not None and (
-            not found.provider_message_id
-            or not event.message_id
-            or found.provider_message_id == event.message_id
-        ):
-            return found
-    if event.message_id:
-        return session.scalar(
-            select(Delivery).where(Delivery.provider_message_id == event.message_id).limit(1)
+    """The delivery a report is about: the one on the report's channel that this provider
+    accepted under the report's message id; failing that, the one our echoed id names, on
+    that channel, whose send answer never came back (`sending`, `unknown`: the report is how
+    we learn the provider has it). Nothing else: not a delivery still waiting to go, not one
+    on another channel, not one the provider accepted under another id."""
+    if not event.message_id:
+        return None
+    found = session.scalar(
+        select(Delivery)
+        .where(
+            Delivery.provider_message_id == event.message_id,
+            Delivery.channel == event.channel,
+            Delivery.provider == event.provider,
         )
+        .limit(1)
+    )
+    if found is not None or event.delivery_id is None:
+        return found
+    named = session.get(Delivery, event.delivery_id)
+    if (
+        named is not None
+        and named.channel is event.channel
+        and named.provider_message_id is None
+        and named.status in UNANSWERED
+    ):
+        return named
     return None
 
 
@@ -163,7 +180,7 @@ def _suppress(
     now: datetime,
     catalog: Catalog | None,
 ) -> None:
-    channel = delivery.channel if delivery is not None else Channel.EMAIL
+    channel = event.channel
     address = (address_of(contact, channel) if contact else None) or event.recipient
     if event.suppress is Suppress.OPT_OUT and contact is not None:
         evidence = {

@@ -8,12 +8,13 @@ its console (`NURTURE_SENDGRID_WEBHOOK_PUBLIC_KEY`, base64 DER) through the SDK'
 from __future__ import annotations
 
 import binascii
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sendgrid.helpers.eventwebhook import EventWebhook
 
+from nurture.core.inputs import instant_from_unix_s, load_json, parse_id, parse_unix_s
+from nurture.core.states import Channel
 from nurture.errors import InvalidPublicKey
 from nurture.track.events import EventType, Suppress, TrackingEvent
 
@@ -43,9 +44,8 @@ def verify_signature(
     if not signature or not timestamp:
         return False
     if now is not None:
-        if not timestamp.isdigit():
-            return False
-        if abs(now.timestamp() - int(timestamp)) > max_skew_s:
+        seconds = parse_unix_s(timestamp)
+        if seconds is None or abs(now.timestamp() - seconds) > max_skew_s:
             return False
     try:
         verifier = EventWebhook(public_key)
@@ -59,7 +59,7 @@ def verify_signature(
 
 def parse_events(payload: bytes) -> list[TrackingEvent]:
     """The events of one batch that mean something to us (open/click/processed do not)."""
-    data = json.loads(payload)
+    data = load_json(payload, "the event batch")
     if not isinstance(data, list):
         raise ValueError("a SendGrid event batch is a JSON array")
     events = []
@@ -99,17 +99,16 @@ def _event(raw: dict[str, Any]) -> TrackingEvent | None:
     else:
         return None
     message_id = str(raw.get("sg_message_id") or "").split(".", 1)[0] or None
-    delivery = str(raw.get("delivery_id") or "")
-    stamp = raw.get("timestamp")
     return TrackingEvent(
         provider="sendgrid",
         event_id=f"sendgrid:{event_id}",
         event_type=event_type,
+        channel=Channel.EMAIL,
         message_id=message_id,
-        delivery_id=int(delivery) if delivery.isdigit() else None,
+        delivery_id=parse_id(str(raw.get("delivery_id") or "")),
         recipient=str(raw["email"]).strip().lower() if raw.get("email") else None,
         code=kind if raw.get("status") is None else f"{kind}:{raw['status']}",
         reason=reason[:300] if reason else None,
         suppress=suppress,
-        occurred_at=datetime.fromtimestamp(stamp, UTC) if isinstance(stamp, int) else None,
+        occurred_at=instant_from_unix_s(raw.get("timestamp")),
     )

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from twilio.request_validator import RequestValidator
 
+from nurture.core.states import Channel
 from nurture.track.events import EventType, InboundSms, TrackingEvent
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -54,8 +55,9 @@ def parse_inbound(params: Mapping[str, str]) -> InboundSms | None:
     )
 
 
-def parse_status(params: Mapping[str, str], delivery_id: str | None) -> list[TrackingEvent]:
-    """A status callback as zero or one event (`delivery_id` is the `d` of the callback URL)."""
+def parse_status(params: Mapping[str, str], delivery_id: int | None) -> list[TrackingEvent]:
+    """A status callback as zero or one event (`delivery_id` is the `d` of the callback URL;
+    0 or None names no delivery)."""
     sid = params.get("MessageSid") or params.get("SmsSid")
     status = (params.get("MessageStatus") or params.get("SmsStatus") or "").lower()
     event_type = _STATUSES.get(status)
@@ -67,8 +69,9 @@ def parse_status(params: Mapping[str, str], delivery_id: str | None) -> list[Tra
             provider="twilio",
             event_id=f"twilio:status:{sid}:{status}",
             event_type=event_type,
+            channel=Channel.SMS,
             message_id=sid,
-            delivery_id=int(delivery_id) if delivery_id and delivery_id.isdigit() else None,
+            delivery_id=delivery_id or None,
             recipient=params.get("To"),
             code=code,
             reason=params.get("ErrorMessage") or (f"twilio error {code}" if code else None),

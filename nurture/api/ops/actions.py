@@ -13,6 +13,7 @@ from nurture.api.deps import now_dep, settings_dep
 from nurture.api.ops.auth import csrf_ok, current_session, safe_next
 from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
+from nurture.api.params import RowId
 from nurture.config import Settings
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
@@ -27,7 +28,7 @@ Action = Literal["retry", "cancel", "resolve"]
 @router.post("/deliveries/{delivery_id}/{action}")
 def act(
     request: Request,
-    delivery_id: int,
+    delivery_id: RowId,
     action: Action,
     csrf_token: str = Form(""),
     sent: Literal["", "true", "false"] = Form(""),

@@ -19,7 +19,9 @@ from nurture.api.ops.auth import (
     safe_next,
 )
 from nurture.api.ops.render import page
+from nurture.api.params import Count, RowId
 from nurture.config import Settings
+from nurture.core.inputs import parse_id
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
@@ -57,8 +59,8 @@ def login_page(next_url: str, *, error: str | None = None, status_code: int = 40
 
 def _flash(request: Request) -> str | None:
     done = request.query_params.get("done", "")
-    delivery_id = request.query_params.get("id", "")
-    if done in DONE and delivery_id.isdigit():
+    delivery_id = parse_id(request.query_params.get("id"))
+    if done in DONE and delivery_id is not None:
         return DONE[done].format(id=delivery_id)
     return None
 
@@ -109,7 +111,7 @@ def logout(
 @router.get("")
 def dashboard(
     request: Request,
-    refresh: int | None = None,
+    refresh: Count | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
 ) -> Response:
@@ -143,7 +145,7 @@ def search(request: Request, q: str = "", settings: Settings = Depends(settings_
 
 @router.get("/contacts/{contact_id}")
 def contact(
-    request: Request, contact_id: int, settings: Settings = Depends(settings_dep)
+    request: Request, contact_id: RowId, settings: Settings = Depends(settings_dep)
 ) -> Response:
     session = current_session(request, settings)
     here = f"/ops/contacts/{contact_id}"

@@ -20,7 +20,9 @@ from nurture.api.deps import catalog_dep, now_dep, settings_dep
 from nurture.api.ops.auth import OpsSession, csrf_ok, current_session
 from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
+from nurture.api.params import RowId
 from nurture.config import Settings
+from nurture.core.inputs import parse_id
 from nurture.db import session_scope
 from nurture.db.tables import Contact, InboundMessage
 from nurture.errors import InvalidStateError, InvalidValueError, NotFoundError
@@ -59,8 +61,8 @@ def replies_page(
         return login_page("/ops/replies")
     with session_scope() as db:
         rows = inbox(db)
-    done, reply_id = request.query_params.get("done", ""), request.query_params.get("id", "")
-    flash = DONE[done].format(id=reply_id) if done in DONE and reply_id.isdigit() else None
+    done, reply_id = request.query_params.get("done", ""), parse_id(request.query_params.get("id"))
+    flash = DONE[done].format(id=reply_id) if done in DONE and reply_id is not None else None
     return page(
         "replies.html.j2",
         session=session,
@@ -77,7 +79,7 @@ def replies_page(
 @router.post("/replies/{reply_id}/{action}")
 def reply_action(
     request: Request,
-    reply_id: int,
+    reply_id: RowId,
     action: Action,
     csrf_token: str = Form(""),
     text: str = Form(""),

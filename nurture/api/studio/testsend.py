@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -29,6 +28,7 @@ from nurture.api.studio.shared import (
     studio_page,
 )
 from nurture.config import Settings
+from nurture.core.inputs import load_json
 from nurture.errors import (
     InvalidValueError,
     NotFoundError,
@@ -68,9 +68,9 @@ async def _fields(request: Request) -> tuple[dict[str, str], bool]:
     """The submitted fields, and whether they came as JSON."""
     if request.headers.get("content-type", "").startswith("application/json"):
         try:
-            data: Any = json.loads(await request.body() or b"{}")
-        except ValueError:
-            data = None
+            data: Any = load_json(await request.body() or b"{}")
+        except InvalidValueError as exc:
+            return {"_invalid": str(exc)}, True
         if not isinstance(data, dict):
             return {"_invalid": "the body is not a JSON object"}, True
         return {k: str(v) for k, v in data.items() if v is not None}, True
