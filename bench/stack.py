@@ -290,7 +290,7 @@ def bench_stack(*, redis_url: str = REDIS_URL, pg_dsn: str = PG_DSN) -> Iterator
         "NURTURE_EMAIL_BACKEND": "outbox",
         "NURTURE_SMS_BACKEND": "outbox",
         "NURTURE_API_KEY": "bench-key",
-        "NURTURE_SECRET_KEY": "bench-secret",
+        "NURTURE_SECRET_KEY": "bench-secret-that-signs-links-and-sessions",
         "NURTURE_PUBLIC_URL": "https://nurture.bench",
         "NURTURE_LOG_FORMAT": "json",
         "NURTURE_LOG_LEVEL": LOG_LEVEL,

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from nurture.errors import ConfigError
+
 EMBEDDED_BROKER = "embedded"
+DEFAULT_SECRET_KEY = "dev-secret-change-me"
+DEFAULT_API_KEY = "dev-api-key"
+#: Off loopback, SECRET_KEY must be at least this long: anyone who receives one email holds
+#: signed links to try keys against, offline, as fast as they like.
+MIN_SECRET_KEY_CHARS = 32
+_MAKE_ONE = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|m|h)\s*$")
 
@@ -93,8 +102,9 @@ class Settings(BaseSettings):
     provider_timeout_s: float = Field(default=10.0, gt=0)
 
     public_url: str = "http://127.0.0.1:8000"
-    secret_key: str = "dev-secret-change-me"
-    api_key: str = "dev-api-key"
+    #: Signs links and sessions. The default is for loopback only (`refuse_known_secrets`).
+    secret_key: str = DEFAULT_SECRET_KEY
+    api_key: str = DEFAULT_API_KEY
 
     lease_s: int = Field(default=300, ge=5)
     dispatch_interval_s: float = Field(default=1.0, gt=0)
@@ -221,3 +231,67 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
     return Settings()
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether `host` (a name or an address) can only be reached from this machine."""
+    host = (host or "").strip().strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _known(value: str, default: str) -> str | None:
+    """Why `value` is a secret anyone can read, or None."""
+    if not value.strip():
+        return "is empty"
+    if value == default:
+        return f"is the default ({default}), which anyone can read"
+    if "change-me" in value.lower():
+        return "is still a placeholder (change-me), which anyone can read"
+    return None
+
+
+def refuse_known_secrets(settings: Settings, *, listen_host: str | None = None) -> None:
+    """ConfigError naming each variable whose value anyone can know (the default, a
+    placeholder, empty, a SECRET_KEY shorter than MIN_SECRET_KEY_CHARS or equal to the API
+    key), unless nurture is reachable from this machine only: PUBLIC_URL (and the address
+    the API listens on, when given) on loopback. With them anyone could forge unsubscribe
+    links, booking links and an ops session."""
+    exposed = [
+        where
+        for where, host in (
+            (
+                f"NURTURE_PUBLIC_URL is {settings.public_url}",
+                urlsplit(settings.public_url).hostname,
+            ),
+            (f"the API listens on {listen_host}", listen_host),
+        )
+        if host is not None and not is_loopback(host)
+    ]
+    if not exposed:
+        return
+    problems = []
+    for name, value, default in (
+        ("NURTURE_SECRET_KEY", settings.secret_key, DEFAULT_SECRET_KEY),
+        ("NURTURE_API_KEY", settings.api_key, DEFAULT_API_KEY),
+    ):
+        why = _known(value, default)
+        if why:
+            problems.append(f"{name} {why}")
+    if not problems and len(settings.secret_key) < MIN_SECRET_KEY_CHARS:
+        problems.append(
+            f"NURTURE_SECRET_KEY is {len(settings.secret_key)} characters, fewer than"
+            f" {MIN_SECRET_KEY_CHARS}"
+        )
+    if not problems and settings.secret_key == settings.api_key:
+        problems.append("NURTURE_SECRET_KEY is the same as NURTURE_API_KEY")
+    if problems:
+        raise ConfigError(
+            f"refusing to start: {'; '.join(problems)}; and nurture is reachable from other"
+            f" machines ({', '.join(exposed)}): set a long random value, e.g. the output of"
+            f" {_MAKE_ONE}"
+        )

@@ -13,7 +13,7 @@ from celery import signals
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from nurture.config import get_settings
+from nurture.config import get_settings, refuse_known_secrets
 from nurture.content.live import live_catalog
 from nurture.core.clock import utcnow
 from nurture.core.keys import (
@@ -28,6 +28,7 @@ from nurture.db import reset_engines, session_scope
 from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
 from nurture.dispatch.queue import create_app
+from nurture.errors import ConfigError
 from nurture.intake.pending import enroll_pending
 from nurture.logs import configure_logging
 from nurture.send.batch import send_deliveries
@@ -37,6 +38,16 @@ from nurture.send.staff import send_staff_messages
 
 app = create_app()
 log = structlog.get_logger(__name__)
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def _refuse_known_secrets(**_: Any) -> None:
+    # Before the worker or beat does anything: `celery -A nurture.worker` is a way in too.
+    try:
+        refuse_known_secrets(get_settings())
+    except ConfigError as exc:
+        raise SystemExit(f"error: {exc}") from None
 
 
 @signals.worker_process_init.connect

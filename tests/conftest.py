@@ -31,6 +31,8 @@ REDIS_HOST = os.environ.get("NURTURE_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("NURTURE_TEST_REDIS_PORT", "6379"))
 REDIS_DB = int(os.environ.get("NURTURE_TEST_REDIS_DB", "9"))
 PG_DSN = os.environ.get("NURTURE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+#: The env fixture's NURTURE_SECRET_KEY: long enough for a PUBLIC_URL off loopback.
+SECRET_KEY = "test-secret-that-signs-links-and-sessions"
 
 FAST_SEQUENCE = """
 id: fast
@@ -186,7 +188,7 @@ def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> 
         "NURTURE_TEMPLATES_DIR": str(ROOT / "templates"),
         "NURTURE_OUTBOX_DIR": str(var_dir / "outbox"),
         "NURTURE_API_KEY": "test-key",
-        "NURTURE_SECRET_KEY": "test-secret",
+        "NURTURE_SECRET_KEY": SECRET_KEY,
         "NURTURE_PUBLIC_URL": "https://nurture.test",
         "NURTURE_LOG_FORMAT": "json",
     }

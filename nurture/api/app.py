@@ -14,6 +14,7 @@ from nurture import __version__
 from nurture.api import (
     bookings,
     calendars,
+    docs,
     forms,
     health,
     inbound_email,
@@ -25,8 +26,9 @@ from nurture.api import (
     webhooks,
 )
 from nurture.api.bodylimit import BodyLimit
+from nurture.api.proxies import ForwardedHeaders
 from nurture.api.requestlog import RequestLog
-from nurture.config import get_settings
+from nurture.config import get_settings, parse_networks, refuse_known_secrets
 from nurture.core.zones import load_geocoder
 from nurture.db.migrate import check_at_start
 from nurture.logs import configure_logging
@@ -43,12 +45,16 @@ async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     """The API: intake, links, webhooks, ops pages and JSON, health and metrics."""
     settings = get_settings()
+    refuse_known_secrets(settings)  # also the CLI's, before it starts a server
     configure_logging(settings)
     app = FastAPI(
         lifespan=_lifespan,
         title="nurture",
         version=__version__,
         description="Consultation requests in, follow-up email and SMS out.",
+        # Swagger UI from the installed package, never from a CDN (api/docs.py); no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
 
     @app.exception_handler(RequestValidationError)
@@ -64,6 +70,9 @@ def create_app() -> FastAPI:
             "/webhooks/sendgrid/inbound": inbound_email.INBOUND_MAX_BODY_BYTES,
         },
     )
+    # Before anything reads the client or the scheme: forwarded headers believed from a
+    # trusted proxy only, and removed for everything after.
+    app.add_middleware(ForwardedHeaders, trusted=parse_networks(settings.trusted_proxies))
     app.add_middleware(RequestLog)  # added last, so outermost: sees every response, even a 413
     app.include_router(health.router)
     app.include_router(intake.router)
@@ -76,4 +85,5 @@ def create_app() -> FastAPI:
     app.include_router(forms.router)
     app.include_router(calendars.router)
     app.include_router(inbound_email.router)
+    app.include_router(docs.router)
     return app

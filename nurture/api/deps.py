@@ -12,9 +12,8 @@ from datetime import datetime
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from nurture.config import Settings, get_settings, parse_networks
+from nurture.config import Settings, get_settings
 from nurture.content.live import LiveCatalog, live_catalog
-from nurture.core.clientip import client_address
 from nurture.core.clock import utcnow
 from nurture.schedule.catalog import Catalog
 
@@ -61,7 +60,6 @@ async def require_api_key(
 
 
 def client_ip(request: Request) -> str | None:
-    """The client's address: the connection's, or the one a trusted proxy forwarded."""
-    peer = request.client.host if request.client else None
-    trusted = parse_networks(get_settings().trusted_proxies)
-    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
+    """The client's address: the connection's, or the one a trusted proxy forwarded (set by
+    `api/proxies.py`, which removes every forwarded header from the request)."""
+    return request.client.host if request.client else None

@@ -17,6 +17,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.deps import catalog_dep, client_ip, now_dep, settings_dep
+from nurture.api.headers import PAGE_HEADERS
 from nurture.config import Settings
 from nurture.content.links import read_booking_token, read_unsubscribe_token
 from nurture.core.addressing import address_of, mask
@@ -38,7 +39,7 @@ _CHANNEL_WORDS = {Channel.EMAIL: "emails", Channel.SMS: "text messages"}
 
 def _page(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
     html = _pages.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
 
 def _contact_for(settings: Settings, token: str) -> tuple[Contact, Channel] | None:

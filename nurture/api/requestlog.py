@@ -26,6 +26,7 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nurture.api.headers import PAGE_HEADERS
 from nurture.db import get_engine
 from nurture.db.migrate import missing_migrations
 
@@ -100,7 +101,7 @@ def failure(exc: Exception, request_id: str, *, wants_html: bool) -> Response:
         title = "Not ready yet" if status == 503 else "Something went wrong"
         page = _pages().get_template("error.html.j2")
         html = page.render(title=title, message=message, request_id=request_id)
-        return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+        return HTMLResponse(html, status_code=status, headers=PAGE_HEADERS)
     return JSONResponse({"detail": message, "request_id": request_id}, status_code=status)
 
 

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
+from nurture.config import get_settings, refuse_known_secrets
 from nurture.db import get_engine
 from nurture.db.migrate import missing_migrations
 from nurture.errors import NurtureError
@@ -23,6 +24,16 @@ app.add_typer(db_app, name="db")
 
 console = Console()
 err_console = Console(stderr=True)
+
+#: The commands that start a long-running process: each refuses secrets anyone knows while
+#: nurture is reachable from elsewhere (the processes check again themselves).
+SERVICES = frozenset({"run", "api", "worker", "scheduler"})
+
+
+@app.callback()
+def _before(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand in SERVICES:
+        refuse_known_secrets(get_settings())
 
 
 def fail(message: str) -> typer.Exit:

@@ -12,6 +12,7 @@ import typer
 
 from nurture.channels import check_channels
 from nurture.cli import app, console, fail
+from nurture.cli.serving import uvicorn_options
 from nurture.config import get_settings
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
@@ -54,6 +55,7 @@ def run(
     from nurture.db import upgrade
 
     settings = get_settings()
+    server = uvicorn_options(host)  # before anything starts: it may refuse
     check_channels(settings)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
@@ -65,7 +67,12 @@ def run(
     console.print(f"nurture: API on http://{host}:{port} (Ctrl-C to stop)")
     try:
         uvicorn.run(
-            "nurture.api:create_app", factory=True, host=host, port=port, log_level="warning"
+            "nurture.api:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            log_level="warning",
+            **server,  # forwarded headers and known secrets: cli/serving.py
         )
     finally:
         _stop(worker)
@@ -103,6 +110,7 @@ def api(
         # nurture's own structured log: one line per request with the route, not the URL.
         log_config=None,
         access_log=False,
+        **uvicorn_options(host),  # forwarded headers and known secrets: cli/serving.py
     )
 
 

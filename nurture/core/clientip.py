@@ -26,6 +26,12 @@ def _trusted(address: IPv4Address | IPv6Address, trusted: Sequence[Network]) -> 
     return any(address.version == net.version and address in net for net in trusted)
 
 
+def is_trusted(peer: str | None, trusted: Sequence[Network]) -> bool:
+    """Whether the connection's peer is one of the trusted proxies."""
+    address = _parse(peer) if peer else None
+    return address is not None and _trusted(address, trusted)
+
+
 def client_address(
     peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[Network]
 ) -> str | None:

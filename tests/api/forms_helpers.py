@@ -12,8 +12,9 @@ from nurture.core.clock import utcnow
 from nurture.db import session_scope
 from nurture.db.tables import ConsentEvent, ConsultationRequest, Contact, Delivery, Enrollment
 from nurture.intake.formguard import issue_token
+from tests.conftest import SECRET_KEY
 
-SECRET = "test-secret"  # the env fixture's NURTURE_SECRET_KEY
+SECRET = SECRET_KEY  # the env fixture's NURTURE_SECRET_KEY
 FORM = "/forms/consultation"
 
 

@@ -9,6 +9,7 @@ from nurture.content.links import make_booking_token, make_unsubscribe_token
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import DeliveryEvent
+from tests.conftest import SECRET_KEY
 from tests.track.webhook_setup import (
     EMAIL,
     PHONE,
@@ -26,7 +27,7 @@ ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def _unsubscribe_path(channel: Channel = Channel.EMAIL) -> str:
-    return f"/u/{make_unsubscribe_token('test-secret', contact().id, channel)}"
+    return f"/u/{make_unsubscribe_token(SECRET_KEY, contact().id, channel)}"
 
 
 def test_the_unsubscribe_page_asks_first_and_changes_nothing(webhook_client: TestClient) -> None:
@@ -90,7 +91,7 @@ def test_a_booking_link_records_the_click_and_redirects_to_the_booking_page(
     webhook_client: TestClient,
 ) -> None:
     email = first_step_sent()[Channel.EMAIL]
-    token = make_booking_token("test-secret", contact().id, email.id)
+    token = make_booking_token(SECRET_KEY, contact().id, email.id)
     response = webhook_client.get(f"/b/{token}", follow_redirects=False)
     assert response.status_code == 302
     assert response.headers["location"] == "https://change-me.example/CHANGE-ME/book"

@@ -24,7 +24,7 @@ from nurture.send.staff import send_staff_messages
 from nurture.track.email_inbound import apply_inbound_email
 from nurture.track.events import InboundEmail
 from tests.browser import ARTIFACTS
-from tests.conftest import TWILIO_AUTH_TOKEN, ApiProcess, midday_zone, use, wait_for
+from tests.conftest import SECRET_KEY, TWILIO_AUTH_TOKEN, ApiProcess, midday_zone, use, wait_for
 from tests.helpers import enroll, outbox, read_sms, send_context
 from tests.signing import PUBLIC_URL, twilio_signature
 
@@ -85,7 +85,7 @@ def seed_replies(base: str) -> None:
                     automatic=automatic,
                 ),
                 catalog=catalog,
-                secret="test-secret",
+                secret=SECRET_KEY,
                 domain="",
                 public_url=PUBLIC_URL,
                 now=utcnow() - timedelta(minutes=5),

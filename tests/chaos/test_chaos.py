@@ -39,6 +39,7 @@ from tests.chaos.harness import (
 from tests.conftest import (
     IN_CI,
     PG_DSN,
+    SECRET_KEY,
     TWILIO_FROM,
     midday_zone,
     use,
@@ -311,7 +312,7 @@ def test_stop_unsubscribe_and_booking_webhooks_racing_sends_let_nothing_out_afte
                 )
                 channel: Channel | None = Channel.SMS
             elif kind == 1:
-                token = make_unsubscribe_token("test-secret", contact_id, Channel.EMAIL)
+                token = make_unsubscribe_token(SECRET_KEY, contact_id, Channel.EMAIL)
                 response = api.post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
                 channel = Channel.EMAIL
             else:

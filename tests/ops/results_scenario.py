@@ -24,7 +24,7 @@ from nurture.db import session_scope
 from nurture.db.tables import Contact, Delivery
 from nurture.dispatch.tick import dispatch_tick
 from nurture.send.deliver import send_delivery
-from tests.conftest import ApiProcess, midday_zone, use, use_providers, wait_for
+from tests.conftest import SECRET_KEY, ApiProcess, midday_zone, use, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll, send_context
 from tests.signing import (
@@ -148,7 +148,7 @@ def _status(client: httpx.Client, delivery: Delivery, status: str) -> None:
 
 
 def _click(client: httpx.Client, delivery: Delivery) -> None:
-    token = make_booking_token("test-secret", delivery.contact_id, delivery.id)
+    token = make_booking_token(SECRET_KEY, delivery.contact_id, delivery.id)
     assert client.get(f"/b/{token}", follow_redirects=False).status_code == 302
 
 

@@ -9,8 +9,9 @@ from nurture.content.links import make_reply_address, read_reply_address
 from nurture.errors import InvalidToken
 from nurture.steering.notify import mask_address
 from nurture.track.email_inbound import is_automatic, parse_inbound_email
+from tests.conftest import SECRET_KEY
 
-SECRET = "test-secret"
+SECRET = SECRET_KEY
 DOMAIN = "reply.clinic-mail.example"
 
 

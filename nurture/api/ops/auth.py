@@ -92,7 +92,9 @@ def open_session(response: Response, request: Request, settings: Settings) -> No
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # PUBLIC_URL says how people reach us; a forged X-Forwarded-Proto says nothing
+        # (`api/proxies.py` believes one only from a trusted proxy).
+        secure=settings.public_url.startswith("https://") or request.url.scheme == "https",
     )
 
 

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
 
+from nurture.api.headers import PAGE_HEADERS
 from nurture.config import get_settings
 from nurture.content.live import live_catalog
 from nurture.core.zones import zone
@@ -22,17 +23,6 @@ from nurture.ops.health import human_duration
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
-#: No script, no third-party anything; forms post only to us; never framed.
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-    "Cache-Control": "no-store",
-}
 #: The studio's pages frame its own previews (and nothing else).
 FRAMES_SELF = "frame-src 'self'"
 
@@ -121,7 +111,7 @@ def page(
     frame our own previews. Every page gets `clinic_zone` for the `when` filter."""
     context.setdefault("clinic_zone", clinic_zone())
     html = environment().get_template(template).render(**context)
-    headers = dict(_HEADERS)
+    headers = dict(PAGE_HEADERS)
     if frames:
         headers["Content-Security-Policy"] += f"; {FRAMES_SELF}"
     return HTMLResponse(html, status_code=status_code, headers=headers)

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
 from nurture.api.deps import now_dep, settings_dep
+from nurture.api.headers import clinic_origins
 from nurture.api.studio.shared import (
     Missing,
     find_sample,
@@ -24,15 +25,16 @@ from nurture.content.compose import Composer
 from nurture.content.context import StepChannel
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
+from nurture.schedule.catalog import Catalog
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
 
-#: No script at all; styles inline (as in an email); images as an inbox would load them;
-#: framed only by our own pages.
+#: No script at all; styles inline (as in an email); images from here and from the sites
+#: the clinic's own links name (`clinic_origins`), nowhere else; framed only by our pages.
 PREVIEW_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; "
-        "img-src 'self' data: https:; form-action 'none'; base-uri 'none'; "
+        "img-src 'self' data:; form-action 'none'; base-uri 'none'; "
         "frame-ancestors 'self'; sandbox"
     ),
     "X-Frame-Options": "SAMEORIGIN",
@@ -40,6 +42,17 @@ PREVIEW_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+def preview_headers(catalog: Catalog) -> dict[str, str]:
+    """PREVIEW_HEADERS, its images allowed from the clinic's own sites too."""
+    origins = " ".join(clinic_origins(catalog.clinic))
+    if not origins:
+        return PREVIEW_HEADERS
+    csp = PREVIEW_HEADERS["Content-Security-Policy"].replace(
+        "img-src 'self' data:", f"img-src 'self' data: {origins}"
+    )
+    return {**PREVIEW_HEADERS, "Content-Security-Policy": csp}
 
 
 def _plain(status_code: int, title: str, message: str) -> HTMLResponse:
@@ -79,4 +92,4 @@ def preview(
         _, message = composer.sample(StepChannel(sequence, step, Channel.EMAIL), contact, now)
     except TemplateError as exc:
         return _plain(422, "This email does not render", str(exc))
-    return HTMLResponse(message.html or "", headers=PREVIEW_HEADERS)
+    return HTMLResponse(message.html or "", headers=preview_headers(catalog))
