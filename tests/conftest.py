@@ -72,16 +72,19 @@ def free_port() -> int:
 
 
 class ApiProcess:
-    """`nurture api` in its own process with the test's settings, on a free port; stopped
-    with `stop()`. `start()` waits until it answers /healthz."""
+    """`nurture api` (or another serving command, e.g. `("run",)` or `("api", "--workers",
+    "2")`) in its own process with the test's settings, on a free port; stopped with
+    `stop()`. `start()` waits until it answers /healthz."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, command: tuple[str, ...] = ("api",)
+    ) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "nurture.cli", "api", "--port", str(self.port)],
+            [sys.executable, "-m", "nurture.cli", *command, "--port", str(self.port)],
             env={**os.environ, **env},
             cwd=ROOT,
             stdout=self._log,
@@ -91,7 +94,7 @@ class ApiProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def start(self) -> ApiProcess:
+    def start(self, timeout_s: float = 120) -> ApiProcess:
         import httpx
 
         def up() -> bool:
@@ -101,12 +104,12 @@ class ApiProcess:
                 assert self.process.poll() is None, self.log()
                 return False
 
-        wait_for(up, timeout_s=120, message="the API to answer /healthz")
+        wait_for(up, timeout_s=timeout_s, message="the API to answer /healthz")
         return self
 
     def stop(self) -> None:
         self.process.terminate()
-        self.process.wait(15)
+        self.process.wait(30)  # `nurture run` first stops its worker (warm shutdown)
         self._log.close()
 
 
