@@ -58,12 +58,13 @@ class ForwardedHeaders:
 
     def believe(self, scope: Scope) -> Scope:
         """`scope` with the forwarded client and scheme when its peer is a trusted proxy,
-        and without any forwarded header."""
+        and without any forwarded header (changed in place: the middleware around this one
+        reads what the app records in it, such as the route)."""
         headers = scope["headers"]
         kept = [(name, value) for name, value in headers if name.lower() not in FORWARDED]
         if len(kept) == len(headers):
             return scope
-        scope = {**scope, "headers": kept}
+        scope["headers"] = kept
         client = scope.get("client")
         if not client or not is_trusted(client[0], self.trusted):
             return scope

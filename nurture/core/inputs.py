@@ -40,7 +40,7 @@ def parse_id(text: str | None) -> int | None:
     if text is None or not _ID.fullmatch(text):
         return None
     value = int(text)
-    return value if value <= MAX_ID else None
+    return value if 1 <= value <= MAX_ID else None
 
 
 def parse_unix_s(text: str | None) -> int | None:

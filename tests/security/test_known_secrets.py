@@ -79,7 +79,7 @@ def test_listening_beyond_loopback_with_the_defaults_is_refused(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use(env, monkeypatch, public_url="http://127.0.0.1:8000", secret_key="dev-secret-change-me")
-    with pytest.raises(ConfigError, match="the API listens on 0.0.0.0"):
+    with pytest.raises(ConfigError, match=r"the API listens on 0\.0\.0\.0"):
         uvicorn_options("0.0.0.0")
     assert uvicorn_options("127.0.0.1")["proxy_headers"] is False
 
@@ -140,7 +140,9 @@ def test_every_process_refuses_to_start_with_the_defaults_off_loopback(
     child_env = {
         k: v for k, v in os.environ.items() if k not in ("NURTURE_SECRET_KEY", "NURTURE_API_KEY")
     }
-    child_env.update({k: v for k, v in env.items() if k not in child_env or k.startswith("NURTURE")})
+    child_env.update(
+        {k: v for k, v in env.items() if k not in child_env or k.startswith("NURTURE")}
+    )
     for name in ("NURTURE_SECRET_KEY", "NURTURE_API_KEY"):
         child_env.pop(name, None)
     child_env["NURTURE_PUBLIC_URL"] = PUBLIC
