@@ -48,6 +48,44 @@ def raw(text: str) -> bytes:
         return text.encode()
 
 
+def post_raw(app: Any, path: str, body: bytes, headers: dict[str, bytes]) -> tuple[int, str]:
+    """POST straight to the ASGI app with these exact header bytes (an HTTP client library
+    re-encodes them; a server hands them over as they came). Its status and body."""
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "client": ("192.0.2.1", 1234),
+        "server": ("testserver", 80),
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *((name.lower().encode(), value) for name, value in headers.items()),
+        ],
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    text = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return sent[0]["status"], text.decode()
+
+
 @pytest.fixture
 def client(db: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     use(env, monkeypatch, calendly_signing_key=CALENDLY_SIGNING_KEY, calcom_secret=CALCOM_SECRET)
@@ -62,13 +100,10 @@ def client(db: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Ite
 def test_an_odd_timestamp_in_calendlys_signature_is_a_403(client: TestClient, stamp: str) -> None:
     body = b'{"event": "invitee.created", "payload": {}}'
     good = calendly_signature(body).split(",")[1]
-    response = client.post(
-        "/webhooks/calendly",
-        content=body,
-        headers={"Calendly-Webhook-Signature": raw(f"t={stamp},{good}")},  # type: ignore[dict-item]
-    )
-    assert response.status_code == 403, response.text
-    assert "calendly signature" in response.json()["detail"]
+    header = {"Calendly-Webhook-Signature": raw(f"t={stamp},{good}")}
+    status, text = post_raw(client.app, "/webhooks/calendly", body, header)
+    assert status == 403, text
+    assert "calendly signature" in text
 
 
 @pytest.mark.parametrize("stamp", ODD_NUMBERS)
@@ -76,16 +111,14 @@ def test_an_odd_timestamp_from_sendgrid_is_a_403(
     webhook_client: TestClient, sendgrid_key: Any, stamp: str
 ) -> None:
     payload = "[]"
-    response = webhook_client.post(
-        "/webhooks/sendgrid/events",
-        content=payload,
-        headers={
-            "Content-Type": "application/json",
-            "X-Twilio-Email-Event-Webhook-Signature": sign_sendgrid(sendgrid_key, payload, stamp),
-            "X-Twilio-Email-Event-Webhook-Timestamp": raw(stamp),  # type: ignore[dict-item]
-        },
-    )
-    assert response.status_code == 403, response.text
+    headers = {
+        "X-Twilio-Email-Event-Webhook-Signature": sign_sendgrid(
+            sendgrid_key, payload, stamp
+        ).encode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": raw(stamp),
+    }
+    status, text = post_raw(webhook_client.app, "/webhooks/sendgrid/events", b"[]", headers)
+    assert status == 403, text
 
 
 @pytest.mark.parametrize("length", ["²", "-1", "1e3", "99999999999999999999999"])
