@@ -11,6 +11,7 @@ from rich.table import Table
 from nurture.cli import app, console, db_app, fail
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
+from nurture.core.inputs import MAX_ID
 from nurture.db import session_scope, upgrade
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import submit
@@ -81,7 +82,7 @@ def _now() -> datetime:
 
 
 @app.command()
-def retry(delivery_id: int = typer.Argument(..., metavar="ID")) -> None:
+def retry(delivery_id: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID)) -> None:
     """Send a failed, unknown, canceled or skipped delivery again."""
     with session_scope() as session:
         retry_delivery(session, delivery_id, now=_now())
@@ -89,7 +90,7 @@ def retry(delivery_id: int = typer.Argument(..., metavar="ID")) -> None:
 
 
 @app.command()
-def cancel(delivery_id: int = typer.Argument(..., metavar="ID")) -> None:
+def cancel(delivery_id: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID)) -> None:
     """Cancel a delivery that has not gone out."""
     with session_scope() as session:
         cancel_delivery(session, delivery_id, now=_now())
@@ -98,7 +99,7 @@ def cancel(delivery_id: int = typer.Argument(..., metavar="ID")) -> None:
 
 @app.command()
 def resolve(
-    delivery_id: int = typer.Argument(..., metavar="ID"),
+    delivery_id: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID),
     sent: bool = typer.Option(..., "--sent/--not-sent", help="What the provider's records say."),
 ) -> None:
     """Settle an `unknown` delivery after checking the provider's records."""

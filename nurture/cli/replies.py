@@ -7,6 +7,7 @@ from rich.table import Table
 
 from nurture.cli import app, console, fail
 from nurture.core.clock import utcnow
+from nurture.core.inputs import MAX_ID
 from nurture.db import session_scope
 from nurture.ops.inbox import inbox
 from nurture.steering.contacts import find_contact
@@ -16,7 +17,9 @@ from nurture.steering.replies import mark_handled, resume_contact
 @app.command()
 def replies(
     include_handled: bool = typer.Option(False, "--all", help="Include handled replies."),
-    handled: int | None = typer.Option(None, "--handled", metavar="ID", help="Mark one handled."),
+    handled: int | None = typer.Option(
+        None, "--handled", metavar="ID", min=1, max=MAX_ID, help="Mark one handled."
+    ),
 ) -> None:
     """What prospects wrote back (texts and emails), as on /ops/replies: unhandled first."""
     with session_scope() as session:

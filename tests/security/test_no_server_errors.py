@@ -399,3 +399,22 @@ def test_load_json_names_what_is_wrong() -> None:
         with pytest.raises(InvalidValueError, match=words):
             load_json(raw)
     assert load_json(json.dumps({"a": [[["x]]]"]]]})) == {"a": [[["x]]]"]]]}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "argv", [["retry", TOO_BIG], ["cancel", "0"], ["replies", "--handled", TOO_BIG]]
+)
+def test_the_cli_refuses_an_id_out_of_range_without_a_traceback(
+    env: dict[str, str], db: str, argv: list[str]
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "nurture.cli", *argv],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Invalid value" in done.stderr and "Traceback" not in done.stderr
