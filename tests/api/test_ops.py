@@ -22,7 +22,8 @@ AUTH = {"Authorization": "Bearer test-key"}
 
 @pytest.fixture
 def client(db: str) -> Iterator[TestClient]:
-    with TestClient(create_app(), base_url="http://testserver") as test_client:
+    # https, as PUBLIC_URL: the session cookie is Secure, so a browser returns it over https only.
+    with TestClient(create_app(), base_url="https://testserver") as test_client:
         yield test_client
 
 

@@ -54,7 +54,8 @@ def client(
     """The API with the fake SendGrid/Twilio as channels and a clinic that notifies staff."""
     add_notify(schedules_dir)
     use_providers(env, monkeypatch, fake_provider, sendgrid_key)
-    with TestClient(create_app()) as test_client:
+    # https, as PUBLIC_URL: the session cookie is Secure, so a browser returns it over https only.
+    with TestClient(create_app(), base_url="https://testserver") as test_client:
         yield test_client
 
 

@@ -34,7 +34,8 @@ SEND = f"/studio/sequences/{HIP}/steps/self-test/test-send"
 @pytest.fixture
 def client(db: str) -> Iterator[TestClient]:
     testsend._limiter.cache_clear()
-    with TestClient(create_app(), base_url="http://testserver") as test_client:
+    # https, as PUBLIC_URL: the session cookie is Secure, so a browser returns it over https only.
+    with TestClient(create_app(), base_url="https://testserver") as test_client:
         yield test_client
     testsend._limiter.cache_clear()
 
