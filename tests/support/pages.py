@@ -53,8 +53,9 @@ AXE_JS = TOOLS / "node_modules" / "axe-core" / "axe.min.js"
 VNU_JAR = TOOLS / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 #: A phone and a laptop, in CSS pixels.
 WIDTHS = (390, 1280)
-#: The axe-core impacts that fail a page.
+#: The axe-core impacts that fail a page; and every impact, for pages held to more.
 BLOCKING = ("serious", "critical")
+EVERY_IMPACT = ("minor", "moderate", "serious", "critical")
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Schemes that never leave the machine.
 LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome", "chrome-extension", "devtools"})
@@ -257,19 +258,17 @@ def set_width(driver: Any, width: int, height: int = 900) -> None:
 
 
 def shoot(driver: Any, path: Path) -> Path:
-    """A screenshot of the whole page (beyond the window) at the viewport's width."""
-    width = int(driver.execute_script("return window.innerWidth"))
-    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-    height = min(int(size["height"]) or 1, MAX_SHOT_PX)
-    shot = driver.execute_cdp_cmd(
-        "Page.captureScreenshot",
-        {
-            "captureBeyondViewport": True,
-            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
-        },
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(shot["data"]))
+    """A screenshot of the whole page at the viewport's width: the window is made as tall as
+    the page for it (Chrome's capture beyond the window leaves frames blank), then put back."""
+    before = driver.get_window_size()
+    chrome = before["height"] - int(driver.execute_script("return window.innerHeight"))
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.set_window_size(before["width"], min(height, MAX_SHOT_PX) + chrome)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(path))
+    finally:
+        driver.set_window_size(before["width"], before["height"])
     return path
 
 
