@@ -15,11 +15,12 @@ from nurture.cli import app as cli
 from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
+from nurture.errors import PermanentSendError
 from nurture.ops.status import collect_status
 from tests.browser import ARTIFACTS
 from tests.conftest import ApiProcess, wait_for
 from tests.helpers import enroll
-from tests.ops_helpers import ids_of, rows, seed_now, status_of
+from tests.ops_helpers import ids_of, rows, seed_now, send, status_of, tick
 from tests.support.pages import PageChecks
 
 pytestmark = pytest.mark.slow
@@ -110,6 +111,7 @@ def _due_now() -> int:
         return int(collect_status(s, now=utcnow())["due_now"])
 
 
+@pytest.mark.timeout(300)  # a server and a browser to start, on a shared machine
 def test_the_figures_update_without_a_reload_and_pausing_stops_them(
     api_server: str, browser: Any, page_checks: PageChecks
 ) -> None:
@@ -130,11 +132,38 @@ def test_the_figures_update_without_a_reload_and_pausing_stops_them(
     def count(name: str) -> int:
         return int(live.get_attribute(f"data-live-{name}") or 0)
 
+    def said() -> tuple[int, str]:
+        """How often the status line (the live region) was written, and what it says."""
+        return (
+            int(browser.execute_script("return window.statusWrites")),
+            browser.find_element(By.ID, "live-status").text,
+        )
+
+    def after_more_fetches(n: int) -> None:
+        done = count("fetches")
+        wait_for(lambda: count("fetches") >= done + n, timeout_s=30, message=f"{n} updates")
+
+    browser.execute_script(
+        "window.statusWrites = 0; new MutationObserver(() => window.statusWrites++)"
+        ".observe(document.getElementById('live-status'),"
+        " {childList: true, subtree: true, characterData: true})"
+    )
     assert shown() == _due_now()
-    enroll(utcnow(), first_name="Nia", email="nia@example.com", phone="+16175550177")
+    nia = enroll(utcnow(), first_name="Nia", email="nia@example.com", phone="+16175550177")
     wait_for(lambda: shown() == _due_now(), timeout_s=30, message="the new figure on the page")
     assert browser.execute_script("return window.sameDocument") is True, "the page reloaded"
     assert not browser.find_elements(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]')
+    after_more_fetches(2)
+    assert said() == (0, ""), "the status line speaks on every update"
+
+    # A new failure: said once, with a way to see the lists as they are now.
+    failed = [i for i in ids_of(nia) if i in tick(utcnow())]
+    send(failed, utcnow(), PermanentSendError("invalid number", provider="twilio", code="21211"))
+    wait_for(lambda: "have changed" in said()[1], timeout_s=30, message="the lists' note")
+    writes, text = said()
+    assert browser.find_element(By.CSS_SELECTOR, "#live-status a").get_attribute("href")
+    after_more_fetches(2)
+    assert said() == (writes, text), "the same news told again"
 
     pause = browser.find_element(By.ID, "live-pause")
     pause.click()

@@ -36,7 +36,8 @@ from tests.support.pages import (
 )
 from tests.support.static_site import serve_pages
 
-pytestmark = pytest.mark.slow
+#: The first test also seeds the clinic and starts the server and the browser.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HIP = "/studio/sequences/hip-pain-consultation"
 AUTH = {"Authorization": "Bearer test-key"}
