@@ -127,17 +127,22 @@ def test_the_figures_update_without_a_reload_and_pausing_stops_them(
     live = browser.find_element(By.ID, "live")
 
     def shown() -> int:
-        return int(_figure(browser, "due_now"))
+        """The figure as shown, read in one step: an update may swap the card at any time."""
+        return int(
+            browser.execute_script(
+                "return document.querySelector('[data-figure=due_now]').dataset.value"
+            )
+        )
 
     def count(name: str) -> int:
         return int(live.get_attribute(f"data-live-{name}") or 0)
 
     def said() -> tuple[int, str]:
         """How often the status line (the live region) was written, and what it says."""
-        return (
-            int(browser.execute_script("return window.statusWrites")),
-            browser.find_element(By.ID, "live-status").text,
+        writes, text = browser.execute_script(
+            "return [window.statusWrites, document.getElementById('live-status').textContent]"
         )
+        return int(writes), str(text)
 
     def after_more_fetches(n: int) -> None:
         done = count("fetches")
@@ -179,5 +184,6 @@ def test_the_figures_update_without_a_reload_and_pausing_stops_them(
     pause.click()
     assert pause.text == "Pause updates"
     wait_for(lambda: shown() == _due_now(), timeout_s=30, message="the figures after resuming")
+    wait_for(lambda: "have changed" in said()[1], timeout_s=30, message="the note, once more")
     assert browser.execute_script("return window.sameDocument") is True
     browser.save_screenshot(str(ARTIFACTS / "ops-live-resumed.png"))

@@ -123,6 +123,7 @@
     root.setAttribute("data-live-paused", paused ? "true" : "false");
     show(paused ? "Updates paused." : "Updates resumed.", false);
     if (!paused) {
+      last = null; // the next update says again where things stand
       window.clearTimeout(timer);
       tick();
     }
