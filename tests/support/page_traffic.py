@@ -14,6 +14,13 @@ from urllib.parse import urlsplit
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 #: Schemes that never leave the machine.
 LOCAL_SCHEMES = frozenset({"data", "blob", "about", "chrome", "chrome-extension", "devtools"})
+#: ChromeDriver tries its own scripts in every frame; a frame sandboxed without scripts (the
+#: studio's email previews, on purpose) refuses them. That is the driver's, not the page's.
+_SANDBOXED = re.compile(r"Blocked script execution in .* the document's frame is sandboxed")
+
+
+def _page_url(url: str) -> str:
+    return url.split("#", 1)[0]
 
 
 @dataclass
@@ -56,23 +63,12 @@ def _traffic(driver: Any) -> _Traffic:
     return traffic
 
 
-#: ChromeDriver tries its own scripts in every frame; a frame sandboxed without scripts (the
-#: studio's email previews, on purpose) refuses them. That is the driver's, not the page's.
-_SANDBOXED = re.compile(r"Blocked script execution in .* the document's frame is sandboxed")
-
-
-def _page_url(url: str) -> str:
-    return url.split("#", 1)[0]
-
-
 def outside_requests(driver: Any) -> list[str]:
     """Requests to a non-local origin since the last call, and what the console refused
     or failed on."""
     traffic = _traffic(driver)
-    requested, console = (
-        list(dict.fromkeys(traffic.requested)),
-        list(dict.fromkeys(traffic.console)),
-    )
+    requested = list(dict.fromkeys(traffic.requested))
+    console = list(dict.fromkeys(traffic.console))
     traffic.requested.clear()
     traffic.console.clear()
     problems = []
