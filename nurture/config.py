@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     ops_max_heartbeat_age_s: float = Field(default=60.0, gt=0)
     #: or no worker answers a ping within this.
     ops_ping_timeout_s: float = Field(default=1.0, gt=0)
-    #: How often the /ops page reloads itself (0: never).
+    #: How often the /ops page updates its figures in place (0: never).
     ops_refresh_s: int = Field(default=15, ge=0)
     # Clinic studio, test sends: at most this many test messages (all channels together),
     # e.g. "5/m"; they may come in a burst of that many, then one per 1/rate.

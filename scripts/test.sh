@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install.sh
 . scripts/services.sh
 scripts/browser.sh   # Debian's chromium + chromium-driver for the /ops browser test
+scripts/pagecheck.sh # axe-core and the Nu HTML checker for the page checks (npm ci)
 echo "lint: ruff, mypy, and the layers contract (lint-imports)" >&2
 .venv/bin/ruff check -q nurture tests bench
 .venv/bin/mypy --no-error-summary

@@ -4,7 +4,9 @@ with, where screenshots land, and the check that skips (or, on CI, fails) withou
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,3 +46,25 @@ def need_browser() -> None:
     if IN_CI:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def start_chromium(folder: Path) -> Any:
+    """A Chromium WebDriver with a fresh profile and its driver's log in `folder`; the
+    caller quits it. Skips (fails on CI) without the browser."""
+    need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # never let Selenium Manager download anything
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={folder / 'chromium-profile'}"):
+        options.add_argument(flag)
+    # The page checks (tests/support/pages.py) read every request and console message here.
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(folder / "driver.log"))
+    driver = webdriver.Chrome(service=service, options=options)
+    driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)  # find_element waits for the next page after a click
+    return driver

@@ -171,19 +171,22 @@ def var_dir(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def schedules_dir(tmp_path: Path) -> Path:
-    """The shipped schedules plus the compressed `fast` sequence."""
-    folder = tmp_path / "schedules"
+def copy_schedules(folder: Path) -> Path:
+    """The shipped schedules plus the compressed `fast` sequence, copied into `folder`."""
     shutil.copytree(ROOT / "schedules", folder)
     (folder / "fast.yaml").write_text(FAST_SEQUENCE)
     return folder
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> dict[str, str]:
-    """NURTURE_* for an isolated embedded setup on SQLite; tests override what they need."""
-    values = {
+def schedules_dir(tmp_path: Path) -> Path:
+    """The shipped schedules plus the compressed `fast` sequence."""
+    return copy_schedules(tmp_path / "schedules")
+
+
+def isolated_env(var_dir: Path, schedules_dir: Path) -> dict[str, str]:
+    """NURTURE_* for an isolated embedded setup on SQLite in `var_dir`."""
+    return {
         "NURTURE_VAR_DIR": str(var_dir),
         "NURTURE_DATABASE_URL": f"sqlite:///{var_dir / 'nurture.db'}",
         "NURTURE_BROKER_URL": "embedded",
@@ -195,17 +198,29 @@ def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> 
         "NURTURE_PUBLIC_URL": "https://nurture.test",
         "NURTURE_LOG_FORMAT": "json",
     }
+
+
+def set_env(monkeypatch: pytest.MonkeyPatch, values: dict[str, str]) -> None:
+    """Exactly `values` as this process's NURTURE_* settings (until `monkeypatch` undoes it)."""
     for key in list(os.environ):
         if key.startswith("NURTURE_") and key not in values:
             monkeypatch.delenv(key)
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    _refresh()
+    refresh_settings()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, var_dir: Path, schedules_dir: Path) -> dict[str, str]:
+    """NURTURE_* for an isolated embedded setup on SQLite; tests override what they need."""
+    values = isolated_env(var_dir, schedules_dir)
+    set_env(monkeypatch, values)
     yield values
-    _refresh()
+    refresh_settings()
 
 
-def _refresh() -> None:
+def refresh_settings() -> None:
+    """Settings, engines and the send context read the environment again."""
     get_settings.cache_clear()
     reset_engines()
     from nurture.send.context import forget_send_context
@@ -219,7 +234,7 @@ def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> 
         name = f"NURTURE_{key.upper()}"
         env[name] = value
         monkeypatch.setenv(name, value)
-    _refresh()
+    refresh_settings()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -1,4 +1,5 @@
-"""Fixtures of the API tests: `browser`, a headless Chromium driven by Selenium."""
+"""Fixtures of the API tests: `browser`, a headless Chromium driven by Selenium, and
+`page_checks`, what every page must pass (tests/support/pages.py)."""
 
 from __future__ import annotations
 
@@ -8,25 +9,32 @@ from typing import Any
 
 import pytest
 
-from tests.browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, need_browser
+from tests.browser import start_chromium
+from tests.support.pages import PageChecks, need_page_checks
 
 
 @pytest.fixture
-def browser(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def browser(tmp_path: Path) -> Iterator[Any]:
     """A Chromium WebDriver on a fresh profile; skips (fails on CI) without the browser."""
-    need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager download anything
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}"):
-        options.add_argument(flag)
-    service = Service(executable_path=str(CHROMEDRIVER), log_output=str(tmp_path / "driver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(30)
-    driver.implicitly_wait(5)  # find_element waits for the next page after a click
+    driver = start_chromium(tmp_path)
     yield driver
     driver.quit()
+
+
+@pytest.fixture
+def page_checks() -> PageChecks:
+    """`page_checks(browser, "name")`: the open page checked at 390 and 1280 px; the Nu HTML
+    check of every page so checked runs once the test has passed (the hook below)."""
+    need_page_checks()
+    return PageChecks()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """After a test that used `page_checks` passed, its pages go through the Nu HTML checker
+    in one run; an error fails the test itself (not its teardown)."""
+    result = yield
+    checks = getattr(item, "funcargs", {}).get("page_checks")
+    if isinstance(checks, PageChecks):
+        checks.check_html()
+    return result

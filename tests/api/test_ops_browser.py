@@ -15,10 +15,13 @@ from nurture.cli import app as cli
 from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
+from nurture.errors import PermanentSendError
 from nurture.ops.status import collect_status
 from tests.browser import ARTIFACTS
 from tests.conftest import ApiProcess, wait_for
-from tests.ops_helpers import ids_of, rows, seed_now, status_of
+from tests.helpers import enroll
+from tests.ops_helpers import ids_of, rows, seed_now, send, status_of, tick
+from tests.support.pages import PageChecks
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +104,86 @@ def test_health_url_checks_a_live_endpoint(api_server: str) -> None:
     assert runner.invoke(cli, ["health", "url", f"{api_server}/readyz"]).exit_code == 0
     missing = runner.invoke(cli, ["health", "url", f"{api_server}/nope"])
     assert missing.exit_code == 1
+
+
+def _due_now() -> int:
+    with session_scope() as s:
+        return int(collect_status(s, now=utcnow())["due_now"])
+
+
+@pytest.mark.timeout(300)  # a server and a browser to start, on a shared machine
+def test_the_figures_update_without_a_reload_and_pausing_stops_them(
+    api_server: str, browser: Any, page_checks: PageChecks
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    seed_now()
+    browser.get(f"{api_server}/ops?refresh=1")
+    browser.find_element(By.ID, "api_key").send_keys("test-key")
+    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    wait_for(lambda: browser.find_elements(By.ID, "live-pause"), timeout_s=10, message="/ops")
+    page_checks(browser, "ops-live")
+    browser.execute_script("window.sameDocument = true")
+    live = browser.find_element(By.ID, "live")
+
+    def shown() -> int:
+        """The figure as shown, read in one step: an update may swap the card at any time."""
+        return int(
+            browser.execute_script(
+                "return document.querySelector('[data-figure=due_now]').dataset.value"
+            )
+        )
+
+    def count(name: str) -> int:
+        return int(live.get_attribute(f"data-live-{name}") or 0)
+
+    def said() -> tuple[int, str]:
+        """How often the status line (the live region) was written, and what it says."""
+        writes, text = browser.execute_script(
+            "return [window.statusWrites, document.getElementById('live-status').textContent]"
+        )
+        return int(writes), str(text)
+
+    def after_more_fetches(n: int) -> None:
+        done = count("fetches")
+        wait_for(lambda: count("fetches") >= done + n, timeout_s=30, message=f"{n} updates")
+
+    browser.execute_script(
+        "window.statusWrites = 0; new MutationObserver(() => window.statusWrites++)"
+        ".observe(document.getElementById('live-status'),"
+        " {childList: true, subtree: true, characterData: true})"
+    )
+    assert shown() == _due_now()
+    nia = enroll(utcnow(), first_name="Nia", email="nia@example.com", phone="+16175550177")
+    wait_for(lambda: shown() == _due_now(), timeout_s=30, message="the new figure on the page")
+    assert browser.execute_script("return window.sameDocument") is True, "the page reloaded"
+    assert not browser.find_elements(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]')
+    after_more_fetches(2)
+    assert said() == (0, ""), "the status line speaks on every update"
+
+    # A new failure: said once, with a way to see the lists as they are now.
+    failed = [i for i in ids_of(nia) if i in tick(utcnow())]
+    send(failed, utcnow(), PermanentSendError("invalid number", provider="twilio", code="21211"))
+    wait_for(lambda: "have changed" in said()[1], timeout_s=30, message="the lists' note")
+    writes, text = said()
+    assert browser.find_element(By.CSS_SELECTOR, "#live-status a").get_attribute("href")
+    after_more_fetches(2)
+    assert said() == (writes, text), "the same news told again"
+
+    pause = browser.find_element(By.ID, "live-pause")
+    pause.click()
+    assert pause.text == "Resume updates"
+    assert browser.find_element(By.ID, "live-status").text == "Updates paused."
+    before, fetches = shown(), count("fetches")
+    enroll(utcnow(), first_name="Omar", email="omar@example.com", phone="+16175550178")
+    ticks = count("ticks")
+    wait_for(lambda: count("ticks") >= ticks + 3, timeout_s=30, message="three paused ticks")
+    assert count("fetches") == fetches, "a paused page asked for figures"
+    assert shown() == before != _due_now()
+
+    pause.click()
+    assert pause.text == "Pause updates"
+    wait_for(lambda: shown() == _due_now(), timeout_s=30, message="the figures after resuming")
+    wait_for(lambda: "have changed" in said()[1], timeout_s=30, message="the note, once more")
+    assert browser.execute_script("return window.sameDocument") is True
+    browser.save_screenshot(str(ARTIFACTS / "ops-live-resumed.png"))

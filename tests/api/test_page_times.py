@@ -65,7 +65,7 @@ def test_a_prospects_page_shows_due_times_in_clinic_time_and_theirs(client: Test
     assert "(UTC)" not in html
     assert " EST</time>" in html and "(their time:" in html and " PST" in html
     dashboard = client.get("/ops", headers=AUTH).text
-    assert "UTC</h1>" not in dashboard and "</time></h1>" in dashboard
+    assert "UTC</time>" not in dashboard and "</time></span></h1>" in dashboard
 
 
 def test_the_dashboards_delivery_tables_show_clinic_time_too(client: TestClient) -> None:

@@ -123,6 +123,7 @@ def dashboard(
         attention = needing_attention(db, limit=50)
     return page(
         "dashboard.html.j2",
+        scripts=True,
         session=session,
         figures=figures(settings, now),
         attention=attention,

@@ -25,6 +25,8 @@ TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 #: The studio's pages frame its own previews (and nothing else).
 FRAMES_SELF = "frame-src 'self'"
+#: A page with a script of ours (a file we serve, never inline) that asks us for more.
+SCRIPTS_SELF = "script-src 'self'; connect-src 'self'"
 
 
 def clinic_zone() -> ZoneInfo:
@@ -105,13 +107,21 @@ def environment() -> Environment:
 
 
 def page(
-    template: str, *, status_code: int = 200, frames: bool = False, **context: Any
+    template: str,
+    *,
+    status_code: int = 200,
+    frames: bool = False,
+    scripts: bool = False,
+    **context: Any,
 ) -> HTMLResponse:
     """Render `template` as an HTML response with the pages' headers; `frames` lets the page
-    frame our own previews. Every page gets `clinic_zone` for the `when` filter."""
+    frame our own previews, `scripts` run our own script files (and fetch from us). Every
+    page gets `clinic_zone` for the `when` filter."""
     context.setdefault("clinic_zone", clinic_zone())
     html = environment().get_template(template).render(**context)
     headers = dict(PAGE_HEADERS)
     if frames:
         headers["Content-Security-Policy"] += f"; {FRAMES_SELF}"
+    if scripts:
+        headers["Content-Security-Policy"] += f"; {SCRIPTS_SELF}"
     return HTMLResponse(html, status_code=status_code, headers=headers)
