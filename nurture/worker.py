@@ -27,9 +27,11 @@ from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines, session_scope
 from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
+from nurture.dispatch.heartbeat import WorkerHeartbeat
 from nurture.dispatch.queue import create_app
 from nurture.errors import ConfigError
 from nurture.intake.pending import enroll_pending
+from nurture.lifeline import follow_parent, watch
 from nurture.logs import configure_logging
 from nurture.send.batch import send_deliveries
 from nurture.send.context import forget_send_context, send_context
@@ -62,13 +64,31 @@ def _logging(**_: Any) -> None:
     configure_logging(get_settings())
 
 
+@signals.worker_init.connect
+def _lifeline(**_: Any) -> None:
+    watch()  # started by `nurture run` or `nurture worker`: end with it, even on SIGKILL
+
+
+_heartbeat: list[WorkerHeartbeat] = []
+
+
 @signals.worker_ready.connect
 def _worker_started(**_: Any) -> None:
     check_at_start("worker")  # one line if the database lacks its migrations
+    heartbeat = WorkerHeartbeat(clock=utcnow)  # counted by /readyz, /ops, `nurture status`
+    heartbeat.start()
+    _heartbeat.append(heartbeat)
+
+
+@signals.worker_shutdown.connect
+def _worker_stopping(**_: Any) -> None:
+    while _heartbeat:
+        _heartbeat.pop().stop()
 
 
 @signals.beat_init.connect
 def _scheduler_started(**_: Any) -> None:
+    follow_parent()  # `--beat` in a supervised worker: end with that worker
     check_at_start("scheduler")
 
 
