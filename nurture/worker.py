@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from nurture.config import get_settings, refuse_known_secrets
-from nurture.content.live import live_catalog
+from nurture.content.live import keep_versions, live_catalog
 from nurture.core.clock import utcnow
 from nurture.core.keys import (
     DISPATCH_TASK,
@@ -25,6 +25,7 @@ from nurture.core.keys import (
 )
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines, session_scope
+from nurture.db.catalog_versions import CatalogVersions
 from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
 from nurture.dispatch.heartbeat import WorkerHeartbeat
@@ -40,6 +41,8 @@ from nurture.send.staff import send_staff_messages
 
 app = create_app()
 log = structlog.get_logger(__name__)
+# A worker started while the schedule files are broken sends from the last good version.
+keep_versions(CatalogVersions())
 
 
 @signals.celeryd_init.connect

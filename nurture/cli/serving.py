@@ -41,7 +41,10 @@ def serve_and_say(server: uvicorn.Server, line: str) -> None:
             console.print(line)
 
     threading.Thread(target=say_when_up, name="say-when-up", daemon=True).start()
-    server.run()
+    try:
+        server.run()
+    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down
+        pass
 
 
 def supervise_until_stopped(children: Supervisor) -> int:
