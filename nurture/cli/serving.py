@@ -10,6 +10,7 @@ forwarded headers in the app instead, from NURTURE_TRUSTED_PROXIES only
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
@@ -41,10 +42,8 @@ def serve_and_say(server: uvicorn.Server, line: str) -> None:
             console.print(line)
 
     threading.Thread(target=say_when_up, name="say-when-up", daemon=True).start()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn raises Ctrl-C again after shutdown
         server.run()
-    except KeyboardInterrupt:  # uvicorn raises Ctrl-C again once it has shut down
-        pass
 
 
 def supervise_until_stopped(children: Supervisor) -> int:
