@@ -68,17 +68,20 @@ class WorkerHeartbeat:
         self._thread = threading.Thread(target=self._run, name="heartbeat", daemon=True)
 
     def start(self) -> None:
+        """Beat once now (the worker counts before it says it is ready), then every few s."""
+        self._beat()
         self._thread.start()
 
+    def _beat(self) -> None:
+        try:
+            with session_scope() as session:
+                beat_worker(session, self.name, self.clock())
+        except Exception as exc:  # the database is down: try again at the next beat
+            log.warning("worker.heartbeat_failed", error=type(exc).__name__)
+
     def _run(self) -> None:
-        while True:
-            try:
-                with session_scope() as session:
-                    beat_worker(session, self.name, self.clock())
-            except Exception as exc:  # the database is down: try again at the next beat
-                log.warning("worker.heartbeat_failed", error=type(exc).__name__)
-            if self._stop.wait(WORKER_BEAT_S):
-                return
+        while not self._stop.wait(WORKER_BEAT_S):
+            self._beat()
 
     def stop(self) -> None:
         """Stop beating and remove this worker's row."""
