@@ -41,7 +41,7 @@ def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
             except httpx.HTTPError:
                 return False
 
-        wait_for(up, timeout_s=90, message="the API to answer")
+        wait_for(up, timeout_s=150, message="the API to answer")
         response = httpx.post(
             f"{base}/v1/consultation-requests",
             headers={"Authorization": "Bearer test-key"},
