@@ -1,5 +1,5 @@
 # nurture: the commands the README names.
-.PHONY: run test install lock services lint typecheck check clean bench
+.PHONY: run test install lock services lint typecheck check clean bench soak
 
 run: install          ## run nurture on the embedded default (API, worker, scheduler)
 	.venv/bin/nurture run
@@ -29,6 +29,9 @@ check: lint typecheck test
 
 bench: install        ## benchmarks on Redis, PostgreSQL and real workers: make bench [ONLY=sdk,render] [REPEAT=3] [N=2000]
 	bash -c '. scripts/services.sh && .venv/bin/python -m bench $(if $(ONLY),--only $(ONLY)) $(if $(REPEAT),--repeat $(REPEAT)) $(if $(N),--sdk-messages $(N))'
+
+soak: install         ## nurture run for 10 minutes under steady use: make soak [SOAK_S=600]
+	NURTURE_SOAK=1 $(if $(SOAK_S),NURTURE_SOAK_S=$(SOAK_S)) .venv/bin/python -m pytest tests/soak -m soak -s -p no:cacheprovider
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -14,7 +14,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from nurture.config import get_settings, refuse_known_secrets
-from nurture.content.live import live_catalog
+from nurture.content.live import keep_versions, live_catalog
 from nurture.core.clock import utcnow
 from nurture.core.keys import (
     DISPATCH_TASK,
@@ -25,11 +25,14 @@ from nurture.core.keys import (
 )
 from nurture.core.states import DeliveryStatus
 from nurture.db import reset_engines, session_scope
+from nurture.db.catalog_versions import CatalogVersions
 from nurture.db.migrate import check_at_start
 from nurture.dispatch.dispatcher import run_dispatcher
+from nurture.dispatch.heartbeat import WorkerHeartbeat
 from nurture.dispatch.queue import create_app
 from nurture.errors import ConfigError
 from nurture.intake.pending import enroll_pending
+from nurture.lifeline import follow_parent, watch
 from nurture.logs import configure_logging
 from nurture.send.batch import send_deliveries
 from nurture.send.context import forget_send_context, send_context
@@ -38,6 +41,8 @@ from nurture.send.staff import send_staff_messages
 
 app = create_app()
 log = structlog.get_logger(__name__)
+# A worker started while the schedule files are broken sends from the last good version.
+keep_versions(CatalogVersions())
 
 
 @signals.celeryd_init.connect
@@ -62,13 +67,31 @@ def _logging(**_: Any) -> None:
     configure_logging(get_settings())
 
 
+@signals.worker_init.connect
+def _lifeline(**_: Any) -> None:
+    watch()  # started by `nurture run` or `nurture worker`: end with it, even on SIGKILL
+
+
+_heartbeat: list[WorkerHeartbeat] = []
+
+
 @signals.worker_ready.connect
 def _worker_started(**_: Any) -> None:
     check_at_start("worker")  # one line if the database lacks its migrations
+    heartbeat = WorkerHeartbeat(clock=utcnow)  # counted by /readyz, /ops, `nurture status`
+    heartbeat.start()
+    _heartbeat.append(heartbeat)
+
+
+@signals.worker_shutdown.connect
+def _worker_stopping(**_: Any) -> None:
+    while _heartbeat:
+        _heartbeat.pop().stop()
 
 
 @signals.beat_init.connect
 def _scheduler_started(**_: Any) -> None:
+    follow_parent()  # `--beat` in a supervised worker: end with that worker
     check_at_start("scheduler")
 
 

@@ -29,7 +29,9 @@ from nurture.api.bodylimit import BodyLimit
 from nurture.api.proxies import ForwardedHeaders
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings, parse_networks, refuse_known_secrets
+from nurture.content.live import keep_versions
 from nurture.core.zones import load_geocoder
+from nurture.db.catalog_versions import CatalogVersions
 from nurture.db.migrate import check_at_start
 from nurture.logs import configure_logging
 
@@ -47,6 +49,7 @@ def create_app() -> FastAPI:
     settings = get_settings()
     refuse_known_secrets(settings)  # also the CLI's, before it starts a server
     configure_logging(settings)
+    keep_versions(CatalogVersions())  # the schedule files as they last validated, for all
     app = FastAPI(
         lifespan=_lifespan,
         title="nurture",

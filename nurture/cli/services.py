@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import typer
 
 from nurture.channels import check_channels
 from nurture.cli import app, console, fail
-from nurture.cli.serving import uvicorn_options
+from nurture.cli.serving import serve_and_say, supervise_until_stopped, uvicorn_options
+from nurture.cli.supervise import Supervisor
 from nurture.config import get_settings
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 
@@ -49,7 +47,11 @@ def run(
     port: int = typer.Option(8000, help="Port the API listens on."),
     concurrency: int = typer.Option(4, help="Worker threads."),
 ) -> None:
-    """API, worker and scheduler in one, on the embedded default (Ctrl-C stops all)."""
+    """API, worker and scheduler in one, on the embedded default (Ctrl-C stops all).
+
+    The worker (with the scheduler) is a child process, started again if it dies
+    (`cli/supervise.py`); the API runs in this process.
+    """
     import uvicorn
 
     from nurture.db import upgrade
@@ -60,35 +62,27 @@ def run(
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
     console.print(f"nurture: database {settings.database_url} is up to date")
-    worker = subprocess.Popen(_worker_args(concurrency, "threads", beat=True))
+    children = Supervisor({"worker": _worker_args(concurrency, "threads", beat=True)})
+    children.start()
     console.print(
-        f"nurture: worker and scheduler started (pid {worker.pid}); outbox: {settings.outbox_dir}"
+        f"nurture: worker and scheduler started (pid {children.running()['worker']});"
+        f" outbox: {settings.outbox_dir}"
     )
-    console.print(f"nurture: API on http://{host}:{port} (Ctrl-C to stop)")
+    config = uvicorn.Config(
+        "nurture.api:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_level="warning",
+        **server,  # forwarded headers and known secrets: cli/serving.py
+    )
     try:
-        uvicorn.run(
-            "nurture.api:create_app",
-            factory=True,
-            host=host,
-            port=port,
-            log_level="warning",
-            **server,  # forwarded headers and known secrets: cli/serving.py
+        serve_and_say(
+            uvicorn.Server(config), f"nurture: API on http://{host}:{port} (Ctrl-C to stop)"
         )
     finally:
-        _stop(worker)
+        children.stop()
         console.print("nurture: stopped")
-
-
-def _stop(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)  # Celery's warm shutdown: finish running tasks
-    deadline = time.monotonic() + timeout_s
-    while process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 @app.command()
@@ -137,15 +131,12 @@ def worker(
     check_channels(get_settings())
     count = worker_processes(processes, pool)
     _pool_for_threads(concurrency, pool)
-    if count == 1:
-        os.execv(sys.executable, _worker_args(concurrency, pool, beat))
-    _supervise(
-        [
-            # The first keeps Celery's default name (celery@host: `nurture health worker`).
-            _worker_args(concurrency, pool, beat and n == 0, node=f"celery{n or ''}@%h")
-            for n in range(count)
-        ]
-    )
+    # The first keeps Celery's default name (celery@host: `nurture health worker`).
+    commands = {
+        f"worker{n or ''}": _worker_args(concurrency, pool, beat and n == 0, f"celery{n or ''}@%h")
+        for n in range(count)
+    }
+    raise typer.Exit(supervise_until_stopped(Supervisor(commands)))
 
 
 def _pool_for_threads(concurrency: int, pool: str) -> None:
@@ -162,31 +153,6 @@ def worker_processes(asked: int, pool: str) -> int:
     if pool in ("prefork", "solo"):
         return 1  # prefork forks its own processes (--concurrency); solo is one by design
     return asked if asked > 0 else max(1, os.cpu_count() or 1)
-
-
-def _supervise(commands: list[list[str]]) -> None:
-    """Run the worker processes; SIGTERM/SIGINT reach all (Celery's warm shutdown). When one
-    ends, the others are stopped too, so the service manager restarts the whole worker."""
-    # Their own process group: a terminal's Ctrl-C reaches them once, through `forward`
-    # (a second SIGINT is Celery's cold shutdown).
-    children = [subprocess.Popen(command, process_group=0) for command in commands]
-    told: set[int] = set()  # the signals already passed on: each reaches a child once
-
-    def forward(signum: int, _frame: object) -> None:
-        if signum in told:
-            return
-        told.add(signum)
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    while all(c.poll() is None for c in children):
-        time.sleep(0.2)
-    forward(signal.SIGTERM, None)  # one ended: stop the others (warm, as Celery does)
-    codes = [c.wait() for c in children]
-    raise typer.Exit(next((c if c > 0 else 128 - c for c in codes if c), 0))
 
 
 @app.command()

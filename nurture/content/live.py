@@ -10,6 +10,11 @@ the problems for `/ops`, `/readyz`, `nurture status` and the studio to show.
 
 Sending renders from the template sources of the last good set (a `DictLoader`), never from
 a file that failed validation.
+
+Across processes: each good set is also stored (`keep_versions`: the database's
+`catalog_versions` in the worker and the API), and a process that starts while the files are
+broken loads the latest stored set instead (`source: "database"` in `status()`), so a worker
+started at any time sends, while the problems on disk stay shown.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
 from jinja2 import DictLoader
 
 from nurture.config import Settings
@@ -28,7 +34,10 @@ from nurture.content.findings import Finding
 from nurture.content.render import Renderer
 from nurture.content.validate import run_checks
 from nurture.schedule import Catalog
-from nurture.schedule.catalog import scan_catalog
+from nurture.schedule.catalog import Scan, scan_catalog
+from nurture.schedule.versions import VersionStore, files_sha256, read_version, write_version
+
+log = structlog.get_logger(__name__)
 
 #: Seconds between two looks at the files' mtimes and sizes.
 CHECK_INTERVAL_S = 1.0
@@ -81,6 +90,10 @@ class LiveCatalog:
     #: When the current catalog was loaded, and when the files last failed (UTC).
     loaded_at: datetime | None = None
     failed_at: datetime | None = None
+    #: Where the last good version is kept across processes (None: only in memory).
+    versions: VersionStore | None = None
+    #: Where `current` came from: the folders ("files"), or the store ("database").
+    source: str = "files"
     _seen: Fingerprint | None = None
     _checked: float = float("-inf")
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -107,30 +120,54 @@ class LiveCatalog:
         return self
 
     def _load(self, seen: Fingerprint) -> None:
-        sources = read_sources(self.settings.templates_dir)
-        renderer = Renderer(self.settings.templates_dir, loader=DictLoader(sources))
-        scan = scan_catalog(self.settings.schedules_dir)
-        report = run_checks(
-            self.settings.schedules_dir,
-            self.settings.templates_dir,
-            settings=self.settings,
-            renderer=renderer,
-            scan=scan,
-            samples=LIVE_SAMPLES,
-        )
+        dirs = (self.settings.schedules_dir, self.settings.templates_dir)
+        ok, scan, renderer, self.problems = _check(*dirs, self.settings)
         self._seen = seen
-        self.problems = [f for f in report.findings if f.is_error]
-        if report.ok and scan.catalog is not None:
-            self.current, self.renderer = scan.catalog, renderer
+        if ok and scan.catalog is not None:
+            self.current, self.renderer, self.source = scan.catalog, renderer, "files"
             self.loaded_at = datetime.now(UTC)
-        else:
-            self.failed_at = datetime.now(UTC)
+            self._keep(read_version(*dirs))
+            return
+        self.failed_at = datetime.now(UTC)
+        if self.current is None:
+            self._load_last_good()
+
+    def _keep(self, files: dict[str, str]) -> None:
+        """Store the version that validated, for processes that start while files are broken."""
+        if self.versions is None:
+            return
+        try:
+            self.versions.store(files)
+        except Exception as exc:  # the database is down or not migrated: sending goes on
+            log.warning("catalog.version_not_stored", error=type(exc).__name__)
+
+    def _load_last_good(self) -> None:
+        """The files are broken and this process never loaded them: the last version that
+        validated, from the store, written to a folder of its own under VAR_DIR/catalog."""
+        try:
+            files = self.versions.latest() if self.versions is not None else None
+        except Exception as exc:
+            log.warning("catalog.version_not_read", error=type(exc).__name__)
+            return
+        if not files:
+            return
+        dirs = write_version(files, self.settings.var_dir / "catalog")
+        ok, scan, renderer, _ = _check(*dirs, self.settings)
+        if ok and scan.catalog is not None:
+            self.current, self.renderer, self.source = scan.catalog, renderer, "database"
+            self.loaded_at = datetime.now(UTC)
+            log.warning(
+                "catalog.last_good_version_loaded",
+                sha256=files_sha256(files)[:16],
+                errors_on_disk=len(self.problems),
+            )
 
     def status(self) -> dict[str, Any]:
         """The `catalog` block of /ops/status and /readyz: ok, what is wrong, since when."""
         return {
             "ok": self.ok,
             "loaded": self.current is not None,
+            "source": self.source if self.current is not None else None,
             "sequences": sorted(self.current.sequences) if self.current else [],
             "loaded_at": self.loaded_at.isoformat() if self.loaded_at else None,
             "failed_at": self.failed_at.isoformat() if self.failed_at and not self.ok else None,
@@ -138,8 +175,34 @@ class LiveCatalog:
         }
 
 
+def _check(
+    schedules_dir: Path, templates_dir: Path, settings: Settings
+) -> tuple[bool, Scan, Renderer, list[Finding]]:
+    """Read and validate a set: whether it is good, the scan, a renderer over its sources
+    (read into memory now), and its errors."""
+    renderer = Renderer(templates_dir, loader=DictLoader(read_sources(templates_dir)))
+    scan = scan_catalog(schedules_dir)
+    report = run_checks(
+        schedules_dir,
+        templates_dir,
+        settings=settings,
+        renderer=renderer,
+        scan=scan,
+        samples=LIVE_SAMPLES,
+    )
+    return report.ok, scan, renderer, [f for f in report.findings if f.is_error]
+
+
 _instances: dict[tuple[str, str], LiveCatalog] = {}
 _instances_lock = threading.Lock()
+_versions: list[VersionStore] = []
+
+
+def keep_versions(store: VersionStore | None) -> None:
+    """The store every LiveCatalog of this process made from now on keeps versions in (the
+    worker and the API set the database's `CatalogVersions`)."""
+    with _instances_lock:
+        _versions[:] = [store] if store is not None else []
 
 
 def live_catalog(settings: Settings) -> LiveCatalog:
@@ -148,7 +211,8 @@ def live_catalog(settings: Settings) -> LiveCatalog:
     with _instances_lock:
         live = _instances.get(key)
         if live is None:
-            live = _instances[key] = LiveCatalog(settings)
+            store = _versions[0] if _versions else None
+            live = _instances[key] = LiveCatalog(settings, versions=store)
     return live.refresh()
 
 

@@ -25,11 +25,12 @@ from nurture.core.keys import (
     SEND_TASK,
     STAFF_TASK,
 )
+from nurture.dispatch.files import BAD_FOLDER, SCHEME, TMP_FOLDER
 
 #: The direct exchange both queues hang on.
 TASK_EXCHANGE = Exchange(EXCHANGE, type="direct")
-#: The embedded broker's folders under `VAR_DIR/broker`.
-BROKER_FOLDERS = ("queue", "processed", "control")
+#: The embedded broker's folders under `VAR_DIR/broker` (`nurture.dispatch.files`).
+BROKER_FOLDERS = ("queue", "processed", "control", TMP_FOLDER, BAD_FOLDER)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -90,7 +91,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
     if settings.embedded_broker:
         folder = settings.broker_dir
-        config["broker_url"] = "filesystem://"
+        config["broker_url"] = f"{SCHEME}://"
         config["broker_transport_options"] = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
@@ -100,6 +101,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "polling_interval": 0.2,
         }
         config["worker_send_task_events"] = False
+        # No pidbox: remote control (ping, inspect, broadcast) would put a fanout exchange
+        # and a reply queue per call on the folder. Workers report by heartbeat rows instead.
+        config["worker_enable_remote_control"] = False
     else:
         config["broker_url"] = settings.broker_url
         config["broker_transport_options"] = {"visibility_timeout": 3600}

@@ -11,6 +11,7 @@ import structlog
 from nurture.config import Settings
 from nurture.content.live import live_catalog
 from nurture.db import session_scope
+from nurture.dispatch.heartbeat import fresh_workers
 from nurture.ops.broker import queue_depths
 from nurture.ops.status import collect_status
 
@@ -79,6 +80,9 @@ def snapshot(
     figures["queues"] = queues
     figures["queue_depth"] = sum(queues.values()) if queues is not None else None
     figures["workers"] = ping()
+    if figures["workers"] is None:  # no broadcast on this broker: the workers' heartbeats
+        with session_scope() as session:
+            figures["workers"] = fresh_workers(session, now)
     problems = assess(
         figures,
         max_lateness_s=max_lateness_s or settings.ops_max_lateness_s,

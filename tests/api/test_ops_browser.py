@@ -15,6 +15,7 @@ from nurture.cli import app as cli
 from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
+from nurture.dispatch.heartbeat import beat_worker, worker_name
 from nurture.errors import PermanentSendError
 from nurture.ops.status import collect_status
 from tests.browser import ARTIFACTS
@@ -100,6 +101,8 @@ def test_the_ops_page_behind_the_key_matches_the_database_and_retries(
 
 
 def test_health_url_checks_a_live_endpoint(api_server: str) -> None:
+    with session_scope() as session:  # a worker alive: /readyz wants one
+        beat_worker(session, worker_name(), utcnow())
     runner = CliRunner()
     assert runner.invoke(cli, ["health", "url", f"{api_server}/readyz"]).exit_code == 0
     missing = runner.invoke(cli, ["health", "url", f"{api_server}/nope"])

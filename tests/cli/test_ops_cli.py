@@ -22,6 +22,7 @@ from nurture.core.clock import utcnow
 from nurture.core.keys import DISPATCH_QUEUE, DISPATCH_TASK, SEND_QUEUE, SEND_TASK
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
+from nurture.dispatch.heartbeat import beat_worker, worker_name
 from nurture.dispatch.queue import create_app
 from nurture.ops.broker import queue_depths
 from nurture.ops.history import find_deliveries
@@ -68,13 +69,20 @@ def test_status_json_is_the_database_figures_and_exits_2_when_unhealthy(db: str)
     with session_scope() as s:
         expected = collect_status(s, now=datetime.fromisoformat(figures["now"]))
     assert {k: figures[k] for k in expected} == expected
-    assert figures["workers"] is None  # the embedded broker: nothing to ping
+    assert figures["workers"] == 0  # the embedded broker: heartbeats, and none beat
+    assert "no worker answered a ping" in figures["problems"]
     assert figures["healthy"] is False
     assert any(p.startswith("oldest due delivery is 5h") for p in figures["problems"])
 
 
+def _a_worker_beats() -> None:
+    with session_scope() as session:
+        beat_worker(session, worker_name(), utcnow())
+
+
 def test_status_exits_0_when_the_scheduler_ticks_and_nothing_is_late(db: str) -> None:
     tick(utcnow())
+    _a_worker_beats()
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "healthy" in result.output and "unhealthy" not in result.output
@@ -84,6 +92,7 @@ def test_status_exits_0_when_the_scheduler_ticks_and_nothing_is_late(db: str) ->
 
 def test_status_thresholds_come_from_the_command_line(db: str) -> None:
     tick(utcnow() - timedelta(seconds=90))
+    _a_worker_beats()
     assert runner.invoke(app, ["status"]).exit_code == 2  # default: 60 s
     assert runner.invoke(app, ["status", "--max-heartbeat-age-s", "600"]).exit_code == 0
 

@@ -34,14 +34,13 @@ def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
     )
     try:
         base = f"http://127.0.0.1:{port}"
-
-        def up() -> bool:
-            try:
-                return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_for(up, timeout_s=30, message="the API to answer")
+        wait_for(
+            lambda: b"nurture: API on" in (tmp_path / "run.log").read_bytes(),
+            timeout_s=150,
+            message="nurture run to say the API is on",
+        )
+        # Said once it answers, not before: the first request right then succeeds.
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
         response = httpx.post(
             f"{base}/v1/consultation-requests",
             headers={"Authorization": "Bearer test-key"},

@@ -8,12 +8,14 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 - `consent`: `ConsentEvent`, `Suppression`.
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
+- `catalog`: `CatalogVersion`, the schedule and template files as they last validated.
 
 Import tables from here; importing this package registers every table on `metadata`, which
 the migrations compare against.
 """
 
 from nurture.db.tables.base import Base
+from nurture.db.tables.catalog import CatalogVersion
 from nurture.db.tables.consent import ConsentEvent, Suppression
 from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
 from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
@@ -25,6 +27,7 @@ metadata = Base.metadata
 __all__ = [
     "Base",
     "BookingEvent",
+    "CatalogVersion",
     "ConsentEvent",
     "ConsultationRequest",
     "Contact",
