@@ -8,11 +8,13 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 - `consent`: `ConsentEvent`, `Suppression`.
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
+- `audit`: `AuditRow`, `AuditHead`.
 
 Import tables from here; importing this package registers every table on `metadata`, which
 the migrations compare against.
 """
 
+from nurture.db.tables.audit import AuditHead, AuditRow
 from nurture.db.tables.base import Base
 from nurture.db.tables.consent import ConsentEvent, Suppression
 from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
@@ -23,6 +25,8 @@ from nurture.db.tables.messages import InboundMessage, StaffMessage
 metadata = Base.metadata
 
 __all__ = [
+    "AuditHead",
+    "AuditRow",
     "Base",
     "BookingEvent",
     "ConsentEvent",
