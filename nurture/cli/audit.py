@@ -5,15 +5,18 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections.abc import Mapping
 
 import typer
 from rich.table import Table
+from sqlalchemy.orm import Session
 
 from nurture.cli import app, console, fail
 from nurture.config import get_settings
 from nurture.core.inputs import parse_instant
 from nurture.db import get_engine
-from nurture.people.audit import AuditAction
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction, DetailValue, record
 from nurture.people.audit_query import FIELDS, AuditFilter, find_rows, flat
 from nurture.people.audit_verify import verify
 
@@ -24,6 +27,22 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 _ACTIONS = ", ".join(a.value for a in AuditAction)
+
+
+def record_cli(
+    session: Session | None,
+    action: AuditAction,
+    *,
+    target: str | None = None,
+    detail: Mapping[str, DetailValue] | None = None,
+) -> None:
+    """One audit row for a command, by the operating-system user running it: in `session`'s
+    transaction (committed with the command's change), or in one of its own."""
+    if session is not None:
+        record(session.connection(), actor=Actor.cli(), action=action, target=target, detail=detail)
+        return
+    with get_engine().begin() as conn:
+        record(conn, actor=Actor.cli(), action=action, target=target, detail=detail)
 
 
 @audit_app.callback()

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from nurture.db import get_engine
+from nurture.db.tables import AuditRow
 from nurture.people.actor import Actor
 from nurture.people.audit import record
 
@@ -35,5 +36,5 @@ def tamper(statement: str, **params: Any) -> None:
 def audit_rows() -> list[dict[str, Any]]:
     """Every audit row, oldest first."""
     with get_engine().connect() as conn:
-        query = sa.text("SELECT * FROM audit_log ORDER BY id")
+        query = sa.select(AuditRow.__table__).order_by(AuditRow.id)
         return [dict(row) for row in conn.execute(query).mappings()]
