@@ -3,7 +3,7 @@ the head's seal, and names the first place where the trail was changed.
 
 What it catches: a row changed (its hash no longer matches), a row deleted in the middle
 (a gap in the ids, and the next row's link breaks), the newest rows deleted (the head counts
-more rows than there are), a row added outside `record()`, the head edited. What it cannot:
+more rows than there are), a row added by hand, the head edited or rewound. What it cannot:
 anyone holding SECRET_KEY can rewrite the whole trail consistently, and a trail restored
 with its head from an earlier backup verifies (as far as it goes).
 """
@@ -68,7 +68,7 @@ def verify(conn: Connection, secret_key: str) -> Verdict:
     if count > seen:
         return Verdict(seen, f"{_span(seen + 1, count)} deleted: the last rows of the chain")
     if count < seen:
-        return Verdict(seen, f"row {count + 1} and after were added outside nurture")
+        return Verdict(seen, f"the chain head (audit_head) ends at row {count}: it was rewound")
     if last_hash != prev_hash:
         return Verdict(seen, f"row {seen} is not the row the chain head (audit_head) ends on")
     return Verdict(seen, None)

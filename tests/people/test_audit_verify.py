@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import itertools
 import threading
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from nurture.config import get_settings
+from nurture.core.clock import utcnow
 from nurture.db import get_engine
+from nurture.db.tables import AuditHead
 from nurture.people.actor import Actor
 from nurture.people.audit import record
 from nurture.people.audit_verify import Verdict, verify
 from tests.support.audit import audit_rows, tamper, write_rows
+
+
+def _head_rows() -> list[dict[str, Any]]:
+    with get_engine().connect() as conn:
+        return [dict(r) for r in conn.execute(sa.select(AuditHead.__table__)).mappings()]
 
 
 def _verify() -> Verdict:
@@ -100,3 +109,23 @@ def test_concurrent_writers_keep_one_chain(db: str) -> None:
     assert [row["id"] for row in rows] == list(range(1, writers * each + 1))
     assert all(row["prev_hash"] == before["hash"] for before, row in itertools.pairwise(rows))
     assert str(_verify()) == f"{writers * each} rows, chain intact"
+
+
+def test_a_row_inserted_by_hand_and_a_rewound_head_show(db: str) -> None:
+    write_rows(3)
+    (head,) = _head_rows()
+    write_rows(1)
+    tamper(
+        "UPDATE audit_head SET count = :c, last_hash = :h, seal = :s",
+        c=head["count"],
+        h=head["last_hash"],
+        s=head["seal"],
+    )
+    assert str(_verify()) == "the chain head (audit_head) ends at row 3: it was rewound"
+    tamper(
+        "INSERT INTO audit_log (id, at, actor_kind, actor_name, action, prev_hash, hash) "
+        "VALUES (5, :at, 'person', 'mallory', 'sign-in', :h, :h)",
+        at=utcnow(),
+        h="a" * 64,
+    )
+    assert str(_verify()) == "row 5 was changed: its hash does not match its content"
