@@ -126,7 +126,7 @@ def stop(
     with session_scope() as session:
         contact = find_contact(session, email=email, phone=phone)
         result = stop_contact(session, contact, reason=reason, now=_now())
-        target, detail = f"contact:{contact.id}", {"action": "stop", "reason": reason}
+        target, detail = f"contact:{contact.id}", {"action": "stop", "reason": reason[:100]}
         record_cli(session, AuditAction.PROSPECT_ACTION, target=target, detail=detail)
     console.print(
         f"contact {result.contact_id}: {result.enrollments_stopped} enrollment(s) "

@@ -59,16 +59,8 @@ def find_rows(
 
 def flat(row: dict[str, Any]) -> dict[str, str]:
     """A row as text for CSV and tables: ISO time, `detail` as `key=value` pairs."""
+    text = {name: "" if row.get(name) is None else str(row[name]) for name in FIELDS}
+    text["at"] = row["at"].isoformat(timespec="seconds")
     detail = row.get("detail") or {}
-    return {
-        name: (
-            row["at"].isoformat(timespec="seconds")
-            if name == "at"
-            else " ".join(f"{k}={v}" for k, v in sorted(detail.items()))
-            if name == "detail"
-            else ""
-            if row.get(name) is None
-            else str(row[name])
-        )
-        for name in FIELDS
-    }
+    text["detail"] = " ".join(f"{key}={value}" for key, value in sorted(detail.items()))
+    return text
