@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nurture.config import Settings, get_settings
 from nurture.content.live import LiveCatalog, live_catalog
 from nurture.core.clock import utcnow
+from nurture.people.actor import Actor
 from nurture.schedule.catalog import Catalog
 
 _bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
@@ -63,3 +64,11 @@ def client_ip(request: Request) -> str | None:
     """The client's address: the connection's, or the one a trusted proxy forwarded (set by
     `api/proxies.py`, which removes every forwarded header from the request)."""
     return request.client.host if request.client else None
+
+
+async def actor_dep(request: Request) -> Actor:
+    """Who is acting, for the audit trail. Today every login to /ops and /studio is the
+    shared API key (as a Bearer header, or the session its login opened); call it only once
+    the request is authenticated. Accounts replace this with the signed-in person or token."""
+    del request  # the person's session will be read from it
+    return Actor.api_key()

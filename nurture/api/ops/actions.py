@@ -9,7 +9,7 @@ import structlog
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from nurture.api.deps import now_dep, settings_dep
+from nurture.api.deps import actor_dep, client_ip, now_dep, settings_dep
 from nurture.api.ops.auth import csrf_ok, current_session, safe_next
 from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
@@ -17,12 +17,19 @@ from nurture.api.params import RowId
 from nurture.config import Settings
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction, record
 from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
 
 Action = Literal["retry", "cancel", "resolve"]
+AUDITED = {
+    "retry": AuditAction.DELIVERY_RETRY,
+    "cancel": AuditAction.DELIVERY_CANCEL,
+    "resolve": AuditAction.DELIVERY_RESOLVED,
+}
 
 
 @router.post("/deliveries/{delivery_id}/{action}")
@@ -35,6 +42,7 @@ def act(
     next: str = Form("/ops"),
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    actor: Actor = Depends(actor_dep),
 ) -> Response:
     """Apply one action to one delivery; back to `next` with a note, or a page saying why not."""
     session = current_session(request, settings)
@@ -64,6 +72,14 @@ def act(
                 delivery = resolve_unknown(db, delivery_id, sent=sent == "true", now=now)
                 done = "resolved-sent" if sent == "true" else "resolved-not-sent"
             state = delivery.status.value
+            record(
+                db.connection(),
+                actor=actor,
+                action=AUDITED[action],
+                target=f"delivery:{delivery_id}",
+                detail={"done": done, "status": state},
+                ip=client_ip(request),
+            )
     except NotFoundError as exc:
         return _refused(session, 404, str(exc))
     except InvalidStateError as exc:

@@ -8,7 +8,7 @@ import structlog
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from nurture.api.deps import now_dep, settings_dep
+from nurture.api.deps import actor_dep, client_ip, now_dep, settings_dep
 from nurture.api.ops.auth import (
     OpsSession,
     close_session,
@@ -29,6 +29,8 @@ from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
 from nurture.ops.inbox import conversation
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction, record
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
@@ -146,7 +148,10 @@ def search(request: Request, q: str = "", settings: Settings = Depends(settings_
 
 @router.get("/contacts/{contact_id}")
 def contact(
-    request: Request, contact_id: RowId, settings: Settings = Depends(settings_dep)
+    request: Request,
+    contact_id: RowId,
+    settings: Settings = Depends(settings_dep),
+    actor: Actor = Depends(actor_dep),
 ) -> Response:
     session = current_session(request, settings)
     here = f"/ops/contacts/{contact_id}"
@@ -156,6 +161,14 @@ def contact(
         with session_scope() as db:
             history = contact_history(db, contact_id)
             said = conversation(db, contact_id)
+            target, ip = f"contact:{contact_id}", client_ip(request)
+            record(
+                db.connection(),
+                actor=actor,
+                action=AuditAction.PROSPECT_VIEWED,
+                target=target,
+                ip=ip,
+            )
     except NotFoundError as exc:
         return not_found(session, str(exc))
     return page(

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from nurture.api.deps import catalog_dep, now_dep, settings_dep
+from nurture.api.deps import actor_dep, catalog_dep, client_ip, now_dep, settings_dep
 from nurture.api.ops.auth import OpsSession, csrf_ok, current_session
 from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
@@ -27,6 +27,8 @@ from nurture.db import session_scope
 from nurture.db.tables import Contact, InboundMessage
 from nurture.errors import InvalidStateError, InvalidValueError, NotFoundError
 from nurture.ops.inbox import inbox
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction, record
 from nurture.schedule.catalog import Catalog
 from nurture.steering.answers import queue_answer
 from nurture.steering.replies import mark_handled, resume_contact
@@ -87,6 +89,7 @@ def reply_action(
     settings: Settings = Depends(settings_dep),
     catalog: Catalog = Depends(catalog_dep),
     now: datetime = Depends(now_dep),
+    actor: Actor = Depends(actor_dep),
 ) -> Response:
     """Apply one button to one reply; back to the inbox with a note, or a page saying why not."""
     session = current_session(request, settings)
@@ -110,8 +113,19 @@ def reply_action(
                     now=now,
                 )
                 done = "answer-held" if answered.held else "answer"
+                action_done, target = AuditAction.REPLY_ANSWERED, f"reply:{reply_id}"
             else:
-                _act(db, reply_id, action, catalog, now)
+                action_done, target = _act(db, reply_id, action, catalog, now)
+            detail = {"button": action, "reply": reply_id}
+            ip = client_ip(request)
+            record(
+                db.connection(),
+                actor=actor,
+                action=action_done,
+                target=target,
+                detail=detail,
+                ip=ip,
+            )
     except NotFoundError as exc:
         return _refused(session, 404, str(exc))
     except InvalidValueError as exc:
@@ -126,13 +140,16 @@ def reply_action(
     )
 
 
-def _act(db: Session, reply_id: int, action: str, catalog: Catalog, now: datetime) -> None:
+def _act(
+    db: Session, reply_id: int, action: str, catalog: Catalog, now: datetime
+) -> tuple[AuditAction, str]:
+    """Apply a button other than answer; what the audit trail records, and on what."""
     reply = db.get(InboundMessage, reply_id)
     if reply is None or reply.kind not in ("reply", "auto"):
         raise NotFoundError(f"no reply {reply_id}")
     if action == "handled":
         mark_handled(db, reply_id, now=now)
-        return
+        return AuditAction.REPLY_RESOLVED, f"reply:{reply_id}"
     contact = db.get(Contact, reply.contact_id) if reply.contact_id else None
     if contact is None:
         raise InvalidStateError(
@@ -147,6 +164,7 @@ def _act(db: Session, reply_id: int, action: str, catalog: Catalog, now: datetim
         stopping = [s.id for s in catalog.sequences.values() if "booked" in s.stop_on]
         mark_booked(db, contact, now=now, source="ops", stop_sequences=stopping)
     reply.handled_at = reply.handled_at or now
+    return AuditAction.PROSPECT_ACTION, f"contact:{contact.id}"
 
 
 def _refused(session: OpsSession, status_code: int, message: str) -> Response:

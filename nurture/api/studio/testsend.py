@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from nurture.api.deps import now_dep, settings_dep
+from nurture.api.auditing import record_request
+from nurture.api.deps import actor_dep, now_dep, settings_dep
 from nurture.api.ops.auth import OpsSession, csrf_ok
 from nurture.api.ops.pages import login_page
 from nurture.api.studio.pages import sequence_response
@@ -38,6 +39,8 @@ from nurture.errors import (
     TemplateError,
     TooManyRequestsError,
 )
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction
 from nurture.send.ratelimit import RateLimiter, make_limiter
 from nurture.send.test_send import parse_channel, send_test
 
@@ -85,6 +88,7 @@ async def test_send(
     step_id: str,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    actor: Actor = Depends(actor_dep),
 ) -> Response:
     session = session_or_none(request, settings)
     fields, as_json = await _fields(request)
@@ -140,6 +144,14 @@ async def test_send(
         if as_json:
             return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
         return _refused(session, settings, now, sequence_id, step_id, fields, str(exc), status_code)
+    await run_in_threadpool(
+        record_request,
+        request,
+        actor,
+        AuditAction.TEST_SEND,
+        target=f"sequence:{sequence_id}",
+        detail={"step": step_id, "channel": result.channel.value, "sample": result.sample},
+    )
     if as_json:
         return JSONResponse(
             {

@@ -9,11 +9,13 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
 - `catalog`: `CatalogVersion`, the schedule and template files as they last validated.
+- `audit`: `AuditRow`, `AuditHead`.
 
 Import tables from here; importing this package registers every table on `metadata`, which
 the migrations compare against.
 """
 
+from nurture.db.tables.audit import AuditHead, AuditRow
 from nurture.db.tables.base import Base
 from nurture.db.tables.catalog import CatalogVersion
 from nurture.db.tables.consent import ConsentEvent, Suppression
@@ -25,6 +27,8 @@ from nurture.db.tables.messages import InboundMessage, StaffMessage
 metadata = Base.metadata
 
 __all__ = [
+    "AuditHead",
+    "AuditRow",
     "Base",
     "BookingEvent",
     "CatalogVersion",
