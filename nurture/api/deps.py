@@ -1,4 +1,4 @@
-"""What routes share: settings, the schedules, auth, the clock.
+"""What routes share: settings, the schedules, the clock (who may call: `api/access.py`).
 
 The dependencies are `async def` although they never wait: FastAPI runs a plain `def`
 dependency on the threadpool, a thread round trip per dependency per request.
@@ -6,18 +6,14 @@ dependency on the threadpool, a thread round trip per dependency per request.
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nurture.config import Settings, get_settings
 from nurture.content.live import LiveCatalog, live_catalog
 from nurture.core.clock import utcnow
 from nurture.schedule.catalog import Catalog
-
-_bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
 
 
 async def settings_dep() -> Settings:
@@ -42,21 +38,6 @@ async def catalog_dep(live: LiveCatalog = Depends(live_dep)) -> Catalog:
 
 async def now_dep() -> datetime:
     return utcnow()
-
-
-async def require_api_key(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    settings: Settings = Depends(settings_dep),
-) -> None:
-    """`Authorization: Bearer $NURTURE_API_KEY`, compared in constant time."""
-    if credentials is None or not hmac.compare_digest(
-        credentials.credentials.encode(), settings.api_key.encode()
-    ):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong API key: send Authorization: Bearer <NURTURE_API_KEY>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
 
 
 def client_ip(request: Request) -> str | None:

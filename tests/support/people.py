@@ -1,0 +1,58 @@
+"""People for tests: an account with a password (no invitation page), and signing in with
+it through the TestClient or a real browser."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from nurture.core.clock import utcnow
+from nurture.db import session_scope
+from nurture.people.accounts import accept_invitation, add_user
+from nurture.people.actor import Actor
+from nurture.people.roles import parse_role
+
+#: A password long enough for the rules, for tests that do not care which.
+PASSWORD = "correct horse battery staple"
+
+
+def add_person(db_url: str | None, email: str, role: str, password: str = PASSWORD) -> int:
+    """An account with `role` whose invitation is already accepted with `password`; its id.
+    `db_url` None: the database the settings name."""
+    now = utcnow()
+    with session_scope(db_url) as db:
+        invited = add_user(db, email, parse_role(role), name="", by=Actor.cli(), now=now)
+        accept_invitation(db, invited.token, password, now=now)
+        return invited.user_id
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a staff page hands out (in its Sign out form)."""
+    match = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def sign_in(client: TestClient, email: str, password: str = PASSWORD, *, code: str = "") -> str:
+    """Sign in through the form; returns the session's CSRF token."""
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "code": code},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/account").text)
+
+
+def sign_in_browser(driver: Any, base: str, email: str, password: str = PASSWORD) -> None:
+    """Sign in on the page in a WebDriver; returns once the browser left the sign-in page."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base}/login")
+    driver.find_element(By.ID, "email").send_keys(email)
+    driver.find_element(By.ID, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "#login button[type=submit]").click()
+    WebDriverWait(driver, 30).until(lambda d: "/login" not in d.current_url)
