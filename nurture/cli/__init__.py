@@ -48,6 +48,7 @@ def main() -> None:
         content,
         forms,
         ops,
+        people,
         reconcile,
         replies,
         report,

@@ -12,6 +12,7 @@ import typer
 
 from nurture.channels import check_channels
 from nurture.cli import app, console, fail
+from nurture.cli.people import FIRST_OWNER, no_users_yet
 from nurture.cli.serving import uvicorn_options
 from nurture.config import get_settings
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
@@ -60,6 +61,8 @@ def run(
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
     console.print(f"nurture: database {settings.database_url} is up to date")
+    if no_users_yet():
+        console.print(f"nurture: {FIRST_OWNER}", highlight=False)
     worker = subprocess.Popen(_worker_args(concurrency, "threads", beat=True))
     console.print(
         f"nurture: worker and scheduler started (pid {worker.pid}); outbox: {settings.outbox_dir}"

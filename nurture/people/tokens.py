@@ -31,7 +31,8 @@ def create_token(
             f"invalid token name {name!r}: use letters, digits, '.', '_' or '-' (at most 100)"
         )
     if db.scalar(select(MachineToken.id).where(MachineToken.name == name)) is not None:
-        raise InvalidStateError(f"a token named {name!r} exists: revoke it or pick another name")
+        # Names stay taken after a revoke, so the list and the audit trail keep meaning one token.
+        raise InvalidStateError(f"a token named {name!r} exists or existed: pick another name")
     token = PREFIX + new_token()
     db.add(MachineToken(name=name, scope=scope.value, token_hash=digest(token), created_at=now))
     record(
