@@ -189,7 +189,7 @@ def _rule_check(rule: Rule) -> Check:
                 settings.owner_totp
                 and principal.role is Role.OWNER
                 and not principal.has_totp
-                and not request.url.path.startswith("/account")
+                and not request.url.path.startswith(("/account", "/logout"))
             ):
                 raise TotpFirst()
             if request.method not in ("GET", "HEAD"):

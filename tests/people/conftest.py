@@ -12,6 +12,9 @@ from nurture.api import create_app
 from nurture.api.deps import now_dep
 from nurture.core.clock import utcnow
 
+# The browser fixtures and the Nu check after a passing page test, shared with tests/api.
+from tests.api.conftest import browser, page_checks, pytest_runtest_call  # noqa: F401
+
 
 class Clock:
     """The time routes see; `advance` moves it."""
