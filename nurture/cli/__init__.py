@@ -45,6 +45,7 @@ def fail(message: str) -> typer.Exit:
 def main() -> None:
     from nurture.cli import (  # noqa: F401 - register commands
         admin,
+        audit,
         content,
         forms,
         ops,

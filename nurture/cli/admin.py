@@ -9,12 +9,14 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from nurture.cli import app, console, db_app, fail
+from nurture.cli.audit import record_cli
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.core.inputs import MAX_ID
 from nurture.db import session_scope, upgrade
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import submit
+from nurture.people.audit import AuditAction
 from nurture.schedule.catalog import load_catalog
 from nurture.steering.contacts import find_contact
 from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
@@ -86,6 +88,7 @@ def retry(delivery_id: int = typer.Argument(..., metavar="ID", min=1, max=MAX_ID
     """Send a failed, unknown, canceled or skipped delivery again."""
     with session_scope() as session:
         retry_delivery(session, delivery_id, now=_now())
+        record_cli(session, AuditAction.DELIVERY_RETRY, target=f"delivery:{delivery_id}")
     console.print(f"delivery {delivery_id} scheduled again")
 
 
@@ -94,6 +97,7 @@ def cancel(delivery_id: int = typer.Argument(..., metavar="ID", min=1, max=MAX_I
     """Cancel a delivery that has not gone out."""
     with session_scope() as session:
         cancel_delivery(session, delivery_id, now=_now())
+        record_cli(session, AuditAction.DELIVERY_CANCEL, target=f"delivery:{delivery_id}")
     console.print(f"delivery {delivery_id} canceled")
 
 
@@ -105,6 +109,8 @@ def resolve(
     """Settle an `unknown` delivery after checking the provider's records."""
     with session_scope() as session:
         resolve_unknown(session, delivery_id, sent=sent, now=_now())
+        target, detail = f"delivery:{delivery_id}", {"sent": sent}
+        record_cli(session, AuditAction.DELIVERY_RESOLVED, target=target, detail=detail)
     console.print(f"delivery {delivery_id} marked {'sent' if sent else 'failed (not sent)'}")
 
 
@@ -120,6 +126,8 @@ def stop(
     with session_scope() as session:
         contact = find_contact(session, email=email, phone=phone)
         result = stop_contact(session, contact, reason=reason, now=_now())
+        target, detail = f"contact:{contact.id}", {"action": "stop", "reason": reason[:100]}
+        record_cli(session, AuditAction.PROSPECT_ACTION, target=target, detail=detail)
     console.print(
         f"contact {result.contact_id}: {result.enrollments_stopped} enrollment(s) "
         f"stopped, {result.deliveries_skipped} pending message(s) skipped"

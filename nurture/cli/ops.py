@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nurture.cli import app, console, fail
+from nurture.cli.audit import record_cli
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.core.inputs import within_range
@@ -25,6 +26,7 @@ from nurture.ops.export import write_history_csv
 from nurture.ops.health import human_duration, snapshot
 from nurture.ops.history import contact_history, find_deliveries
 from nurture.ops.status import heartbeat_age_s
+from nurture.people.audit import AuditAction
 from nurture.steering.contacts import find_contact
 
 health_app = typer.Typer(
@@ -193,6 +195,8 @@ def export(
     with session_scope() as session:
         contact = find_contact(session, email=email, phone=phone)
         history = contact_history(session, contact.id)
+        detail = {"what": "history", "format": "csv"}
+        record_cli(session, AuditAction.EXPORT, target=f"contact:{contact.id}", detail=detail)
     if out is None:
         write_history_csv(history, sys.stdout)
         return

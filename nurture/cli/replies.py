@@ -6,10 +6,12 @@ import typer
 from rich.table import Table
 
 from nurture.cli import app, console, fail
+from nurture.cli.audit import record_cli
 from nurture.core.clock import utcnow
 from nurture.core.inputs import MAX_ID
 from nurture.db import session_scope
 from nurture.ops.inbox import inbox
+from nurture.people.audit import AuditAction
 from nurture.steering.contacts import find_contact
 from nurture.steering.replies import mark_handled, resume_contact
 
@@ -25,6 +27,7 @@ def replies(
     with session_scope() as session:
         if handled is not None:
             mark_handled(session, handled, now=utcnow())
+            record_cli(session, AuditAction.REPLY_RESOLVED, target=f"reply:{handled}")
             console.print(f"reply {handled} marked handled")
             return
         rows = [
@@ -65,4 +68,10 @@ def resume(
     with session_scope() as session:
         contact = find_contact(session, email=email, phone=phone)
         count = resume_contact(session, contact, now=utcnow())
+        record_cli(
+            session,
+            AuditAction.PROSPECT_ACTION,
+            target=f"contact:{contact.id}",
+            detail={"action": "resume", "resumed": count},
+        )
     console.print(f"contact {contact.id}: {count} paused sequence(s) resumed")

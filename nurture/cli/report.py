@@ -10,9 +10,11 @@ import typer
 from rich.table import Table
 
 from nurture.cli import app, console, fail
+from nurture.cli.audit import record_cli
 from nurture.config import get_settings
 from nurture.db import session_scope
 from nurture.ops.results import COUNTS, Results, collect_results, parse_period
+from nurture.people.audit import AuditAction
 from nurture.schedule import load_catalog
 
 #: The CSV's columns: one row per sequence, step and channel.
@@ -116,6 +118,10 @@ def report(
         results = collect_results(
             session, catalog=catalog, sequence_id=sequence, since=start, until=end
         )
+    if as_json or as_csv:
+        detail = {"what": "report", "format": "json" if as_json else "csv", "since": since}
+        target = f"sequence:{sequence}" if sequence else None
+        record_cli(None, AuditAction.EXPORT, target=target, detail=detail)
     if as_json:
         print(json.dumps(results.as_json(), indent=2))
     elif as_csv:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import typer
 
 from nurture.cli import app, console
+from nurture.cli.audit import record_cli
 from nurture.config import get_settings
 from nurture.content.render import Renderer
 from nurture.content.samples import DEFAULT_SAMPLE, SAMPLES
 from nurture.core.clock import utcnow
+from nurture.people.audit import AuditAction
 from nurture.schedule.catalog import load_catalog
 from nurture.send.ratelimit import make_limiter
 from nurture.send.test_send import parse_channel, send_test
@@ -38,6 +40,8 @@ def send_test_command(
         sample=sample,
         now=utcnow(),
     )
+    detail = {"step": step, "channel": result.channel.value, "sample": result.sample}
+    record_cli(None, AuditAction.TEST_SEND, target=f"sequence:{sequence}", detail=detail)
     console.print(
         f"sent: test {result.channel.value} of {sequence}/{step} for sample {result.sample} "
         f"to {result.to_masked} via {result.provider} ({result.message_id})",

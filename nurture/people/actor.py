@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -36,8 +37,10 @@ class Actor:
     @classmethod
     def cli(cls) -> Actor:
         """The operating-system user running a `nurture` command ($USER)."""
-        try:
-            user = getpass.getuser()
-        except (KeyError, OSError):
-            user = "unknown"
+        user = os.environ.get("USER", "")
+        if not user:
+            try:
+                user = getpass.getuser()
+            except (KeyError, OSError):
+                user = "unknown"
         return cls.system(f"cli:{user}")

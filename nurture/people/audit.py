@@ -43,6 +43,8 @@ class AuditAction(StrEnum):
     PROSPECT_ACTION = "prospect-action"
     DELIVERY_RETRY = "delivery-retry"
     DELIVERY_CANCEL = "delivery-cancel"
+    #: An `unknown` delivery settled by hand (detail `sent`).
+    DELIVERY_RESOLVED = "delivery-resolved"
     REPLY_ANSWERED = "reply-answered"
     REPLY_RESOLVED = "reply-resolved"
     TEST_SEND = "test-send"

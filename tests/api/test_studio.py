@@ -42,11 +42,12 @@ def client(db: str) -> Iterator[TestClient]:
 
 
 def table_counts() -> dict[str, int]:
-    """Rows in every table of the schema."""
+    """Rows in every table of the schema but the audit trail's (a test send is audited)."""
     with session_scope() as session:
         return {
             name: session.scalar(select(func.count()).select_from(table)) or 0
             for name, table in Base.metadata.tables.items()
+            if not name.startswith("audit_")
         }
 
 

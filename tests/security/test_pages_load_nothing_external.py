@@ -158,6 +158,7 @@ def test_no_html_page_loads_anything_from_another_origin(client: TestClient) -> 
         "/ops/contacts/{contact_id}",
         "/ops/replies",
         "/ops/results",
+        "/ops/audit",
         "/studio",
         "/studio/sequences/{sequence_id}",
         "/studio/sequences/{sequence_id}/steps/{step_id}/preview.html",

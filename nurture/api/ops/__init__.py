@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.ops import actions, live, pages, replies, results, status
+from nurture.api.ops import actions, audit, live, pages, replies, results, status
 
 router = APIRouter()
 # /ops/status before the page routes, so the JSON route is matched by its own path.
 router.include_router(status.router)
 router.include_router(results.router)
+router.include_router(audit.router)
 router.include_router(live.router)
 router.include_router(pages.router)
 router.include_router(actions.router)

@@ -6,16 +6,17 @@ from datetime import datetime
 from typing import Literal
 
 import structlog
-from fastapi import APIRouter, Depends, Form
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from nurture.api.access import Principal, need
 from nurture.api.cookie import safe_next
-from nurture.api.deps import now_dep
+from nurture.api.deps import client_ip, now_dep
 from nurture.api.ops.render import page
 from nurture.api.params import RowId
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
+from nurture.people.audit import AuditAction, record
 from nurture.people.roles import Role
 from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
 
@@ -23,10 +24,16 @@ router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
 
 Action = Literal["retry", "cancel", "resolve"]
+AUDITED = {
+    "retry": AuditAction.DELIVERY_RETRY,
+    "cancel": AuditAction.DELIVERY_CANCEL,
+    "resolve": AuditAction.DELIVERY_RESOLVED,
+}
 
 
 @router.post("/deliveries/{delivery_id}/{action}")
 def act(
+    request: Request,
     delivery_id: RowId,
     action: Action,
     sent: Literal["", "true", "false"] = Form(""),
@@ -50,6 +57,14 @@ def act(
                 delivery = resolve_unknown(db, delivery_id, sent=sent == "true", now=now)
                 done = "resolved-sent" if sent == "true" else "resolved-not-sent"
             state = delivery.status.value
+            record(
+                db.connection(),
+                actor=session.actor,
+                action=AUDITED[action],
+                target=f"delivery:{delivery_id}",
+                detail={"done": done, "status": state},
+                ip=client_ip(request),
+            )
     except NotFoundError as exc:
         return _refused(session, 404, str(exc))
     except InvalidStateError as exc:

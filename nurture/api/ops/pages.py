@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from nurture.api.access import Principal, need
-from nurture.api.deps import now_dep, settings_dep
+from nurture.api.deps import client_ip, now_dep, settings_dep
 from nurture.api.ops.render import page
 from nurture.api.params import Count, RowId
 from nurture.config import Settings
@@ -21,6 +21,7 @@ from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
 from nurture.ops.inbox import conversation
+from nurture.people.audit import AuditAction, record
 from nurture.people.roles import Role
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
@@ -98,6 +99,14 @@ def contact(
         with session_scope() as db:
             history = contact_history(db, contact_id)
             said = conversation(db, contact_id)
+            target, ip = f"contact:{contact_id}", client_ip(request)
+            record(
+                db.connection(),
+                actor=session.actor,
+                action=AuditAction.PROSPECT_VIEWED,
+                target=target,
+                ip=ip,
+            )
     except NotFoundError as exc:
         return not_found(session, str(exc))
     return page(

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from nurture.api.access import Principal, need
-from nurture.api.deps import catalog_dep, now_dep
+from nurture.api.deps import catalog_dep, client_ip, now_dep
 from nurture.api.ops.render import page
 from nurture.api.params import RowId
 from nurture.core.inputs import parse_id
@@ -26,6 +26,7 @@ from nurture.db import session_scope
 from nurture.db.tables import Contact, InboundMessage
 from nurture.errors import InvalidStateError, InvalidValueError, NotFoundError
 from nurture.ops.inbox import inbox
+from nurture.people.audit import AuditAction, record
 from nurture.people.roles import Role
 from nurture.schedule.catalog import Catalog
 from nurture.steering.answers import queue_answer
@@ -75,6 +76,7 @@ def replies_page(
 
 @router.post("/replies/{reply_id}/{action}")
 def reply_action(
+    request: Request,
     reply_id: RowId,
     action: Action,
     text: str = Form(""),
@@ -97,8 +99,19 @@ def reply_action(
                     now=now,
                 )
                 done = "answer-held" if answered.held else "answer"
+                action_done, target = AuditAction.REPLY_ANSWERED, f"reply:{reply_id}"
             else:
-                _act(db, reply_id, action, catalog, now)
+                action_done, target = _act(db, reply_id, action, catalog, now)
+            detail = {"button": action, "reply": reply_id}
+            ip = client_ip(request)
+            record(
+                db.connection(),
+                actor=session.actor,
+                action=action_done,
+                target=target,
+                detail=detail,
+                ip=ip,
+            )
     except NotFoundError as exc:
         return _refused(session, 404, str(exc))
     except InvalidValueError as exc:
@@ -113,13 +126,16 @@ def reply_action(
     )
 
 
-def _act(db: Session, reply_id: int, action: str, catalog: Catalog, now: datetime) -> None:
+def _act(
+    db: Session, reply_id: int, action: str, catalog: Catalog, now: datetime
+) -> tuple[AuditAction, str]:
+    """Apply a button other than answer; what the audit trail records, and on what."""
     reply = db.get(InboundMessage, reply_id)
     if reply is None or reply.kind not in ("reply", "auto"):
         raise NotFoundError(f"no reply {reply_id}")
     if action == "handled":
         mark_handled(db, reply_id, now=now)
-        return
+        return AuditAction.REPLY_RESOLVED, f"reply:{reply_id}"
     contact = db.get(Contact, reply.contact_id) if reply.contact_id else None
     if contact is None:
         raise InvalidStateError(
@@ -134,6 +150,7 @@ def _act(db: Session, reply_id: int, action: str, catalog: Catalog, now: datetim
         stopping = [s.id for s in catalog.sequences.values() if "booked" in s.stop_on]
         mark_booked(db, contact, now=now, source="ops", stop_sequences=stopping)
     reply.handled_at = reply.handled_at or now
+    return AuditAction.PROSPECT_ACTION, f"contact:{contact.id}"
 
 
 def _refused(session: Principal, status_code: int, message: str) -> Response:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from nurture.api.access import Principal, need
+from nurture.api.auditing import record_request
 from nurture.api.deps import now_dep, settings_dep
 from nurture.api.studio.pages import sequence_response
 from nurture.api.studio.shared import (
@@ -35,6 +36,7 @@ from nurture.errors import (
     TemplateError,
     TooManyRequestsError,
 )
+from nurture.people.audit import AuditAction
 from nurture.people.roles import Role
 from nurture.send.ratelimit import RateLimiter, make_limiter
 from nurture.send.test_send import parse_channel, send_test
@@ -117,6 +119,14 @@ async def test_send(
         if as_json:
             return JSONResponse({"detail": str(exc)}, status_code=status_code, headers=headers)
         return _refused(session, settings, now, sequence_id, step_id, fields, str(exc), status_code)
+    await run_in_threadpool(
+        record_request,
+        request,
+        session.actor,
+        AuditAction.TEST_SEND,
+        target=f"sequence:{sequence_id}",
+        detail={"step": step_id, "channel": result.channel.value, "sample": result.sample},
+    )
     if as_json:
         return JSONResponse(
             {
