@@ -40,15 +40,16 @@ def parse_rate(text: str) -> float | None:
     return float(match.group(1)) / per
 
 
-_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(s|m|h|d)\s*$")
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*(s|m|h|d)\s*$")
 
 
 def parse_limit(text: str) -> tuple[int, int]:
-    """A count per window from '5/h' (or /s, /m, /d): (5, 3600)."""
+    """A count per window from '5/h' or '5/15m' (units s, m, h, d): (5, 3600), (5, 900)."""
     match = _LIMIT.match(text)
-    if not match or int(match.group(1)) < 1:
-        raise ValueError(f"invalid limit {text!r}: use N/s, N/m, N/h or N/d, e.g. 5/h")
-    return int(match.group(1)), {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if not match or int(match.group(1)) < 1 or match.group(2) in ("0", "00"):
+        raise ValueError(f"invalid limit {text!r}: use N/s, N/m, N/h or N/d, e.g. 5/h or 5/15m")
+    unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(3)]
+    return int(match.group(1)), int(match.group(2) or 1) * unit
 
 
 def parse_networks(text: str) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -152,7 +153,17 @@ class Settings(BaseSettings):
     #: Proxies whose X-Forwarded-For is believed (addresses or CIDRs); none by default.
     trusted_proxies: str = ""
 
-    @field_validator("form_rate", "form_address_rate")
+    # People (docs/ACCOUNTS.md): sessions, sign-in throttling, two-factor codes.
+    #: A session unused for this many minutes ends,
+    session_idle_min: int = Field(default=30, ge=1)
+    #: and any session ends this many hours after sign-in.
+    session_max_h: int = Field(default=12, ge=1)
+    #: Failed sign-ins allowed per account and per client IP per window, e.g. "5/15m".
+    login_rate: str = "5/15m"
+    #: Owners must turn on a TOTP code before they can use nurture.
+    owner_totp: bool = False
+
+    @field_validator("form_rate", "form_address_rate", "login_rate")
     @classmethod
     def _check_limit(cls, value: str) -> str:
         parse_limit(value)

@@ -15,7 +15,9 @@
     ├── IntakeError            a consultation request that cannot be enrolled
     ├── NotFoundError          an id or address that names nothing
     ├── InvalidStateError      an ops action that does not fit the delivery's state
-    ├── TooManyRequestsError   over a limit (studio test sends): try again in retry_after_s
+    ├── TooManyRequestsError   over a limit (test sends, sign-ins): try again in retry_after_s
+    ├── SignInError            a wrong email, password or code, or a disabled account
+    ├── AccessDenied           signed in, but the role or token scope does not cover it
     └── SendError              a channel could not hand a message to its provider
         ├── TransientSendError     not processed: safe to retry (connection refused, 429, 503)
         ├── PermanentSendError     refused for good (bad number, unsubscribed, 4xx)
@@ -118,6 +120,19 @@ class NotFoundError(NurtureError):
 
 class InvalidStateError(NurtureError):
     """An ops action that does not fit the current state (e.g. retrying a sent message)."""
+
+
+class SignInError(NurtureError):
+    """A sign-in refused: the message says what to do, never which part was wrong."""
+
+
+class AccessDenied(NurtureError):
+    """The caller may not do `what`: it needs `role` (a role's value), or another token scope."""
+
+    def __init__(self, message: str, *, role: str, what: str) -> None:
+        self.role = role
+        self.what = what
+        super().__init__(message)
 
 
 class TooManyRequestsError(NurtureError):

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nurture import __version__
 from nurture.api import (
+    account,
     bookings,
     calendars,
     docs,
@@ -25,6 +26,7 @@ from nurture.api import (
     studio,
     webhooks,
 )
+from nurture.api.account import refusals
 from nurture.api.bodylimit import BodyLimit
 from nurture.api.proxies import ForwardedHeaders
 from nurture.api.requestlog import RequestLog
@@ -65,6 +67,8 @@ def create_app() -> FastAPI:
         errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         return JSONResponse(status_code=422, content={"detail": errors})
 
+    refusals.install(app)  # sign in first, role needed (403), stale form
+
     app.add_middleware(
         BodyLimit,
         limit=settings.max_body_bytes,
@@ -79,6 +83,7 @@ def create_app() -> FastAPI:
     app.add_middleware(RequestLog)  # added last, so outermost: sees every response, even a 413
     app.include_router(health.router)
     app.include_router(intake.router)
+    app.include_router(account.router)
     app.include_router(ops.router)
     app.include_router(studio.router)
     app.include_router(metrics.router)

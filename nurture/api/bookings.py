@@ -9,14 +9,17 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from nurture.api.deps import catalog_dep, now_dep, require_api_key
+from nurture.api.access import machine
+from nurture.api.deps import catalog_dep, now_dep
 from nurture.api.intake import read_model
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
 from nurture.schedule.catalog import Catalog
 from nurture.steering.bookings import book
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["bookings"])
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(machine("report bookings"))], tags=["bookings"]
+)
 
 
 class BookingIn(BaseModel):

@@ -1,4 +1,4 @@
-"""What routes share: settings, the schedules, auth, the clock.
+"""What routes share: settings, the schedules, the clock (who may call: `api/access.py`).
 
 The dependencies are `async def` although they never wait: FastAPI runs a plain `def`
 dependency on the threadpool, a thread round trip per dependency per request.
@@ -6,19 +6,14 @@ dependency on the threadpool, a thread round trip per dependency per request.
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from nurture.config import Settings, get_settings
 from nurture.content.live import LiveCatalog, live_catalog
 from nurture.core.clock import utcnow
-from nurture.people.actor import Actor
 from nurture.schedule.catalog import Catalog
-
-_bearer = HTTPBearer(auto_error=False, description="NURTURE_API_KEY")
 
 
 async def settings_dep() -> Settings:
@@ -45,30 +40,7 @@ async def now_dep() -> datetime:
     return utcnow()
 
 
-async def require_api_key(
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    settings: Settings = Depends(settings_dep),
-) -> None:
-    """`Authorization: Bearer $NURTURE_API_KEY`, compared in constant time."""
-    if credentials is None or not hmac.compare_digest(
-        credentials.credentials.encode(), settings.api_key.encode()
-    ):
-        raise HTTPException(
-            status_code=status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong API key: send Authorization: Bearer <NURTURE_API_KEY>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
 def client_ip(request: Request) -> str | None:
     """The client's address: the connection's, or the one a trusted proxy forwarded (set by
     `api/proxies.py`, which removes every forwarded header from the request)."""
     return request.client.host if request.client else None
-
-
-async def actor_dep(request: Request) -> Actor:
-    """Who is acting, for the audit trail. Today every login to /ops and /studio is the
-    shared API key (as a Bearer header, or the session its login opened); call it only once
-    the request is authenticated. Accounts replace this with the signed-in person or token."""
-    del request  # the person's session will be read from it
-    return Actor.api_key()

@@ -10,7 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from nurture.api.deps import client_ip, live_dep, now_dep, require_api_key
+from nurture.api.access import machine
+from nurture.api.deps import client_ip, live_dep, now_dep
 from nurture.content.live import LiveCatalog
 from nurture.core.inputs import load_json
 from nurture.db import session_scope
@@ -21,7 +22,9 @@ from nurture.intake.service import submit
 
 _M = TypeVar("_M", bound=BaseModel)
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)], tags=["intake"])
+router = APIRouter(
+    prefix="/v1", dependencies=[Depends(machine("send consultation requests"))], tags=["intake"]
+)
 
 _FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _schema = ConsultationRequestIn.model_json_schema()

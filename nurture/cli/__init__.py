@@ -49,6 +49,7 @@ def main() -> None:
         content,
         forms,
         ops,
+        people,
         reconcile,
         replies,
         report,

@@ -9,6 +9,7 @@ import typer
 
 from nurture.channels import check_channels
 from nurture.cli import app, console, fail
+from nurture.cli.people import FIRST_OWNER, no_users_yet
 from nurture.cli.serving import serve_and_say, supervise_until_stopped, uvicorn_options
 from nurture.cli.supervise import Supervisor
 from nurture.config import get_settings
@@ -62,6 +63,8 @@ def run(
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade()
     console.print(f"nurture: database {settings.database_url} is up to date")
+    if no_users_yet():
+        console.print(f"nurture: {FIRST_OWNER}", highlight=False)
     children = Supervisor({"worker": _worker_args(concurrency, "threads", beat=True)})
     children.start()
     console.print(

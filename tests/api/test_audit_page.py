@@ -17,6 +17,7 @@ from nurture.db import get_engine
 from nurture.people.actor import Actor
 from nurture.people.audit import record
 from tests.support.audit import audit_rows
+from tests.support.people import add_person
 
 AUTH = {"Authorization": "Bearer test-key"}
 ANN = Actor(kind="person", id=3, name="ann@clinic.test", role="manager")
@@ -44,7 +45,8 @@ def _shown(html: str) -> list[int]:
 
 
 def test_the_page_needs_the_login(client: TestClient) -> None:
-    response = client.get("/ops/audit")
+    add_person(None, "max@example.com", "manager")
+    response = client.get("/ops/audit", headers={"Accept": "text/html"})
     assert response.status_code == 401 and 'id="login"' in response.text
     assert audit_rows() == []
 

@@ -17,6 +17,7 @@ from nurture.people.actor import Actor
 from nurture.people.audit import record
 from tests.conftest import ApiProcess, wait_for
 from tests.support.pages import PageChecks
+from tests.support.people import add_person, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -83,15 +84,15 @@ def test_the_audit_page_lists_filters_and_passes_the_page_checks(
     from selenium.webdriver.support.ui import Select
 
     _seed()
+    add_person(None, "max@clinic.example", "manager")
     browser.get(f"{api_server}/ops/audit")
-    browser.find_element(By.ID, "api_key").send_keys("test-key")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(browser, "max@clinic.example")
     wait_for(lambda: browser.find_elements(By.ID, "audit-rows"), timeout_s=30, message="the trail")
     ids = [
         r.get_attribute("data-audit-id")
         for r in browser.find_elements(By.CSS_SELECTOR, "tr[data-audit-id]")
     ]
-    assert ids == ["7", "6", "5", "4", "3", "2", "1"]
+    assert ids == ["8", "7", "6", "5", "4", "3", "2", "1"]  # 8: signing in to see it
     assert "rows=214" in browser.find_element(By.ID, "audit-rows").text
     page_checks(browser, "audit")
 

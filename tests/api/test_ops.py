@@ -1,4 +1,4 @@
-"""`/ops` and `/ops/status`: behind the key or a signed cookie, CSRF on every action."""
+"""`/ops` and `/ops/status`: behind the key or a person's session, CSRF on every action."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nurture.api import create_app
-from nurture.api.ops.auth import COOKIE_NAME
+from nurture.api.cookie import COOKIE_NAME
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.ops.status import collect_status
-from tests.conftest import use
 from tests.ops_helpers import ids_of, rows, seed_now, status_of
+from tests.support.people import PASSWORD, add_person, sign_in
 
 AUTH = {"Authorization": "Bearer test-key"}
 
@@ -28,10 +28,9 @@ def client(db: str) -> Iterator[TestClient]:
 
 
 def _login(client: TestClient) -> str:
-    """Log in through the form; returns the CSRF token the dashboard hands out."""
-    response = client.post("/ops/login", data={"api_key": "test-key"}, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/ops"
-    return _csrf(client.get("/ops").text)
+    """Sign in as a manager through the form; returns the session's CSRF token."""
+    add_person(None, "manager@example.com", "manager")
+    return sign_in(client, "manager@example.com")
 
 
 def _csrf(html: str) -> str:
@@ -66,24 +65,33 @@ def test_ops_status_is_the_database_figures_as_json(client: TestClient) -> None:
     assert body["healthy"] is False and body["problems"]
 
 
-def test_the_page_without_a_key_is_a_401_login_form(client: TestClient) -> None:
-    response = client.get("/ops")
+def test_the_page_without_a_session_is_a_401_sign_in_form(client: TestClient) -> None:
+    add_person(None, "manager@example.com", "manager")
+    response = client.get("/ops", headers={"Accept": "text/html"})
     assert response.status_code == 401
-    assert 'action="/ops/login"' in response.text and 'name="api_key"' in response.text
+    assert 'action="/login"' in response.text and 'name="password"' in response.text
     assert "Failed" not in response.text
 
 
-def test_a_wrong_key_at_the_login_form_is_refused_without_a_cookie(client: TestClient) -> None:
-    response = client.post("/ops/login", data={"api_key": "guess"}, follow_redirects=False)
+def test_a_wrong_password_is_refused_without_a_cookie(client: TestClient) -> None:
+    add_person(None, "manager@example.com", "manager")
+    response = client.post(
+        "/login",
+        data={"email": "manager@example.com", "password": "not the password"},
+        follow_redirects=False,
+    )
     assert response.status_code == 401
-    assert "That is not the API key." in response.text
+    assert "do not match an account" in response.text
     assert COOKIE_NAME not in response.headers.get("set-cookie", "")
 
 
-def test_logging_in_sets_a_signed_http_only_strict_cookie(client: TestClient) -> None:
+def test_signing_in_sets_an_http_only_strict_cookie_and_returns_to_the_page(
+    client: TestClient,
+) -> None:
+    add_person(None, "manager@example.com", "manager")
     response = client.post(
-        "/ops/login",
-        data={"api_key": "test-key", "next": "/ops/search?q=x"},
+        "/login",
+        data={"email": "manager@example.com", "password": PASSWORD, "next": "/ops/search?q=x"},
         follow_redirects=False,
     )
     assert response.status_code == 303 and response.headers["location"] == "/ops/search?q=x"
@@ -102,18 +110,14 @@ def test_a_tampered_cookie_is_not_a_session(client: TestClient) -> None:
     assert client.get("/ops").status_code == 401
 
 
-def test_changing_the_api_key_ends_every_cookie_session(
-    client: TestClient, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _login(client)
-    use(env, monkeypatch, api_key="rotated-key")
-    assert client.get("/ops").status_code == 401
-
-
-def test_login_never_redirects_off_site(client: TestClient) -> None:
+def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
+    add_person(None, "manager@example.com", "manager")
     for target in ("https://evil.example/", "//evil.example/ops", "/ops\\@evil"):
+        client.cookies.clear()
         response = client.post(
-            "/ops/login", data={"api_key": "test-key", "next": target}, follow_redirects=False
+            "/login",
+            data={"email": "manager@example.com", "password": PASSWORD, "next": target},
+            follow_redirects=False,
         )
         assert response.headers["location"] == "/ops", target
 
@@ -234,6 +238,6 @@ def test_the_contact_page_shows_request_consent_and_each_deliverys_timeline(
 
 def test_logging_out_ends_the_session(client: TestClient) -> None:
     csrf = _login(client)
-    response = client.post("/ops/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    response = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert response.status_code == 303
     assert client.get("/ops").status_code == 401

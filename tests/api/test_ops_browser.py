@@ -23,6 +23,7 @@ from tests.conftest import ApiProcess, wait_for
 from tests.helpers import enroll
 from tests.ops_helpers import ids_of, rows, seed_now, send, status_of, tick
 from tests.support.pages import PageChecks
+from tests.support.people import add_person, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -51,18 +52,18 @@ def test_the_ops_page_behind_the_key_matches_the_database_and_retries(
 
     ARTIFACTS.mkdir(exist_ok=True)
     _, seeded = seed_now()
+    add_person(None, "manager@example.com", "manager")
     browser.get(f"{api_server}/ops?refresh=0")
-    assert browser.find_elements(By.ID, "login"), "no login form before the key is given"
+    assert browser.find_elements(By.ID, "login"), "no sign-in form before signing in"
     assert "data-figure" not in browser.page_source
-    browser.find_element(By.ID, "api_key").send_keys("wrong")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(browser, "manager@example.com", "not the password")
     wait_for(
-        lambda: "That is not the API key." in browser.page_source,
+        lambda: "do not match an account" in browser.page_source,
         timeout_s=10,
-        message="the wrong key refused",
+        message="the wrong password refused",
     )
-    browser.find_element(By.ID, "api_key").send_keys("test-key")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    browser.find_element(By.ID, "email").clear()
+    fill_sign_in(browser, "manager@example.com")
     wait_for(lambda: browser.find_elements(By.ID, "health"), timeout_s=10, message="the dashboard")
     cookie = browser.get_cookie("nurture_ops")
     assert cookie and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
@@ -121,9 +122,9 @@ def test_the_figures_update_without_a_reload_and_pausing_stops_them(
     from selenium.webdriver.common.by import By
 
     seed_now()
+    add_person(None, "manager@example.com", "manager")
     browser.get(f"{api_server}/ops?refresh=1")
-    browser.find_element(By.ID, "api_key").send_keys("test-key")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(browser, "manager@example.com")
     wait_for(lambda: browser.find_elements(By.ID, "live-pause"), timeout_s=10, message="/ops")
     page_checks(browser, "ops-live")
     browser.execute_script("window.sameDocument = true")

@@ -34,12 +34,15 @@ from tests.support.pages import (
     served_html,
     set_width,
 )
+from tests.support.people import add_person, fill_sign_in
 from tests.support.static_site import serve_pages
 
 #: The first test also seeds the clinic and starts the server and the browser.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HIP = "/studio/sequences/hip-pain-consultation"
+#: Who signs in to see the staff pages: the owner sees every page.
+OWNER = "owner@example.com"
 AUTH = {"Authorization": "Bearer test-key"}
 
 
@@ -81,6 +84,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         set_env(patch, values)
         upgrade()
         clinic = seed_clinic()
+        add_person(None, OWNER, "owner")
         api = ApiProcess(values, root / "api.log")
         try:
             api.start()
@@ -104,14 +108,12 @@ def _has(driver: Any, css: str) -> bool:
 
 def _open(site: Site, url: str, ready: str) -> None:
     """Open `url` (logging in first when a login form answers) and wait for `ready`."""
-    from selenium.webdriver.common.by import By
 
     driver = site.driver
     driver.get(url)
-    wait_for(lambda: _has(driver, ready) or _has(driver, "#api_key"), message=f"{url}: {ready}")
+    wait_for(lambda: _has(driver, ready) or _has(driver, "#password"), message=f"{url}: {ready}")
     if not _has(driver, ready):
-        driver.find_element(By.ID, "api_key").send_keys("test-key")
-        driver.find_element(By.CSS_SELECTOR, "#login button").click()
+        fill_sign_in(driver, OWNER)
         wait_for(lambda: _has(driver, ready), message=f"{url} after logging in: {ready}")
 
 
@@ -126,7 +128,7 @@ def _press(site: Site, url: str, button: str, ready: str) -> None:
 
 def _login_page(site: Site) -> None:
     site.driver.delete_all_cookies()
-    _open(site, f"{site.base}/ops/login", "#login")
+    _open(site, f"{site.base}/login", "#login")
 
 
 def _page(path: str, ready: str) -> Callable[[Site], None]:

@@ -24,6 +24,7 @@ from tests.conftest import use, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import at, send_context
 from tests.signing import post_twilio
+from tests.support.people import add_person, sign_in
 from tests.track.webhook_setup import PHONE, contact, enrollment, first_step_sent
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -210,10 +211,8 @@ def test_the_inbox_buttons_resume_stop_and_mark_booked_through_the_services(
 def test_an_inbox_form_without_its_csrf_token_is_refused(client: TestClient) -> None:
     first_step_sent()
     post_twilio(client, INBOUND, text_reply())
-    login = client.post(
-        "/ops/login", data={"api_key": "test-key", "next": "/ops/replies"}, follow_redirects=False
-    )
-    assert login.status_code == 303
+    add_person(None, "desk@example.com", "front-desk")
+    sign_in(client, "desk@example.com")
     forged = client.post(f"/ops/replies/{reply_id()}/stop", data={"csrf_token": "nope"})
     assert forged.status_code == 403
     assert enrollment().status is EnrollmentStatus.PAUSED

@@ -27,6 +27,7 @@ from tests.browser import ARTIFACTS
 from tests.conftest import SECRET_KEY, TWILIO_AUTH_TOKEN, ApiProcess, midday_zone, use, wait_for
 from tests.helpers import enroll, outbox, read_sms, send_context
 from tests.signing import PUBLIC_URL, twilio_signature
+from tests.support.people import add_person, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -100,9 +101,9 @@ def test_a_reply_is_answered_from_the_inbox_and_the_answer_goes_out(
 
     ARTIFACTS.mkdir(exist_ok=True)
     seed_replies(api_server)
+    add_person(None, "manager@example.com", "manager")
     browser.get(f"{api_server}/ops/replies")
-    browser.find_element(By.ID, "api_key").send_keys("test-key")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(browser, "manager@example.com")
     wait_for(lambda: browser.find_elements(By.ID, "replies"), timeout_s=10, message="the inbox")
 
     cards = browser.find_elements(By.CSS_SELECTOR, "li.reply")

@@ -18,6 +18,7 @@ from tests.ops.results_scenario import (
     play,
     results_api,  # noqa: F401 - the fixture
 )
+from tests.support.people import add_person, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -25,11 +26,11 @@ pytestmark = pytest.mark.slow
 def _login(driver: Any, base: str) -> None:
     from selenium.webdriver.common.by import By
 
+    add_person(None, "manager@example.com", "manager")
     driver.get(f"{base}/ops/results")
-    assert driver.find_elements(By.ID, "login"), "no login form before the key is given"
+    assert driver.find_elements(By.ID, "login"), "no sign-in form before signing in"
     assert "data-figure" not in driver.page_source
-    driver.find_element(By.ID, "api_key").send_keys("test-key")
-    driver.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(driver, "manager@example.com")
     wait_for(
         lambda: driver.find_elements(By.ID, f"sequence-{SEQUENCE_ID}"),
         timeout_s=30,

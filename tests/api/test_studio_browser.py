@@ -18,6 +18,7 @@ from tests.browser import ARTIFACTS
 from tests.conftest import ROOT, ApiProcess, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll
+from tests.support.people import add_person, fill_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -95,9 +96,9 @@ def test_a_clinic_manager_sees_every_message_and_sends_a_test_that_touches_no_pr
 
     ARTIFACTS.mkdir(exist_ok=True)
     before = table_counts()
+    add_person(None, "manager@example.com", "manager")
     browser.get(f"{studio_server}/studio")
-    browser.find_element(By.ID, "api_key").send_keys("test-key")
-    browser.find_element(By.CSS_SELECTOR, "#login button").click()
+    fill_sign_in(browser, "manager@example.com")
     wait_for(
         lambda: browser.find_elements(By.CSS_SELECTOR, "section.seq[data-sequence]"),
         timeout_s=15,

@@ -22,8 +22,10 @@ from nurture.config import parse_networks
 from nurture.db import session_scope, upgrade
 from nurture.db.tables import ConsentEvent, ConsultationRequest
 from tests.conftest import ROOT, ApiProcess, use
+from tests.support.people import PASSWORD, add_person
 
 AUTH = {"Authorization": "Bearer test-key"}
+SIGN_IN = {"email": "manager@example.com", "password": PASSWORD}
 FORGED = "203.0.113.66"
 #: What anyone may send to name another client, scheme, host or port.
 FORWARDED_HEADERS = {
@@ -68,6 +70,7 @@ def session_cookie(response: httpx.Response) -> str:
 @pytest.fixture
 def loopback_client(db: str) -> Iterator[TestClient]:
     """The API as a peer on 127.0.0.1 reaches it: a local proxy, or anyone on the machine."""
+    add_person(None, SIGN_IN["email"], "manager")
     with TestClient(create_app(), client=("127.0.0.1", 40000)) as client:
         yield client
 
@@ -87,8 +90,8 @@ def test_a_forged_forwarded_proto_does_not_take_the_secure_flag_off_the_session_
     loopback_client: TestClient,
 ) -> None:
     login = loopback_client.post(
-        "/ops/login",
-        data={"api_key": "test-key"},
+        "/login",
+        data=SIGN_IN,
         headers={"X-Forwarded-Proto": "http", "Forwarded": "proto=http"},
         follow_redirects=False,
     )
@@ -100,17 +103,18 @@ def test_on_a_plain_http_public_url_the_cookie_follows_a_trusted_proxys_proto(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch, db: str
 ) -> None:
     use(env, monkeypatch, public_url="http://127.0.0.1:8000", trusted_proxies="10.0.0.0/8")
+    add_person(None, SIGN_IN["email"], "manager")
     with TestClient(create_app(), client=("127.0.0.1", 40000)) as direct:
         forged = direct.post(
-            "/ops/login",
-            data={"api_key": "test-key"},
+            "/login",
+            data=SIGN_IN,
             headers={"X-Forwarded-Proto": "https"},
             follow_redirects=False,
         )
     with TestClient(create_app(), client=("10.1.2.3", 40000)) as proxied:
         told = proxied.post(
-            "/ops/login",
-            data={"api_key": "test-key"},
+            "/login",
+            data=SIGN_IN,
             headers={"X-Forwarded-Proto": "https"},
             follow_redirects=False,
         )
@@ -175,6 +179,7 @@ def test_a_served_nurture_believes_no_forwarded_header_from_loopback(
     env: dict[str, str], tmp_path: Path, command: tuple[str, ...]
 ) -> None:
     upgrade()
+    add_person(None, SIGN_IN["email"], "manager")
     api = ApiProcess(env, tmp_path / "api.log", command=command)
     try:
         api.start(timeout_s=480)
@@ -187,8 +192,8 @@ def test_a_served_nurture_believes_no_forwarded_header_from_loopback(
                 )
                 assert response.status_code == 201, response.text
             login = http.post(
-                "/ops/login",
-                data={"api_key": "test-key"},
+                "/login",
+                data=SIGN_IN,
                 headers={"X-Forwarded-Proto": "http"},
                 follow_redirects=False,
             )

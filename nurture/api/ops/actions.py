@@ -1,4 +1,4 @@
-"""The ops buttons: retry, cancel, resolve. POST only, CSRF-checked, through `steering`."""
+"""The ops buttons: retry, cancel, resolve (managers). POST only, through `steering`."""
 
 from __future__ import annotations
 
@@ -9,16 +9,15 @@ import structlog
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from nurture.api.deps import actor_dep, client_ip, now_dep, settings_dep
-from nurture.api.ops.auth import csrf_ok, current_session, safe_next
-from nurture.api.ops.pages import login_page
+from nurture.api.access import Principal, need
+from nurture.api.cookie import safe_next
+from nurture.api.deps import client_ip, now_dep
 from nurture.api.ops.render import page
 from nurture.api.params import RowId
-from nurture.config import Settings
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
-from nurture.people.actor import Actor
 from nurture.people.audit import AuditAction, record
+from nurture.people.roles import Role
 from nurture.steering.deliveries import cancel_delivery, resolve_unknown, retry_delivery
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
@@ -37,27 +36,13 @@ def act(
     request: Request,
     delivery_id: RowId,
     action: Action,
-    csrf_token: str = Form(""),
     sent: Literal["", "true", "false"] = Form(""),
     next: str = Form("/ops"),
-    settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
-    actor: Actor = Depends(actor_dep),
+    session: Principal = Depends(need(Role.MANAGER, "retry, cancel or resolve a delivery")),
 ) -> Response:
     """Apply one action to one delivery; back to `next` with a note, or a page saying why not."""
-    session = current_session(request, settings)
-    back = safe_next(next)
-    if session is None:
-        return login_page(back)
-    if not csrf_ok(session, csrf_token):
-        log.warning("ops.csrf_refused", action=action, delivery_id=delivery_id)
-        return page(
-            "message.html.j2",
-            status_code=403,
-            session=session,
-            title="Refused",
-            message="The form was stale or forged (CSRF check failed). Reload the page and retry.",
-        )
+    back = safe_next(next, "/ops")
     if action == "resolve" and not sent:
         return _refused(session, 422, "Say whether the provider's records show it was sent.")
     try:
@@ -74,7 +59,7 @@ def act(
             state = delivery.status.value
             record(
                 db.connection(),
-                actor=actor,
+                actor=session.actor,
                 action=AUDITED[action],
                 target=f"delivery:{delivery_id}",
                 detail={"done": done, "status": state},

@@ -13,19 +13,16 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from nurture.api.access import Principal, need
 from nurture.api.auditing import record_request
-from nurture.api.deps import actor_dep, settings_dep
-from nurture.api.ops.auth import current_session
-from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import clinic_zone, page
 from nurture.api.params import Count
-from nurture.config import Settings
 from nurture.core.inputs import parse_instant
 from nurture.db import get_engine
 from nurture.errors import InvalidValueError
-from nurture.people.actor import Actor
 from nurture.people.audit import AuditAction
 from nurture.people.audit_query import FIELDS, AuditFilter, count_rows, find_rows, flat
+from nurture.people.roles import Role
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 
@@ -78,7 +75,6 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-# role: manager (owners and managers read the trail; switch to need(Role.MANAGER, …))
 @router.get("/audit")
 def audit_page(
     request: Request,
@@ -89,13 +85,9 @@ def audit_page(
     target: str = "",
     page_no: Annotated[Count, Query(alias="page")] = 1,
     format: Literal["", "html", "csv"] = "",
-    settings: Settings = Depends(settings_dep),
-    actor: Actor = Depends(actor_dep),
+    session: Principal = Depends(need(Role.MANAGER, "read the audit trail")),
 ) -> Response:
     """The trail, newest first, `PAGE_SIZE` rows a page; every matching row as CSV."""
-    session = current_session(request, settings)
-    if session is None:
-        return login_page("/ops/audit")
     try:
         query = _query(who, action, since, until, target)
     except InvalidValueError as exc:
@@ -116,7 +108,7 @@ def audit_page(
     # Recorded once read, so the page shows the trail as it stood when asked.
     record_request(
         request,
-        actor,
+        session.actor,
         AuditAction.AUDIT_VIEWED,
         detail={**shown, "format": format or "html", "page": number},
     )

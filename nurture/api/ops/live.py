@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from nurture.api.access import Principal, anyone, need
 from nurture.api.deps import now_dep, settings_dep
-from nurture.api.ops.auth import current_session
 from nurture.api.ops.pages import figures
 from nurture.api.ops.render import page
 from nurture.config import Settings
 from nurture.core.states import DeliveryStatus
+from nurture.people.roles import Role
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 
@@ -23,14 +24,12 @@ SCRIPT = Path(__file__).resolve().parent.parent / "static" / "ops-live.js"
 
 @router.get("/live")
 def live_figures(
-    request: Request,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    _: Principal = Depends(need(Role.VIEWER, "see the dashboard")),
 ) -> Response:
     """The parts of `/ops` that change, each named by its `data-live` attribute; 401 when
     the session has ended (the page then says so and stops asking)."""
-    if current_session(request, settings) is None:
-        return Response(status_code=401, headers={"Cache-Control": "no-store"})
     return page(
         "live.html.j2",
         figures=figures(settings, now),
@@ -39,7 +38,7 @@ def live_figures(
 
 
 @router.get("/live.js")
-def live_script() -> Response:
+def live_script(_: Principal | None = Depends(anyone("load the dashboard's script"))) -> Response:
     """The dashboard's script, from the installed package (no inline script, nothing from
     elsewhere)."""
     return Response(

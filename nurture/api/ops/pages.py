@@ -1,23 +1,15 @@
-"""`/ops` pages: the dashboard, search, one prospect's history, and the login form."""
+"""`/ops` pages: the dashboard, search, one prospect's history."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 import structlog
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 
-from nurture.api.deps import actor_dep, client_ip, now_dep, settings_dep
-from nurture.api.ops.auth import (
-    OpsSession,
-    close_session,
-    csrf_ok,
-    current_session,
-    key_matches,
-    open_session,
-    safe_next,
-)
+from nurture.api.access import Principal, need
+from nurture.api.deps import client_ip, now_dep, settings_dep
 from nurture.api.ops.render import page
 from nurture.api.params import Count, RowId
 from nurture.config import Settings
@@ -29,8 +21,8 @@ from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
 from nurture.ops.inbox import conversation
-from nurture.people.actor import Actor
 from nurture.people.audit import AuditAction, record
+from nurture.people.roles import Role
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
@@ -55,10 +47,6 @@ def figures(settings: Settings, now: datetime) -> dict[str, object]:
     )
 
 
-def login_page(next_url: str, *, error: str | None = None, status_code: int = 401) -> Response:
-    return page("login.html.j2", status_code=status_code, next=next_url, error=error)
-
-
 def _flash(request: Request) -> str | None:
     done = request.query_params.get("done", "")
     delivery_id = parse_id(request.query_params.get("id"))
@@ -67,60 +55,15 @@ def _flash(request: Request) -> str | None:
     return None
 
 
-@router.get("/login")
-def login_form(
-    request: Request, next: str = "/ops", settings: Settings = Depends(settings_dep)
-) -> Response:
-    if current_session(request, settings) is not None:
-        return RedirectResponse(safe_next(next), status_code=303)
-    return login_page(safe_next(next), status_code=200)
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    api_key: str = Form(""),
-    next: str = Form("/ops"),
-    settings: Settings = Depends(settings_dep),
-) -> Response:
-    if not key_matches(settings, api_key):
-        log.warning("ops.login", outcome="refused")
-        return login_page(safe_next(next), error="That is not the API key.")
-    log.info("ops.login", outcome="ok")
-    response = RedirectResponse(safe_next(next), status_code=303)
-    open_session(response, request, settings)
-    return response
-
-
-@router.post("/logout")
-def logout(
-    request: Request, csrf_token: str = Form(""), settings: Settings = Depends(settings_dep)
-) -> Response:
-    session = current_session(request, settings)
-    if session is not None and not csrf_ok(session, csrf_token):
-        return page(
-            "message.html.j2",
-            status_code=403,
-            session=session,
-            title="Refused",
-            message="The form was stale or forged (CSRF check failed).",
-        )
-    response = RedirectResponse("/ops/login", status_code=303)
-    close_session(response)
-    return response
-
-
 @router.get("")
 def dashboard(
     request: Request,
     refresh: Count | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    session: Principal = Depends(need(Role.VIEWER, "see the dashboard")),
 ) -> Response:
-    session = current_session(request, settings)
     here = "/ops" if refresh is None else f"/ops?refresh={max(refresh, 0)}"
-    if session is None:
-        return login_page(here)
     with session_scope() as db:
         attention = needing_attention(db, limit=50)
     return page(
@@ -137,10 +80,9 @@ def dashboard(
 
 
 @router.get("/search")
-def search(request: Request, q: str = "", settings: Settings = Depends(settings_dep)) -> Response:
-    session = current_session(request, settings)
-    if session is None:
-        return login_page("/ops")
+def search(
+    q: str = "", session: Principal = Depends(need(Role.VIEWER, "search prospects"))
+) -> Response:
     with session_scope() as db:
         contacts = search_contacts(db, q[:320])
     return page("search.html.j2", session=session, q=q, contacts=contacts, here="/ops/search")
@@ -150,13 +92,9 @@ def search(request: Request, q: str = "", settings: Settings = Depends(settings_
 def contact(
     request: Request,
     contact_id: RowId,
-    settings: Settings = Depends(settings_dep),
-    actor: Actor = Depends(actor_dep),
+    session: Principal = Depends(need(Role.VIEWER, "see a prospect")),
 ) -> Response:
-    session = current_session(request, settings)
     here = f"/ops/contacts/{contact_id}"
-    if session is None:
-        return login_page(here)
     try:
         with session_scope() as db:
             history = contact_history(db, contact_id)
@@ -164,7 +102,7 @@ def contact(
             target, ip = f"contact:{contact_id}", client_ip(request)
             record(
                 db.connection(),
-                actor=actor,
+                actor=session.actor,
                 action=AuditAction.PROSPECT_VIEWED,
                 target=target,
                 ip=ip,
@@ -181,7 +119,7 @@ def contact(
     )
 
 
-def not_found(session: OpsSession, message: str) -> Response:
+def not_found(session: Principal, message: str) -> Response:
     return page(
         "message.html.j2", status_code=404, session=session, title="Not found", message=message
     )

@@ -1,8 +1,9 @@
 """`/ops/replies`: the replies inbox, and its buttons (handled, resume, stop, booked, answer).
 
-Same login and CSRF as `/ops`. Each button calls the service that owns the rule
-(`steering/replies.py`, `steering/stop.py`, `steering/answers.py`); the page only
-translates. An answer is queued for the worker, which sends it through the channels.
+Anyone signed in reads it (viewers without the message text); front desk and up act.
+Each button calls the service that owns the rule (`steering/replies.py`, `steering/stop.py`,
+`steering/answers.py`); the page only translates. An answer is queued for the worker, which
+sends it through the channels.
 """
 
 from __future__ import annotations
@@ -16,19 +17,17 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from nurture.api.deps import actor_dep, catalog_dep, client_ip, now_dep, settings_dep
-from nurture.api.ops.auth import OpsSession, csrf_ok, current_session
-from nurture.api.ops.pages import login_page
+from nurture.api.access import Principal, need
+from nurture.api.deps import catalog_dep, client_ip, now_dep
 from nurture.api.ops.render import page
 from nurture.api.params import RowId
-from nurture.config import Settings
 from nurture.core.inputs import parse_id
 from nurture.db import session_scope
 from nurture.db.tables import Contact, InboundMessage
 from nurture.errors import InvalidStateError, InvalidValueError, NotFoundError
 from nurture.ops.inbox import inbox
-from nurture.people.actor import Actor
 from nurture.people.audit import AuditAction, record
+from nurture.people.roles import Role
 from nurture.schedule.catalog import Catalog
 from nurture.steering.answers import queue_answer
 from nurture.steering.replies import mark_handled, resume_contact
@@ -55,12 +54,9 @@ DONE = {
 @router.get("/replies")
 def replies_page(
     request: Request,
-    settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    session: Principal = Depends(need(Role.VIEWER, "see the replies inbox")),
 ) -> Response:
-    session = current_session(request, settings)
-    if session is None:
-        return login_page("/ops/replies")
     with session_scope() as db:
         rows = inbox(db)
     done, reply_id = request.query_params.get("done", ""), parse_id(request.query_params.get("id"))
@@ -83,23 +79,13 @@ def reply_action(
     request: Request,
     reply_id: RowId,
     action: Action,
-    csrf_token: str = Form(""),
     text: str = Form(""),
     form_key: str = Form(""),
-    settings: Settings = Depends(settings_dep),
     catalog: Catalog = Depends(catalog_dep),
     now: datetime = Depends(now_dep),
-    actor: Actor = Depends(actor_dep),
+    session: Principal = Depends(need(Role.FRONT_DESK, "act on replies")),
 ) -> Response:
     """Apply one button to one reply; back to the inbox with a note, or a page saying why not."""
-    session = current_session(request, settings)
-    if session is None:
-        return login_page("/ops/replies")
-    if not csrf_ok(session, csrf_token):
-        log.warning("ops.csrf_refused", action=action, reply_id=reply_id)
-        return _refused(
-            session, 403, "The form was stale or forged (CSRF check failed). Reload and retry."
-        )
     done: str = action
     try:
         with session_scope() as db:
@@ -120,7 +106,7 @@ def reply_action(
             ip = client_ip(request)
             record(
                 db.connection(),
-                actor=actor,
+                actor=session.actor,
                 action=action_done,
                 target=target,
                 detail=detail,
@@ -167,7 +153,7 @@ def _act(
     return AuditAction.PROSPECT_ACTION, f"contact:{contact.id}"
 
 
-def _refused(session: OpsSession, status_code: int, message: str) -> Response:
+def _refused(session: Principal, status_code: int, message: str) -> Response:
     return page(
         "message.html.j2",
         status_code=status_code,

@@ -1,21 +1,20 @@
 """`GET /ops/results`: what nurture brings, per sequence and step, with charts drawn on the
-server (same login as `/ops`)."""
+server (managers and owners)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from nurture.api.deps import catalog_dep, settings_dep
-from nurture.api.ops.auth import current_session
+from nurture.api.access import Principal, need
+from nurture.api.deps import catalog_dep
 from nurture.api.ops.charts import funnel, per_step
-from nurture.api.ops.pages import login_page
 from nurture.api.ops.render import page
-from nurture.config import Settings
 from nurture.db import session_scope
 from nurture.errors import InvalidValueError
 from nurture.ops.results import COUNTS, Results, collect_results, parse_period
+from nurture.people.roles import Role
 from nurture.schedule.catalog import Catalog
 
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
@@ -23,16 +22,12 @@ router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 
 @router.get("/results")
 async def results_page(
-    request: Request,
     sequence: str = "",
     since: str = "",
     until: str = "",
-    settings: Settings = Depends(settings_dep),
     catalog: Catalog = Depends(catalog_dep),
+    session: Principal = Depends(need(Role.MANAGER, "see the results")),
 ) -> Response:
-    session = current_session(request, settings)
-    if session is None:
-        return login_page("/ops/results")
     form = {"sequence": sequence[:100], "since": since[:40], "until": until[:40]}
     error = None
     try:

@@ -7,17 +7,18 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
+from nurture.api.access import Principal, need
 from nurture.api.deps import now_dep, settings_dep
-from nurture.api.ops.auth import OpsSession, require_ops
 from nurture.api.ops.pages import figures
 from nurture.config import Settings
+from nurture.people.roles import Role
 
 router = APIRouter(prefix="/ops", tags=["ops"])
 
 
 @router.get("/status")
 def ops_status(
-    _: OpsSession = Depends(require_ops),
+    _: Principal = Depends(need(Role.VIEWER, "read the ops figures")),
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
 ) -> dict[str, Any]:

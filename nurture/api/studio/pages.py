@@ -5,18 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from nurture.api.access import Principal, need
 from nurture.api.deps import now_dep, settings_dep
-from nurture.api.ops.pages import login_page
 from nurture.api.studio.shared import (
     Missing,
     find_sample,
     find_sequence,
     not_found,
     renderer_for,
-    session_or_none,
     studio_catalog,
     studio_findings,
     studio_page,
@@ -34,6 +33,7 @@ from nurture.content.studio import (
     state_of,
     step_views,
 )
+from nurture.people.roles import Role
 from nurture.schedule import Catalog, Sequence
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
@@ -56,13 +56,10 @@ class SequenceSummary:
 
 @router.get("")
 def index(
-    request: Request,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    session: Principal = Depends(need(Role.VIEWER, "see the sequences")),
 ) -> Response:
-    session = session_or_none(request, settings)
-    if session is None:
-        return login_page("/studio")
     catalog, problem = studio_catalog(settings)
     summaries = []
     general: list[Finding] = []
@@ -97,18 +94,14 @@ def index(
 
 @router.get("/sequences/{sequence_id}")
 def sequence_page(
-    request: Request,
     sequence_id: str,
     sample: str | None = None,
     sent: str | None = None,
     step: str | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    session: Principal = Depends(need(Role.VIEWER, "see a sequence")),
 ) -> Response:
-    session = session_or_none(request, settings)
-    here = f"/studio/sequences/{sequence_id}"
-    if session is None:
-        return login_page(here)
     catalog, problem = studio_catalog(settings)
     if catalog is None:
         return studio_page(

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 from markupsafe import escape
 
+from nurture.api.access import Principal, need
 from nurture.api.deps import now_dep, settings_dep
 from nurture.api.headers import clinic_origins
 from nurture.api.studio.shared import (
@@ -17,7 +18,6 @@ from nurture.api.studio.shared import (
     find_sequence,
     find_step,
     renderer_for,
-    session_or_none,
     studio_catalog,
 )
 from nurture.config import Settings
@@ -25,6 +25,7 @@ from nurture.content.compose import Composer
 from nurture.content.context import StepChannel
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
+from nurture.people.roles import Role
 from nurture.schedule.catalog import Catalog
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
@@ -67,15 +68,13 @@ def _plain(status_code: int, title: str, message: str) -> HTMLResponse:
 
 @router.get("/sequences/{sequence_id}/steps/{step_id}/preview.html")
 def preview(
-    request: Request,
     sequence_id: str,
     step_id: str,
     sample: str | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
+    _caller: Principal = Depends(need(Role.VIEWER, "preview an email")),
 ) -> Response:
-    if session_or_none(request, settings) is None:
-        return _plain(401, "Log in first", "Open /studio and log in with the API key.")
     catalog, problem = studio_catalog(settings)
     if catalog is None:
         return _plain(503, "The schedule files do not load", problem or "")

@@ -1,5 +1,5 @@
 """What the studio's routes share: the renderer, the schedules, the sample and lookups that
-answer a clear 404, and the login (the same session as `/ops`)."""
+answer a clear 404, (who may see them is declared on each route)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from fastapi import Request
 from fastapi.responses import Response
 
-from nurture.api.ops.auth import OpsSession, current_session
+from nurture.api.access import Principal
 from nurture.api.ops.render import page
 from nurture.config import Settings, get_settings
 from nurture.content import samples
@@ -110,10 +109,6 @@ def find_sample(name: str | None) -> tuple[str, ContactView]:
     return prospect.name, prospect.contact
 
 
-def session_or_none(request: Request, settings: Settings) -> OpsSession | None:
-    return current_session(request, settings)
-
-
 def studio_page(template: str, *, status_code: int = 200, **context: Any) -> Response:
     """A studio page: the ops layout and headers, allowed to frame our own previews; `short`
     names a file relative to the schedules or templates folder."""
@@ -127,7 +122,7 @@ def studio_page(template: str, *, status_code: int = 200, **context: Any) -> Res
     )
 
 
-def not_found(session: OpsSession, message: str) -> Response:
+def not_found(session: Principal, message: str) -> Response:
     return studio_page(
         "message.html.j2", status_code=404, session=session, title="Not found", message=message
     )

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from nurture.api.access import Principal, need
 from nurture.api.auditing import record_request
-from nurture.api.deps import actor_dep, now_dep, settings_dep
-from nurture.api.ops.auth import OpsSession, csrf_ok
-from nurture.api.ops.pages import login_page
+from nurture.api.deps import now_dep, settings_dep
 from nurture.api.studio.pages import sequence_response
 from nurture.api.studio.shared import (
     Missing,
@@ -24,9 +23,7 @@ from nurture.api.studio.shared import (
     find_step,
     not_found,
     renderer_for,
-    session_or_none,
     studio_catalog,
-    studio_page,
 )
 from nurture.config import Settings
 from nurture.core.inputs import load_json
@@ -39,15 +36,12 @@ from nurture.errors import (
     TemplateError,
     TooManyRequestsError,
 )
-from nurture.people.actor import Actor
 from nurture.people.audit import AuditAction
+from nurture.people.roles import Role
 from nurture.send.ratelimit import RateLimiter, make_limiter
 from nurture.send.test_send import parse_channel, send_test
 
 router = APIRouter(prefix="/studio", tags=["studio"], include_in_schema=False)
-
-NO_KEY = "missing or wrong API key: send Authorization: Bearer <NURTURE_API_KEY>"
-STALE_FORM = "The form was stale or forged (CSRF check failed). Reload the page and try again."
 
 
 @lru_cache(maxsize=2)
@@ -88,28 +82,9 @@ async def test_send(
     step_id: str,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
-    actor: Actor = Depends(actor_dep),
+    session: Principal = Depends(need(Role.MANAGER, "send a test message")),
 ) -> Response:
-    session = session_or_none(request, settings)
     fields, as_json = await _fields(request)
-    if session is None:
-        if as_json:
-            return JSONResponse(
-                {"detail": NO_KEY},
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        return login_page(f"/studio/sequences/{sequence_id}")
-    if not csrf_ok(session, fields.get("csrf_token")):
-        if as_json:
-            return JSONResponse({"detail": "CSRF check failed"}, status_code=403)
-        return studio_page(
-            "message.html.j2",
-            status_code=403,
-            session=session,
-            title="Refused",
-            message=STALE_FORM,
-        )
     if "_invalid" in fields:
         return JSONResponse({"detail": fields["_invalid"]}, status_code=422)
     sample = fields.get("sample") or None
@@ -147,7 +122,7 @@ async def test_send(
     await run_in_threadpool(
         record_request,
         request,
-        actor,
+        session.actor,
         AuditAction.TEST_SEND,
         target=f"sequence:{sequence_id}",
         detail={"step": step_id, "channel": result.channel.value, "sample": result.sample},
@@ -176,7 +151,7 @@ def _catalog(settings: Settings) -> Any:
 
 
 def _refused(
-    session: OpsSession,
+    session: Principal,
     settings: Settings,
     now: datetime,
     sequence_id: str,

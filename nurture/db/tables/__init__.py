@@ -10,6 +10,7 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 - `messages`: `InboundMessage`, `StaffMessage`.
 - `catalog`: `CatalogVersion`, the schedule and template files as they last validated.
 - `audit`: `AuditRow`, `AuditHead`.
+- `people`: `User`, `Invitation`, `StaffSession`, `MachineToken`, `LoginFailure`.
 
 Import tables from here; importing this package registers every table on `metadata`, which
 the migrations compare against.
@@ -23,6 +24,7 @@ from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
 from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
 from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit
 from nurture.db.tables.messages import InboundMessage, StaffMessage
+from nurture.db.tables.people import Invitation, LoginFailure, MachineToken, StaffSession, User
 
 metadata = Base.metadata
 
@@ -41,8 +43,13 @@ __all__ = [
     "FormHit",
     "Heartbeat",
     "InboundMessage",
+    "Invitation",
+    "LoginFailure",
+    "MachineToken",
     "ProviderEvent",
     "StaffMessage",
+    "StaffSession",
     "Suppression",
+    "User",
     "metadata",
 ]
