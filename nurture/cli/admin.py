@@ -52,7 +52,8 @@ def enroll(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "request"
-        raise fail(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+        reason = err["msg"].removeprefix("Value error, ")
+        raise fail(reason if reason.startswith(where) else f"{where}: {reason}") from None
     catalog = load_catalog(get_settings().schedules_dir)
     outcome = submit(
         request, catalog=catalog, now=utcnow(), meta=RequestMeta(source="cli"), sequence_id=sequence

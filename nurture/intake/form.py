@@ -46,6 +46,7 @@ _FIELD_HELP = {
     "concern": "Choose what you would like help with.",
     "message": "Keep your message under 5,000 characters.",
 }
+_NAMES = {"first_name": "first name", "last_name": "last name"}
 _REACHABLE = "Give an email address or a phone number, so we can answer you."
 
 Outcome = Literal["enrolled", "bot", "refused", "limited", "confirm", "invalid"]
@@ -121,6 +122,10 @@ def _request_of(fields: Mapping[str, str]) -> ConsultationRequestIn | dict[str, 
         for err in exc.errors(include_url=False, include_input=False):
             name = str(err["loc"][0]) if err["loc"] else "email"
             message = _FIELD_HELP.get(name, err["msg"]) if err["loc"] else _REACHABLE
+            if name in _NAMES and err["type"] == "value_error":
+                # What is wrong with a name (a link, a number) is said as it is.
+                problem = str(err["msg"]).removeprefix("Value error, ").removeprefix(name)
+                message = f"Enter only your {_NAMES[name]}: it{problem}."
             errors.setdefault(name, message)
         return errors
 
