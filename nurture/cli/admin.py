@@ -6,9 +6,9 @@ from datetime import datetime
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from nurture.cli import app, console, db_app, fail
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.core.inputs import MAX_ID

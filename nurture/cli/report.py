@@ -7,9 +7,9 @@ import json
 import sys
 
 import typer
-from rich.table import Table
 
 from nurture.cli import app, console, fail
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.db import session_scope
 from nurture.ops.results import COUNTS, Results, collect_results, parse_period
