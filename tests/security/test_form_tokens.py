@@ -20,6 +20,8 @@ from nurture.intake.formguard import issue_token
 from tests.api.forms_helpers import FORM, NOTHING, SECRET, hidden_fields, person, stored
 from tests.conftest import use
 from tests.helpers import at
+from tests.support.page_rules import nu_errors
+from tests.support.pages import need_page_checks
 
 T0 = at("2026-03-02 12:00")
 
@@ -74,6 +76,15 @@ def test_one_token_enrolls_once_and_a_second_use_gets_a_clear_409(
         assert again.status_code == 409, n
         assert "This form was already sent" in again.text
     assert stored()[1:3] == (1, 1)
+
+
+def test_the_already_sent_page_is_valid_html(client: TestClient, clock: Clock) -> None:
+    need_page_checks()
+    fields = served(client, clock)
+    assert post(client, fields).status_code == 303
+    again = post(client, fields)
+    assert again.status_code == 409
+    assert nu_errors({"form-used": again.text}) == []
 
 
 def test_a_used_token_stays_used_after_a_restart(db: str, clock: Clock) -> None:
