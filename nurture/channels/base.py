@@ -80,7 +80,9 @@ class BaseChannel(ABC):
     latency_s: float | None = None
 
     def send(self, message: OutgoingMessage) -> SendResult:
-        """Check, send and log one message (no body or address in the log)."""
+        """Check, send and log one message (no body or address in the log). Its headers
+        go out on one line each, whatever text they were built from."""
+        message = message.with_safe_headers()
         self._check(message)
         started = time.perf_counter()
         try:

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.exc import DBAPIError
 
+from nurture.cli.tables import shown
 from nurture.config import get_settings, refuse_known_secrets
 from nurture.db import get_engine
 from nurture.db.migrate import missing_migrations
@@ -22,8 +23,17 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 
-console = Console()
-err_console = Console(stderr=True)
+#: Piped or captured output is this wide: no table cell is ever cut or folded there.
+PIPED_WIDTH = 10_000
+
+
+def _console(*, stderr: bool = False) -> Console:
+    on_terminal = Console(stderr=stderr).is_terminal
+    return Console(stderr=stderr, width=None if on_terminal else PIPED_WIDTH)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 #: The commands that start a long-running process: each refuses secrets anyone knows while
 #: nurture is reachable from elsewhere (the processes check again themselves).
@@ -38,7 +48,8 @@ def _before(ctx: typer.Context) -> None:
 
 def fail(message: str) -> typer.Exit:
     """Print one line to stderr and return the Exit(1) to raise."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    # What the message quotes may be anyone's text: shown as it is, never as markup.
+    err_console.print("[red]error:[/red]", shown(message), highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -60,7 +71,7 @@ def main() -> None:
     try:
         app()
     except NurtureError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print("[red]error:[/red]", shown(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(1)
     except DBAPIError as exc:
         # Most often a database nobody migrated yet: say what to run, not a traceback.

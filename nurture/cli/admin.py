@@ -6,10 +6,10 @@ from datetime import datetime
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from nurture.cli import app, console, db_app, fail
 from nurture.cli.audit import record_cli
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.core.inputs import MAX_ID
@@ -54,7 +54,8 @@ def enroll(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "request"
-        raise fail(f"{where}: {err['msg'].removeprefix('Value error, ')}") from None
+        reason = err["msg"].removeprefix("Value error, ")
+        raise fail(reason if reason.startswith(where) else f"{where}: {reason}") from None
     catalog = load_catalog(get_settings().schedules_dir)
     outcome = submit(
         request, catalog=catalog, now=utcnow(), meta=RequestMeta(source="cli"), sequence_id=sequence

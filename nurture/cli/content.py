@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import typer
 from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
 from nurture.cli import app, console, err_console, fail
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.content.compose import Composer
 from nurture.content.context import StepChannel

@@ -11,10 +11,10 @@ from typing import Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from nurture.cli import app, console, fail
 from nurture.cli.audit import record_cli
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.core.inputs import within_range

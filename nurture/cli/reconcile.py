@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from nurture.cli import app, console
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.send.context import build_send_context

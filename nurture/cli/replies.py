@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from nurture.cli import app, console, fail
 from nurture.cli.audit import record_cli
+from nurture.cli.tables import Table
 from nurture.core.clock import utcnow
 from nurture.core.inputs import MAX_ID
 from nurture.db import session_scope

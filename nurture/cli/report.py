@@ -7,10 +7,10 @@ import json
 import sys
 
 import typer
-from rich.table import Table
 
 from nurture.cli import app, console, fail
 from nurture.cli.audit import record_cli
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.db import session_scope
 from nurture.ops.results import COUNTS, Results, collect_results, parse_period

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.utils import getaddresses
 
 from nurture.core.states import Channel
+from nurture.core.text import header_text
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,17 @@ class OutgoingMessage:
     now: datetime | None = None
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def with_safe_headers(self) -> OutgoingMessage:
+        """This message with every header value on one line (`core/text.py: header_text`):
+        a subject or a name holding CR LF (a prospect's, in a forwarded reply) can neither
+        add a header nor break the send; a Reply-To that is not one address is left out."""
+        return replace(
+            self,
+            subject=None if self.subject is None else header_text(self.subject),
+            from_name=None if self.from_name is None else header_text(self.from_name),
+            reply_to=None if self.reply_to is None else reply_to_address(self.reply_to),
+        )
+
     @property
     def body_sha256(self) -> str:
         """The hash reconciliation matches a provider's copy on (see `body_sha256`)."""
@@ -42,3 +55,18 @@ def body_sha256(channel: Channel | str, to: str, body: str) -> str:
     body is hashed in memory, never stored or logged."""
     data = f"{Channel(channel).value}\n{to}\n{body}".encode()
     return hashlib.sha256(data).hexdigest()
+
+
+def reply_to_address(value: str) -> str | None:
+    """`value` as one Reply-To address (`Name <a@b.example>` or `a@b.example`) on one line,
+    or None when it is not exactly one address (a line break in it is never one)."""
+    one_line = header_text(value)
+    if one_line != value.strip():
+        return None
+    found = getaddresses([one_line])
+    if len(found) != 1:
+        return None
+    address = found[0][1]
+    if address.count("@") != 1 or any(c.isspace() or c in '<>,;"' for c in address):
+        return None
+    return one_line

@@ -205,12 +205,18 @@ def _files_of(
             continue
         if missing:
             names = ", ".join(f"{renderer.templates_dir}/{name}" for name in missing)
+            instead = ""
+            body = {f"{step.template}.html.j2", f"{step.template}.txt.j2"}
+            if channel is Channel.EMAIL and body & set(missing):
+                # Either form of an email body will do: the two files, or one Markdown file.
+                md_file = f"{renderer.templates_dir}/{step.template}.md.j2"
+                instead = f" (or, for the body, one {md_file} in place of the .html.j2 and .txt.j2)"
             out.append(
                 Finding(
                     "error",
                     "missing-template",
-                    f"step {step.id!r} ({channel.value}) needs {names}, which does not exist: "
-                    "create it, or fix the step's `template:`",
+                    f"step {step.id!r} ({channel.value}) needs {names}{instead}, which does not "
+                    "exist: create it, or fix the step's `template:`",
                     file,
                     line(),
                     sequence_id,

@@ -44,6 +44,24 @@ def normalize_email(value: str) -> str:
     return checked.normalized.lower()
 
 
+#: Gmail ignores dots in an address's local part, and googlemail.com is gmail.com.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def email_identity(address: str) -> str:
+    """The mailbox behind a (normalised) address, for counting and for telling one person
+    from another, never for sending: a `+tag` is dropped everywhere (`vary+1@x.example` is
+    `vary@x.example`), dots too at Gmail (`v.ary@googlemail.com` is `vary@gmail.com`)."""
+    local, at, domain = address.strip().lower().rpartition("@")
+    if not at:
+        return address.strip().lower()
+    local = local.split("+", 1)[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        domain = _DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
+
+
 def normalize_phone(value: str, region: str = DEFAULT_PHONE_REGION) -> str:
     """E.164 (`+16175550123`) from what a person typed; national numbers are taken as US."""
     try:

@@ -2,7 +2,8 @@
 rate limits. In Redis when Redis is the broker (INCR on a key that expires with its window),
 else in the database (`form_hits`, one upserted row per key and window). While Redis is
 unreachable the database counts instead, so a prospect's request is never refused (nor lost)
-because the counter is down.
+because the counter is down. The form's used tokens (`use_once`) are rows of the same table,
+always in the database: they must outlive a restart.
 """
 
 from __future__ import annotations
@@ -94,3 +95,27 @@ def count_hit(settings: Settings, key: str, *, window_s: int, now: datetime) -> 
             raise
         log.warning("form.counter_fallback", error=type(exc).__name__)
         return SqlHitCounter().hit(key, window_s=window_s, now=now)
+
+
+def use_once(key: str, *, until: datetime, now: datetime) -> bool:
+    """Record `key` as used until `until`; True the first time, False ever after (across
+    processes and restarts: always in the database, whatever the broker). The hosted form's
+    tokens: each enrolls once."""
+    table = _FORM_HITS
+    with get_engine().begin() as conn:
+        conn.execute(delete(table).where(table.c.expires_at < now))
+        counted = insert_or_update(
+            conn,
+            table,
+            {"key": key, "hits": 1, "expires_at": until},
+            conflict=["key"],
+            update={"hits": table.c.hits + 1},
+            returning=[table.c.hits],
+        )
+        return int(counted.scalar_one()) == 1
+
+
+def forget_use(key: str) -> None:
+    """Undo `use_once` (what the token was for did not happen: it may be used again)."""
+    with get_engine().begin() as conn:
+        conn.execute(delete(_FORM_HITS).where(_FORM_HITS.c.key == key))

@@ -2,8 +2,10 @@
 
 The checks run cheapest and most telling first: where the post comes from, the client's
 rate, the honeypot, the fields (a person's mistake comes back to them, stored nowhere), the
-token (a bot is answered as if it had succeeded and nothing is stored), the address's rate,
-and then the same `submit()` as the API. Nothing here knows HTTP: `api/forms/` translates.
+token (a bot is answered as if it had succeeded and nothing is stored), the address's rate
+(one mailbox however it is spelled: `core/addressing.py: email_identity`), the token's
+single use, and then the same `submit()` as the API. Nothing here knows HTTP: `api/forms/`
+translates.
 """
 
 from __future__ import annotations
@@ -12,19 +14,28 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 import structlog
 from pydantic import ValidationError
 
 from nurture.config import Settings, parse_limit, parse_origins
+from nurture.core.addressing import email_identity
 from nurture.core.keys import form_hits_key
 from nurture.core.states import Channel
 from nurture.core.zones import check_zone
-from nurture.db.hits import count_hit
+from nurture.db.hits import count_hit, forget_use, use_once
 from nurture.errors import InvalidValueError
-from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD, origin_allowed, token_problem
+from nurture.intake.formguard import (
+    HONEYPOT,
+    MAX_AGE_S,
+    TOKEN_FIELD,
+    is_confirmation,
+    origin_allowed,
+    token_id,
+    token_problem,
+)
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import EnrollOutcome, submit
 from nurture.schedule import Catalog
@@ -46,9 +57,10 @@ _FIELD_HELP = {
     "concern": "Choose what you would like help with.",
     "message": "Keep your message under 5,000 characters.",
 }
+_NAMES = {"first_name": "first name", "last_name": "last name"}
 _REACHABLE = "Give an email address or a phone number, so we can answer you."
 
-Outcome = Literal["enrolled", "bot", "refused", "limited", "confirm", "invalid"]
+Outcome = Literal["enrolled", "bot", "refused", "limited", "confirm", "invalid", "used"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +133,10 @@ def _request_of(fields: Mapping[str, str]) -> ConsultationRequestIn | dict[str, 
         for err in exc.errors(include_url=False, include_input=False):
             name = str(err["loc"][0]) if err["loc"] else "email"
             message = _FIELD_HELP.get(name, err["msg"]) if err["loc"] else _REACHABLE
+            if name in _NAMES and err["type"] == "value_error":
+                # What is wrong with a name (a link, a number) is said as it is.
+                problem = str(err["msg"]).removeprefix("Value error, ").removeprefix(name)
+                message = f"Enter only your {_NAMES[name]}: it{problem}."
             errors.setdefault(name, message)
         return errors
 
@@ -154,18 +170,24 @@ def receive_form(
         return FormResult(
             outcome="confirm", reason="stale" if token else None, values=values, errors=errors
         )
-    problem = token_problem(
-        token, secret=settings.secret_key, now=now, min_fill_s=settings.form_min_fill_s
-    )
+    secret = settings.secret_key
+    problem = token_problem(token, secret=secret, now=now, min_fill_s=settings.form_min_fill_s)
     if isinstance(request, dict):
         # Mistakes go back to whoever made them, whatever the token: nothing is stored.
         # `reason` says whether the token may be kept (None, too_fresh) or a new one is due.
         return FormResult(outcome="invalid", reason=problem, values=values, errors=request)
+    if problem == "too_fresh" and is_confirmation(token, secret=secret):
+        # A confirmation page waits as long as the form: shown again, its token kept.
+        return FormResult(outcome="confirm", reason="too_fresh", values=values)
     if problem is not None:
         return _rejected("bot", problem)
-    for address in (request.email, request.phone):
+    for address in (request.email and email_identity(request.email), request.phone):
         if address and _over(settings, "address", address, settings.form_address_rate, now):
             return _rejected("limited", "address_rate", values=values)
+    # Each token enrolls once: recorded before the enrollment, forgotten if it fails.
+    used = form_hits_key("token", token_id(token, secret=secret))
+    if not use_once(used, until=now + timedelta(seconds=MAX_AGE_S), now=now):
+        return _rejected("used", "token_used")
     meta = RequestMeta(
         source="form",
         ip=post.ip,
@@ -173,7 +195,11 @@ def receive_form(
         page_url=(post.referer or post.form_url)[:500],
         wording_versions=tuple((c.value, w.version) for c, w in wording.items()),
     )
-    outcome = submit(request, catalog=catalog, now=now, meta=meta)
+    try:
+        outcome = submit(request, catalog=catalog, now=now, meta=meta)
+    except Exception:
+        forget_use(used)
+        raise
     log.info(
         "form.enrolled",
         request_id=outcome.response.get("request_id"),

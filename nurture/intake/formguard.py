@@ -3,13 +3,17 @@ honeypot, and where a post may come from. Pure: the caller passes `now` and the 
 
 The token is the time the form was served, signed with NURTURE_SECRET_KEY under its own
 salt. A person takes seconds to fill the form; a bot that posts at once, replays a day-old
-page or makes up a token is caught here and answered as if it had succeeded.
+page or makes up a token is caught here and answered as if it had succeeded. The token of a
+confirmation page (a pasted form shown back) must wait as long as the form's: it is no
+shortcut. Each token enrolls once (`intake/form.py` records its `token_id` as used).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import datetime
+from secrets import token_hex
 from urllib.parse import urlsplit
 
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -19,8 +23,6 @@ HONEYPOT = "company_website"
 TOKEN_FIELD = "form_token"
 #: A form older than this is stale: served a day ago, or a replayed token.
 MAX_AGE_S = 86400.0
-#: On the confirmation page of a pasted form (its fields already filled) a second is plenty.
-CONFIRM_MIN_FILL_S = 1.0
 _SALT = "nurture.form-token"
 
 
@@ -29,11 +31,28 @@ def _serializer(secret: str) -> URLSafeSerializer:
 
 
 def issue_token(secret: str, now: datetime, *, confirm: bool = False) -> str:
-    """A token saying the form was served at `now` (`confirm`: as a confirmation page)."""
-    payload: dict[str, int] = {"t": int(now.timestamp() * 1000)}
+    """A token saying the form was served at `now` (`confirm`: as a confirmation page).
+    Each is unique (a random `n`), so each can be used once (`token_id`)."""
+    payload: dict[str, int | str] = {"t": int(now.timestamp() * 1000), "n": token_hex(8)}
     if confirm:
         payload["c"] = 1
     return str(_serializer(secret).dumps(payload))
+
+
+def token_id(token: str, *, secret: str) -> str:
+    """What records a genuine token as used: a hash of what it signs (when it was served
+    and its random `n`), never of its text, which has more than one spelling."""
+    payload = _serializer(secret).loads(token)
+    signed = f"{payload.get('t')}:{payload.get('n')}:{payload.get('c')}"
+    return hashlib.sha256(signed.encode()).hexdigest()[:40]
+
+
+def is_confirmation(token: str, *, secret: str) -> bool:
+    """Whether `token` (a genuine one) was issued with a confirmation page."""
+    try:
+        return bool(_serializer(secret).loads(token).get("c"))
+    except (BadSignature, AttributeError):
+        return False
 
 
 def token_problem(
@@ -45,8 +64,6 @@ def token_problem(
         served_ms = int(payload["t"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return "forged"
-    if payload.get("c"):
-        min_fill_s = min(min_fill_s, CONFIRM_MIN_FILL_S)
     age_s = now.timestamp() - served_ms / 1000
     if age_s < min_fill_s:
         return "too_fresh"

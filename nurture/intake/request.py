@@ -6,9 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from nurture.core.addressing import normalize_email, normalize_phone
+from nurture.core.names import check_name
+from nurture.core.text import clean_text
 from nurture.core.zones import check_zone
 
 
@@ -19,8 +28,16 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
+#: The one field that keeps its line breaks.
+_MULTILINE = frozenset({"message"})
+
+
 class ConsultationRequestIn(BaseModel):
-    """A consultation request as a website or a form tool posts it."""
+    """A consultation request as a website or a form tool posts it.
+
+    Every text field arrives without invisible characters (bidi controls, zero-width
+    characters, line separators: `core/text.py`), and the names are names (`core/names.py`).
+    """
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
@@ -51,12 +68,20 @@ class ConsultationRequestIn(BaseModel):
         mode="before",
     )(_blank_to_none)
 
-    @field_validator("first_name")
+    @model_validator(mode="before")
     @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if any(ord(c) < 32 for c in value):
-            raise ValueError("must not contain control characters")
-        return value
+    def _visible(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            k: clean_text(v, multiline=k in _MULTILINE) if isinstance(v, str) else v
+            for k, v in data.items()
+        }
+
+    @field_validator("first_name", "last_name")
+    @classmethod
+    def _plain_name(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else check_name(value, str(info.field_name))
 
     @field_validator("email")
     @classmethod

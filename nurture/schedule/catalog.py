@@ -226,7 +226,17 @@ def _located(path: Path, error: ErrorDetails) -> ScheduleError:
         message = "unknown field (check its spelling, or remove it)"
     elif error["type"] == "missing":
         message = "required field is missing: add it"
+    elif (quoted := _quoted(error.get("input"))) not in message:
+        # Every finding quotes what the file holds ("Input should be 'email' or 'sms'"
+        # alone leaves the reader to find the value).
+        message = f"{message}, got {quoted}"
     return located(path, loc, message)
+
+
+def _quoted(value: object) -> str:
+    """The value a finding is about, as the file holds it (shortened when long)."""
+    shown = repr(value)
+    return shown if len(shown) <= 80 else shown[:77] + "..."
 
 
 def _loose_steps(path: Path, errors: list[ScheduleError]) -> list[tuple[str, str | None, Step]]:

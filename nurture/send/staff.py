@@ -53,6 +53,12 @@ def send_staff_messages(ctx: SendContext, *, clock: Callable[[], datetime]) -> d
         structlog.contextvars.bind_contextvars(staff_message_id=message_id)
         try:
             ended = send_staff_message(ctx, message_id, now=clock())
+        except Exception as exc:
+            # One message never takes its batch with it. Left `sending`, it becomes
+            # `unknown` when its lease ends: never sent twice. The type only: an error's
+            # text may quote what a prospect wrote.
+            log.warning("staff.send_error", error=type(exc).__name__)
+            ended = "error"
         finally:
             structlog.contextvars.unbind_contextvars("staff_message_id")
         counts[ended] = counts.get(ended, 0) + 1
@@ -108,6 +114,14 @@ def send_staff_message(ctx: SendContext, message_id: int, *, now: datetime) -> s
         with ctx.sessions.begin() as session:
             mark_unknown(session, message_id, code=exc.code or "ambiguous", now=now)
         return "unknown"
+    except Exception as exc:
+        # Not a provider's answer: the message could not be built or handed over (say, a
+        # header no library would write). It fails alone, with the error's type as its
+        # reason (never its text, which may quote the prospect), and is not tried again.
+        with ctx.sessions.begin() as session:
+            mark_failed(session, message_id, code=f"error:{type(exc).__name__}", now=now)
+        log.warning("staff.message_error", error=type(exc).__name__)
+        return "failed"
     with ctx.sessions.begin() as session:
         mark_sent(
             session,

@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from nurture.core.states import Channel
+from nurture.core.text import header_text
 from nurture.db.tables import Contact, InboundMessage
 from nurture.schedule.clinic import Clinic
 from nurture.steering.outgoing import StaffDraft, queue_message
@@ -65,7 +66,7 @@ def queue_reply_notices(
             dedupe_key=f"notify:{reply.id}:email:{address.lower()}",
             channel=Channel.EMAIL,
             address=str(address),
-            subject=f"New reply from {first}",
+            subject=header_text(f"New reply from {first}"),
             body=text,
             reply_id=reply.id,
         )
@@ -115,7 +116,8 @@ def _forward(
         dedupe_key=f"forward:{reply.id}",
         channel=Channel.EMAIL,
         address=clinic_address,
-        subject=f"Reply from {who}: {reply.subject or '(no subject)'}"[:300],
+        # From the prospect's own text: one line (`core/text.py`), never a second header.
+        subject=header_text(f"Reply from {who}: {reply.subject or '(no subject)'}")[:300],
         body=body,
         reply_to=reply.from_address,
         reply_id=reply.id,

@@ -31,6 +31,7 @@ from nurture.content.links import read_reply_address
 from nurture.core.addressing import normalize_email
 from nurture.core.inputs import load_json
 from nurture.core.states import Channel
+from nurture.core.text import clean_text, header_text
 from nurture.db.tables import Contact, Enrollment, InboundMessage
 from nurture.errors import InvalidAddressError, InvalidToken, InvalidValueError
 from nurture.schedule.catalog import Catalog
@@ -158,8 +159,9 @@ def apply_inbound_email(
         channel=Channel.EMAIL,
         from_address=email.sender[:320],
         to_address=(to_address or (email.recipients[0] if email.recipients else ""))[:320],
-        subject=email.subject[:300] or None,
-        body=email.text,
+        # Shown to staff: without characters that reorder or hide text (`core/text.py`).
+        subject=header_text(email.subject)[:300] or None,
+        body=clean_text(email.text, multiline=True),
         kind=kind,
         received_at=now,
         handled_at=now if email.automatic else None,

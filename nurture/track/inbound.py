@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from nurture.config import get_settings
 from nurture.core.states import Channel
+from nurture.core.text import clean_text
 from nurture.db.tables import Contact, InboundMessage
 from nurture.schedule.catalog import Catalog
 from nurture.steering.consent import OPT_OUT, add_suppression, lift_opt_out, opt_in, opt_out
@@ -90,7 +91,8 @@ def apply_inbound(
 
     A person's reply also queues one notice per staff address (`clinic.yaml: notify`),
     linking to the inbox under `public_url` (default NURTURE_PUBLIC_URL)."""
-    kind = classify(message.text)
+    # A keyword with an invisible character in it (`STOP\u200b`) is still the keyword.
+    kind = classify(clean_text(message.text, multiline=True))
     contact = session.scalar(select(Contact).where(Contact.phone == message.sender))
     if not record_once(
         session,
@@ -109,7 +111,8 @@ def apply_inbound(
         channel=Channel.SMS,
         from_address=message.sender[:320],
         to_address=message.recipient[:320],
-        body=message.text,
+        # Shown to staff: without characters that reorder or hide text (`core/text.py`).
+        body=clean_text(message.text, multiline=True),
         kind=kind.value,
         received_at=now,
     )

@@ -261,8 +261,9 @@ def test_the_clinics_sites_may_frame_the_form(
 
 
 def test_a_pasted_form_without_a_token_is_shown_back_to_confirm_and_stores_nothing(
-    client: TestClient,
+    client: TestClient, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    use(env, monkeypatch, form_min_fill_s="1")
     hidden = hidden_fields(client.get(FORM).text)
     fields = {**person(), **{k: v for k, v in hidden.items() if k != "form_token"}}
     confirm = post(client, fields, origin="http://testserver")
@@ -272,7 +273,7 @@ def test_a_pasted_form_without_a_token_is_shown_back_to_confirm_and_stores_nothi
     again = hidden_fields(confirm.text)
     assert again["form_token"]
     fields["form_token"] = again["form_token"]
-    time.sleep(1.2)  # at least the confirmation page's minimum (1 s): a person reads it
+    time.sleep(1.2)  # at least the minimum fill time (here 1 s), as for the form itself
     assert post(client, fields).status_code == 303
     assert stored()[1] == 1
 

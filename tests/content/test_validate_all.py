@@ -75,6 +75,8 @@ def test_five_different_mistakes_in_two_files_are_all_reported_with_file_and_lin
     assert "name: required field is missing" in where[("first.yaml", 1)]
     assert "steps[0].after: invalid delay 'soon'" in where[("first.yaml", 5)]
     assert "steps[1].channels[0]" in where[("first.yaml", 10)]
+    assert "Input should be 'email' or 'sms', got 'fax'" in where[("first.yaml", 10)]
+    assert where[("first.yaml", 5)].count("'soon'") == 1, "quoted once"
     assert "'one' is used twice" in where[("first.yaml", 12)]
     assert "nowhere/hello.subject.j2" in where[("second.yaml", 8)]
     assert all(f.message.count(":") >= 1 for f in errors)
@@ -165,3 +167,41 @@ def test_terms_match_whole_words_in_any_case_and_plurals_but_not_inside_links() 
     assert named_terms("a shipment, hippo, kneel", terms) == []
     assert named_terms("Back Pain again", terms) == ["back pain"]
     assert named_terms("see https://x.example/hip-videos", terms) == []
+
+
+@pytest.mark.parametrize(
+    ("step", "quoted"),
+    [
+        ("after: 1d\n    channels: [email]\n    template: 7\n", "got 7"),
+        ("after: [1d]\n    channels: [email]\n    template: hip-pain/booking\n", "['1d']"),
+        ("after: 1d\n    channels: email\n    template: hip-pain/booking\n", "got 'email'"),
+        (
+            "after: 1d\n    channels: [email]\n    template: hip-pain/booking\n    when: 3\n",
+            "got 3",
+        ),
+    ],
+)
+def test_every_finding_about_a_value_quotes_it(
+    folders: tuple[Path, Path], settings: Settings, step: str, quoted: str
+) -> None:
+    schedules, templates = folders
+    (schedules / "odd.yaml").write_text(
+        f"id: odd\nname: Odd\nmatch: {{concern: [knee]}}\nsteps:\n  - id: one\n    {step}"
+    )
+    errors = _errors(validate_all(schedules, templates, settings=settings))
+    assert any(quoted in f.message for f in errors if (f.file or "").endswith("odd.yaml")), [
+        f.line_text() for f in errors
+    ]
+
+
+def test_a_missing_email_body_names_the_markdown_file_it_would_also_accept(
+    folders: tuple[Path, Path], settings: Settings
+) -> None:
+    schedules, templates = folders
+    (schedules / "second.yaml").write_text(
+        "id: second\nname: Second\nmatch: {concern: [wrist]}\nsteps:\n"
+        "  - id: hello\n    after: 0m\n    channels: [email]\n    template: nowhere/hello\n"
+    )
+    [error] = _errors(validate_all(schedules, templates, settings=settings))
+    assert "nowhere/hello.html.j2" in error.message and "nowhere/hello.txt.j2" in error.message
+    assert "or, for the body, one " in error.message and "nowhere/hello.md.j2" in error.message

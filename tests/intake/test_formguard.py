@@ -8,7 +8,7 @@ import pytest
 
 from nurture.content.links import make_unsubscribe_token
 from nurture.core.states import Channel
-from nurture.intake.formguard import issue_token, origin_allowed, token_problem
+from nurture.intake.formguard import issue_token, origin_allowed, token_id, token_problem
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 SECRET = "s3cret"
@@ -42,9 +42,24 @@ def test_a_link_token_is_not_a_form_token() -> None:
     assert token_problem(token, secret=SECRET, now=NOW, min_fill_s=3) == "forged"
 
 
-def test_a_confirmation_page_needs_only_a_second() -> None:
-    assert _problem(1.5, confirm=True) is None
-    assert _problem(0.5, confirm=True) == "too_fresh"
+def test_a_confirmation_page_waits_as_long_as_the_form() -> None:
+    assert _problem(1.5, confirm=True) == "too_fresh"
+    assert _problem(2.9, confirm=True) == "too_fresh"
+    assert _problem(3.0, confirm=True) is None
+
+
+def test_each_token_has_its_own_id_whatever_the_spelling_of_its_signature() -> None:
+    first, second = (issue_token(SECRET, NOW) for _ in range(2))
+    assert first != second
+    assert token_id(first, secret=SECRET) != token_id(second, secret=SECRET)
+    # Another spelling of the same base64 signature still verifies: the id is what it signs.
+    payload, _, signature = first.rpartition(".")
+    respelled = f"{payload}.{signature}=="
+    assert (
+        token_problem(respelled, secret=SECRET, now=NOW + timedelta(minutes=1), min_fill_s=3)
+        is None
+    )
+    assert token_id(respelled, secret=SECRET) == token_id(first, secret=SECRET)
 
 
 OWN = ("https://nurture.test",)

@@ -92,11 +92,17 @@ def _answer(result: FormResult, fields: dict[str, str], **common: Any) -> Respon
             status_code=429,
             extra_headers={"Retry-After": str(window_s)},
         )
+    if result.outcome == "used":
+        return render("used.html.j2", settings=settings, catalog=catalog, status_code=409)
     if result.outcome == "confirm":
+        # A confirmation sent back too soon keeps its token: a new one would start again.
+        too_soon = result.reason == "too_fresh"
         return _form(
             settings,
             catalog,
-            token=issue_token(settings.secret_key, now, confirm=True),
+            token=fields.get(TOKEN_FIELD, "")
+            if too_soon
+            else issue_token(settings.secret_key, now, confirm=True),
             values=result.values,
             errors=result.errors,
             confirm=True,
