@@ -8,10 +8,10 @@ import sys
 from collections.abc import Mapping
 
 import typer
-from rich.table import Table
 from sqlalchemy.orm import Session
 
 from nurture.cli import app, console, fail
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.inputs import parse_instant
 from nurture.db import get_engine

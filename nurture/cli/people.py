@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
 from nurture.cli import app, console
+from nurture.cli.tables import Table
 from nurture.config import get_settings
 from nurture.core.clock import utcnow
 from nurture.db import session_scope
