@@ -46,6 +46,7 @@ def main() -> None:
     from nurture.cli import (  # noqa: F401 - register commands
         admin,
         content,
+        erase,
         forms,
         ops,
         reconcile,

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nurture.config import get_settings
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
 from nurture.db import get_engine, session_scope
@@ -34,6 +35,7 @@ from nurture.intake.write import (
 )
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
+from nurture.steering.erase import erased_earlier
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,18 @@ class EnrollOutcome:
 
     @property
     def status_code(self) -> int:
-        """201 when the (first) request created the enrollment, else 200."""
+        """201 when the (first) request created the enrollment, 202 when it was accepted but
+        nothing is sent (an address erased earlier), else 200."""
+        if self.response.get("contacted") is False:
+            return 202
         return 200 if self.response.get("already_enrolled") else 201
+
+
+#: The polite answer to a request from an address erased earlier: nothing is stored or sent.
+NOT_CONTACTED: dict[str, Any] = {
+    "contacted": False,
+    "detail": "received; this address asked to be forgotten earlier, so nothing is sent",
+}
 
 
 def enroll(
@@ -168,6 +180,15 @@ def submit(
     then finds the winner's rows.
     """
     engine = get_engine()
+    with session_scope() as session:
+        if erased_earlier(
+            session,
+            secret_key=get_settings().secret_key,
+            email=request.email,
+            phone=request.phone,
+            now=now,
+        ):
+            return EnrollOutcome(response=dict(NOT_CONTACTED), created=False)
     # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
     alone = not idempotency_key and engine.dialect.name == "postgresql"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.ops import actions, live, pages, replies, results, status
+from nurture.api.ops import actions, live, pages, prospects, replies, results, status
 
 router = APIRouter()
 # /ops/status before the page routes, so the JSON route is matched by its own path.
@@ -14,5 +14,6 @@ router.include_router(live.router)
 router.include_router(pages.router)
 router.include_router(actions.router)
 router.include_router(replies.router)
+router.include_router(prospects.router)
 
 __all__ = ["router"]

@@ -20,6 +20,8 @@ from nurture.content.live import live_catalog
 from nurture.core.zones import zone
 from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
+from nurture.ops.words import ENROLLMENT, consent_words, delivery_words
+from nurture.steering.deliveries import resend_refusal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -103,6 +105,10 @@ def environment() -> Environment:
     env.filters["when"] = when
     env.filters["duration"] = human_duration
     env.filters["local"] = local
+    env.filters["consent_words"] = consent_words
+    env.filters["delivery_words"] = lambda d: delivery_words(d.status.value, d.error_code)
+    env.filters["run_words"] = lambda status: ENROLLMENT.get(status.value, status.value)
+    env.tests["resendable"] = lambda d: resend_refusal(d) is None
     return env
 
 

@@ -5,7 +5,7 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 
 - `enrollments`: `Contact`, `Enrollment`, `Delivery`.
 - `intake`: `ConsultationRequest`, `FormHit`, `BookingEvent`.
-- `consent`: `ConsentEvent`, `Suppression`.
+- `consent`: `ConsentEvent`, `Suppression`, `ErasedAddress`.
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
 
@@ -14,7 +14,7 @@ the migrations compare against.
 """
 
 from nurture.db.tables.base import Base
-from nurture.db.tables.consent import ConsentEvent, Suppression
+from nurture.db.tables.consent import ConsentEvent, ErasedAddress, Suppression
 from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
 from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
 from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit
@@ -31,6 +31,7 @@ __all__ = [
     "Delivery",
     "DeliveryEvent",
     "Enrollment",
+    "ErasedAddress",
     "FormHit",
     "Heartbeat",
     "InboundMessage",

@@ -1,0 +1,203 @@
+"""`/ops/prospects` (everyone, with their state, filters, search, pages, CSV) and the buttons
+of a prospect's page: `POST /ops/contacts/{id}/booked|stop|resume|erase`."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+import structlog
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from nurture.api.deps import catalog_dep, now_dep, settings_dep
+from nurture.api.ops.auth import OpsSession, csrf_ok, current_session
+from nurture.api.ops.pages import login_page, not_found
+from nurture.api.ops.render import clinic_zone, page
+from nurture.api.params import Count, RowId
+from nurture.config import Settings
+from nurture.db import session_scope
+from nurture.db.tables import Contact
+from nurture.errors import InvalidStateError, NotFoundError
+from nurture.ops.prospects import (
+    CSV_HEADER,
+    STATES,
+    count_states,
+    csv_row,
+    list_prospects,
+)
+from nurture.schedule import Catalog
+from nurture.steering.bookings import book_contact
+from nurture.steering.erase import erase_contact
+from nurture.steering.replies import resume_contact
+from nurture.steering.stop import stop_contact
+
+router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
+log = structlog.get_logger(__name__)
+
+StateFilter = Literal["", "new", "active", "waiting", "booked", "stopped", "nothing-sent"]
+Action = Literal["booked", "stop", "resume", "erase"]
+#: A stop reason is kept with each skipped message's code: short words, not a letter.
+STOP_REASON_MAX = 40
+#: What the prospect's page says after each button.
+DONE = {
+    "booked": "Marked as booked: their follow-up messages stopped.",
+    "stop": "Stopped: they get no further messages.",
+    "resume": "Resumed: their messages go on, shifted by the pause.",
+}
+
+
+# role: front-desk (CSV: manager)
+@router.get("/prospects")
+def prospects(
+    request: Request,
+    status: Annotated[StateFilter, Query()] = "",
+    q: Annotated[str, Query(max_length=320)] = "",
+    page_number: Annotated[Count, Query(alias="page")] = 1,
+    format: Annotated[Literal["", "html", "csv"], Query()] = "",
+    settings: Settings = Depends(settings_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    session = current_session(request, settings)
+    here = str(request.url.path) + (f"?{request.url.query}" if request.url.query else "")
+    if session is None:
+        return login_page(here)
+    if format == "csv":
+        return _csv(status, q, now)  # role: manager
+    with session_scope() as db:
+        found = list_prospects(db, now=now, state=status or None, q=q, page=page_number)
+        counts = count_states(db, now=now)
+    return page(
+        "prospects.html.j2",
+        session=session,
+        section="prospects",
+        found=found,
+        counts=counts,
+        states=STATES,
+        pager=_pager(status, q, found.page, found.pages),
+        status=status,
+        q=q,
+        here=here,
+    )
+
+
+def _pager(status: str, q: str, number: int, pages: int) -> dict[str, str | None]:
+    def link(n: int) -> str:
+        query = {k: v for k, v in (("status", status), ("q", q)) if v}
+        return "/ops/prospects?" + urlencode({**query, "page": n})
+
+    return {
+        "prev": link(number - 1) if number > 1 else None,
+        "next": link(number + 1) if number < pages else None,
+    }
+
+
+def _csv(status: str, q: str, now: datetime) -> Response:
+    tz = clinic_zone()
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    with session_scope() as db:
+        number, pages = 1, 1
+        while number <= pages:
+            found = list_prospects(db, now=now, state=status or None, q=q, page=number)
+            for row in found.rows:
+                writer.writerow(csv_row(row, lambda at: f"{at.astimezone(tz):%Y-%m-%d %H:%M %Z}"))
+            number, pages = number + 1, found.pages
+    log.info("ops.prospects_export", state=status or "all")
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="prospects.csv"'},
+    )
+
+
+def _refused(session: OpsSession, status_code: int, message: str) -> Response:
+    return page(
+        "message.html.j2",
+        status_code=status_code,
+        session=session,
+        title="Not done",
+        message=message,
+    )
+
+
+# role: front-desk (erase: manager)
+@router.post("/contacts/{contact_id}/{action}")
+def act_on_prospect(
+    request: Request,
+    contact_id: RowId,
+    action: Action,
+    csrf_token: str = Form(""),
+    reason: str = Form(""),
+    confirm: str = Form(""),
+    settings: Settings = Depends(settings_dep),
+    catalog: Catalog = Depends(catalog_dep),
+    now: datetime = Depends(now_dep),
+) -> Response:
+    """Act on one person; back to their page with a note, or a page saying why not."""
+    session = current_session(request, settings)
+    back = f"/ops/contacts/{contact_id}"
+    if session is None:
+        return login_page(back)
+    if not csrf_ok(session, csrf_token):
+        log.warning("ops.csrf_refused", action=action, contact_id=contact_id)
+        return page(
+            "message.html.j2",
+            status_code=403,
+            session=session,
+            title="Refused",
+            message="The form was stale or forged (CSRF check failed). Reload the page and retry.",
+        )
+    reason = " ".join(reason.split())
+    if action == "stop" and not reason:
+        return _refused(session, 422, "Say why they are stopped (a few words).")
+    if len(reason) > STOP_REASON_MAX:
+        return _refused(session, 422, f"Keep the reason under {STOP_REASON_MAX} characters.")
+    if action == "erase":
+        return _erase(session, contact_id, confirm=confirm, settings=settings, now=now)
+    try:
+        with session_scope() as db:
+            contact = db.get(Contact, contact_id)
+            if contact is None:
+                raise NotFoundError(f"no prospect {contact_id}")
+            if action == "booked":
+                book_contact(db, contact, catalog=catalog, now=now, source="ops")
+            elif action == "stop":
+                stop_contact(db, contact, reason=reason, now=now)
+            elif resume_contact(db, contact, now=now) == 0:
+                raise InvalidStateError("nothing to resume: no sequence of theirs is paused")
+    except NotFoundError as exc:
+        return not_found(session, str(exc))
+    except InvalidStateError as exc:
+        return _refused(session, 409, str(exc))
+    log.info("ops.prospect_action", action=action, contact_id=contact_id, via=session.via)
+    if session.via == "bearer":
+        return JSONResponse({"id": contact_id, "done": action})
+    return RedirectResponse(f"{back}?done={action}&id={contact_id}", status_code=303)
+
+
+def _erase(
+    session: OpsSession, contact_id: int, *, confirm: str, settings: Settings, now: datetime
+) -> Response:
+    """Erase after a confirm step: the first POST shows what will go, the second erases."""
+    with session_scope() as db:
+        contact = db.get(Contact, contact_id)
+        if contact is None:
+            return not_found(session, f"no prospect {contact_id}")
+        if confirm != "erase":
+            return page(
+                "erase.html.j2",
+                session=session,
+                contact=contact,
+                here=f"/ops/contacts/{contact_id}",
+            )
+        erased = erase_contact(db, contact, secret_key=settings.secret_key, now=now)
+    erased.remove_files(settings.outbox_dir)
+    log.info("ops.prospect_erased", contact_id=contact_id, via=session.via)
+    if session.via == "bearer":
+        return JSONResponse({"id": contact_id, "done": "erase"})
+    return RedirectResponse("/ops/prospects?done=erased", status_code=303)

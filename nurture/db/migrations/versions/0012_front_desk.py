@@ -1,0 +1,48 @@
+"""Front desk: erasure (contacts.erased_at, erased_addresses)
+
+An erased prospect's contact row stays as an empty tombstone (`erased_at`) so the consent
+ledger keeps the fact and time of each consent and opt-out; each of their addresses is kept
+only as a keyed hash, so a new request from it is accepted but never contacted.
+
+Revision ID: 0012_front_desk
+Revises: 0008
+Create Date: 2026-12-07 01:00:00.000000
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from nurture.db.types import UTCDateTime
+
+revision = "0012_front_desk"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("erased_at", UTCDateTime(timezone=True), nullable=True))
+    op.create_table(
+        "erased_addresses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column(
+            "channel",
+            sa.Enum("email", "sms", name="channel", native_enum=False, length=20),
+            nullable=False,
+        ),
+        sa.Column("digest", sa.String(length=64), nullable=False),
+        sa.Column("erased_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("requested_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_erased_addresses")),
+        sa.UniqueConstraint("digest", name=op.f("uq_erased_addresses_digest")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("erased_addresses")
+    with op.batch_alter_table("contacts", schema=None) as batch_op:
+        batch_op.drop_column("erased_at")
