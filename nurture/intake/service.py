@@ -23,7 +23,7 @@ from nurture.db import get_engine, session_scope
 from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
-from nurture.intake.consent import consent_rows, record_consent
+from nurture.intake.consent import consent_rows, given, record_consent
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
@@ -36,6 +36,7 @@ from nurture.intake.write import (
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.erase import erased_earlier
+from nurture.steering.notify import queue_unreached_notices
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,44 @@ def submit(
     idempotency_key: str | None = None,
     sequence_id: str | None = None,
     attempts: int = 3,
+) -> EnrollOutcome:
+    """`enroll` in its own transaction (see `_submit`); a request that declined every
+    channel then notifies staff to call (a link only)."""
+    outcome = _submit(
+        request,
+        catalog=catalog,
+        now=now,
+        meta=meta,
+        idempotency_key=idempotency_key,
+        sequence_id=sequence_id,
+        attempts=attempts,
+    )
+    given_flags = [flag for _, _, flag in given(request)]
+    if given_flags and all(f is False for f in given_flags) and not outcome.replayed:
+        request_id = outcome.response.get("request_id")
+        contact_id = (outcome.response.get("enrollment") or {}).get("contact_id")
+        if isinstance(request_id, int) and isinstance(contact_id, int):
+            with session_scope() as session:
+                queue_unreached_notices(
+                    session,
+                    contact_id=contact_id,
+                    request_id=request_id,
+                    clinic=catalog.clinic,
+                    public_url=get_settings().public_url,
+                    now=now,
+                )
+    return outcome
+
+
+def _submit(
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+    sequence_id: str | None,
+    attempts: int,
 ) -> EnrollOutcome:
     """`enroll` in its own transaction, tried again when a concurrent twin won a race.
 

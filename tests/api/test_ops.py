@@ -30,7 +30,7 @@ def client(db: str) -> Iterator[TestClient]:
 def _login(client: TestClient) -> str:
     """Log in through the form; returns the CSRF token the dashboard hands out."""
     response = client.post("/ops/login", data={"api_key": "test-key"}, follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/ops"
+    assert response.status_code == 303 and response.headers["location"] == "/today"
     return _csrf(client.get("/ops").text)
 
 
@@ -115,7 +115,7 @@ def test_login_never_redirects_off_site(client: TestClient) -> None:
         response = client.post(
             "/ops/login", data={"api_key": "test-key", "next": target}, follow_redirects=False
         )
-        assert response.headers["location"] == "/ops", target
+        assert response.headers["location"] == "/today", target
 
 
 def test_the_dashboard_shows_the_figures_and_the_deliveries_to_act_on(client: TestClient) -> None:

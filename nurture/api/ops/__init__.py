@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.ops import actions, live, pages, prospects, replies, results, status
+from nurture.api.ops import (
+    actions,
+    live,
+    pages,
+    prospects,
+    replies,
+    results,
+    status,
+    today,
+)
 
 router = APIRouter()
 # /ops/status before the page routes, so the JSON route is matched by its own path.
@@ -15,5 +24,6 @@ router.include_router(pages.router)
 router.include_router(actions.router)
 router.include_router(replies.router)
 router.include_router(prospects.router)
+router.include_router(today.router)
 
 __all__ = ["router"]

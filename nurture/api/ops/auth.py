@@ -20,9 +20,11 @@ COOKIE_NAME = "nurture_ops"
 #: The pages the session opens: /ops and /studio (SameSite=Strict keeps it to this site).
 COOKIE_PATH = "/"
 #: Where a login may send the browser back to.
-PAGE_PREFIXES = ("/ops", "/studio")
+PAGE_PREFIXES = ("/today", "/ops", "/studio")
 SESSION_MAX_AGE_S = 12 * 3600
 _SALT = "nurture.ops.session"
+#: Where staff land after logging in.
+LANDING = "/today"
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def require_ops(request: Request, settings: Settings = Depends(settings_dep)) ->
 
 
 def safe_next(target: str | None) -> str:
-    """Only redirect within /ops or /studio (no open redirect to another site)."""
+    """Only redirect within /today, /ops or /studio (no open redirect to another site);
+    staff land on /today."""
     if target and target.startswith(PAGE_PREFIXES) and "//" not in target and "\\" not in target:
         return target
-    return "/ops"
+    return LANDING

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from nurture.api.deps import now_dep, settings_dep
 from nurture.api.ops.auth import (
+    LANDING,
     OpsSession,
     close_session,
     csrf_ok,
@@ -71,7 +72,7 @@ def _flash(request: Request) -> str | None:
 
 @router.get("/login")
 def login_form(
-    request: Request, next: str = "/ops", settings: Settings = Depends(settings_dep)
+    request: Request, next: str = LANDING, settings: Settings = Depends(settings_dep)
 ) -> Response:
     if current_session(request, settings) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
@@ -82,7 +83,7 @@ def login_form(
 def login(
     request: Request,
     api_key: str = Form(""),
-    next: str = Form("/ops"),
+    next: str = Form(LANDING),
     settings: Settings = Depends(settings_dep),
 ) -> Response:
     if not key_matches(settings, api_key):
