@@ -186,16 +186,25 @@ def _erase(
     """Erase after a confirm step: the first POST shows what will go, the second erases."""
     with session_scope() as db:
         contact = db.get(Contact, contact_id)
-        if contact is None:
-            return not_found(session, f"no prospect {contact_id}")
-        if confirm != "erase":
-            return page(
-                "erase.html.j2",
-                session=session,
-                contact=contact,
-                here=f"/ops/contacts/{contact_id}",
-            )
-        erased = erase_contact(db, contact, secret_key=settings.secret_key, now=now)
+        if contact is None or contact.erased_at is not None:
+            missing = True
+        elif confirm != "erase":
+            missing, erased = False, None
+            name = f"{contact.first_name} {contact.last_name or ''}".strip()
+        else:
+            missing = False
+            erased = erase_contact(db, contact, secret_key=settings.secret_key, now=now)
+    # Pages render after the transaction: they read the database again for the navigation.
+    if missing:
+        return not_found(session, f"no prospect {contact_id}")
+    if erased is None:
+        return page(
+            "erase.html.j2",
+            session=session,
+            contact_id=contact_id,
+            name=name,
+            here=f"/ops/contacts/{contact_id}",
+        )
     erased.remove_files(settings.outbox_dir)
     log.info("ops.prospect_erased", contact_id=contact_id, via=session.via)
     if session.via == "bearer":
