@@ -4,7 +4,7 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 `nurture.db.transitions`. One module per concept, all on one `metadata` (`base`):
 
 - `enrollments`: `Contact`, `Enrollment`, `Delivery`.
-- `intake`: `ConsultationRequest`, `FormHit`, `BookingEvent`.
+- `intake`: `ConsultationRequest`, `FormHit`, `FormOrigin`, `BookingEvent`.
 - `consent`: `ConsentEvent`, `Suppression`, `ErasedAddress`.
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
@@ -17,7 +17,7 @@ from nurture.db.tables.base import Base
 from nurture.db.tables.consent import ConsentEvent, ErasedAddress, Suppression
 from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
 from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
-from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit
+from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit, FormOrigin
 from nurture.db.tables.messages import InboundMessage, StaffMessage
 
 metadata = Base.metadata
@@ -33,6 +33,7 @@ __all__ = [
     "Enrollment",
     "ErasedAddress",
     "FormHit",
+    "FormOrigin",
     "Heartbeat",
     "InboundMessage",
     "ProviderEvent",

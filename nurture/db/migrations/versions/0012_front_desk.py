@@ -1,8 +1,9 @@
-"""Front desk: erasure (contacts.erased_at, erased_addresses)
+"""Front desk: erasure (contacts.erased_at, erased_addresses); the form's allowed sites
 
 An erased prospect's contact row stays as an empty tombstone (`erased_at`) so the consent
 ledger keeps the fact and time of each consent and opt-out; each of their addresses is kept
-only as a keyed hash, so a new request from it is accepted but never contacted.
+only as a keyed hash, so a new request from it is accepted but never contacted. The websites
+recorded by `nurture form-snippet --site` may frame the hosted form and post to it.
 
 Revision ID: 0012_front_desk
 Revises: 0008
@@ -40,9 +41,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erased_addresses")),
         sa.UniqueConstraint("digest", name=op.f("uq_erased_addresses_digest")),
     )
+    op.create_table(
+        "form_origins",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("origin", sa.String(length=300), nullable=False),
+        sa.Column("added_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_form_origins")),
+        sa.UniqueConstraint("origin", name=op.f("uq_form_origins_origin")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("form_origins")
     op.drop_table("erased_addresses")
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.drop_column("erased_at")
