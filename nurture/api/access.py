@@ -33,7 +33,7 @@ from nurture.people.sessions import Limits, find_session
 from nurture.people.tokens import find_token
 
 #: Where a person lands after signing in.
-LANDING = "/ops"
+LANDING = "/today"
 #: The paths whose every route must declare a rule.
 GUARDED = ("/ops", "/studio", "/users", "/tokens", "/account", "/v1")
 _bearer = HTTPBearer(auto_error=False, description="a machine token or NURTURE_API_KEY")

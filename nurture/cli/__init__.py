@@ -58,6 +58,7 @@ def main() -> None:
         admin,
         audit,
         content,
+        erase,
         forms,
         ops,
         people,

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from html import escape
+from urllib.parse import urlsplit
 
 import typer
 
-from nurture.cli import app, err_console
-from nurture.config import Settings, get_settings, parse_origins
+from nurture.cli import app, err_console, fail
+from nurture.config import Settings, get_settings
+from nurture.core.clock import utcnow
 from nurture.intake.form import version_field
-from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD
+from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD, origin_of
+from nurture.intake.origins import allowed_origins, record_origin
 from nurture.schedule.catalog import Catalog, load_catalog
 from nurture.schedule.form import concern_choices, form_wording
 
@@ -19,11 +24,29 @@ _HIDDEN = "position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden"
 
 
 def iframe_snippet(settings: Settings, catalog: Catalog) -> str:
-    """The hosted form in a frame: branded, guarded and kept up to date by nurture."""
+    """The hosted form in a frame: branded, guarded and kept up to date by nurture. The frame
+    fits its content at any width: the form tells its height (postMessage) and a few lines
+    of script set it, after checking the message comes from nurture's origin and frame."""
     title = escape(f"Ask {catalog.clinic.name} for a consultation")
-    return (
-        f'<iframe src="{escape(settings.public_url + FORM_PATH)}" title="{title}" '
-        'style="width:100%;max-width:42rem;height:1700px;border:0" loading="lazy"></iframe>'
+    origin = json.dumps(origin_of(settings.public_url) or "")
+    return "\n".join(
+        (
+            f'<iframe id="nurture-form" src="{escape(settings.public_url + FORM_PATH)}" '
+            f'title="{title}" style="width:100%;max-width:42rem;height:1700px;border:0">'
+            "</iframe>",
+            "<script>",
+            "(function () {",
+            '  var frame = document.getElementById("nurture-form");',
+            '  window.addEventListener("message", function (event) {',
+            f"    if (event.origin !== {origin} || event.source !== frame.contentWindow) return;",
+            "    var data = event.data || {};",
+            '    if (data.type === "nurture-form-height" && data.height > 0) {',
+            '      frame.style.height = Math.ceil(data.height) + "px";',
+            "    }",
+            "  });",
+            "})();",
+            "</script>",
+        )
     )
 
 
@@ -91,15 +114,45 @@ def html_snippet(settings: Settings, catalog: Catalog) -> str:
     return "\n".join(lines)
 
 
+def loopback(url: str) -> bool:
+    """Whether `url` names this machine only (a website's visitors cannot reach it)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
 @app.command("form-snippet")
 def form_snippet(
     kind: str = typer.Option("both", "--kind", help="iframe, html, or both"),
+    site: str | None = typer.Option(
+        None, "--site", help="Your website (https://clinic.example): allowed to show the form."
+    ),
+    local: bool = typer.Option(
+        False, "--local", help="Allow a PUBLIC_URL on this machine (to try it out here)."
+    ),
 ) -> None:
-    """Print the snippets that connect the clinic's website to the hosted form."""
+    """Print the snippets that connect the clinic's website to the hosted form; with
+    --site, also allow that website to frame the form and post to it (no restart)."""
     if kind not in ("iframe", "html", "both"):
         raise typer.BadParameter("use iframe, html or both", param_hint="--kind")
     settings = get_settings()
+    if loopback(settings.public_url) and not local:
+        raise fail(
+            f"NURTURE_PUBLIC_URL is {settings.public_url}, which only this machine can reach: "
+            "set it to nurture's public address, or pass --local to try the snippet here"
+        )
     catalog = load_catalog(settings.schedules_dir)
+    if site is not None:
+        try:
+            origin = record_origin(site, now=utcnow())
+        except ValueError as exc:
+            raise fail(f"--site: {exc}") from None
+        err_console.print(f"{origin} may now show the form", highlight=False)
     if kind in ("iframe", "both"):
         if kind == "both":
             typer.echo("<!-- 1. The hosted form in a frame (recommended) -->")
@@ -108,10 +161,10 @@ def form_snippet(
         if kind == "both":
             typer.echo("\n<!-- 2. Or a plain HTML form in your site's own style -->")
         typer.echo(html_snippet(settings, catalog))
-    if not parse_origins(settings.form_origins):
+    if site is None and not allowed_origins(settings):
         err_console.print(
-            "note: NURTURE_FORM_ORIGINS is empty: set it to your website's address (e.g. "
-            "https://clinic.example) so the form may be framed by it and posted from it",
+            "note: no website may show the form yet: run again with --site "
+            "https://your-clinic.example (or set NURTURE_FORM_ORIGINS)",
             highlight=False,
             soft_wrap=True,
         )

@@ -20,7 +20,7 @@ from typing import Literal
 import structlog
 from pydantic import ValidationError
 
-from nurture.config import Settings, parse_limit, parse_origins
+from nurture.config import Settings, parse_limit
 from nurture.core.addressing import email_identity
 from nurture.core.keys import form_hits_key
 from nurture.core.states import Channel
@@ -36,6 +36,7 @@ from nurture.intake.formguard import (
     token_id,
     token_problem,
 )
+from nurture.intake.origins import allowed_origins
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import EnrollOutcome, submit
 from nurture.schedule import Catalog
@@ -152,7 +153,7 @@ def receive_form(
     """Decide what a form post becomes, and enroll the prospect when it is a person's."""
     fields = post.fields
     values = kept_values(fields)
-    allowed = parse_origins(settings.form_origins)
+    allowed = allowed_origins(settings)
     if not origin_allowed(post.origin, post.referer, own=post.own_origins, allowed=allowed):
         return _rejected("refused", "origin")
     if post.ip and _over(settings, "ip", post.ip, settings.form_rate, now):

@@ -16,13 +16,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from nurture.config import get_settings
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
 from nurture.db import get_engine, session_scope
 from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
-from nurture.intake.consent import consent_rows, record_consent
+from nurture.intake.consent import consent_rows, given, record_consent
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
@@ -34,6 +35,8 @@ from nurture.intake.write import (
 )
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
+from nurture.steering.erase import erased_earlier
+from nurture.steering.notify import queue_unreached_notices
 
 
 @dataclass(frozen=True)
@@ -47,8 +50,18 @@ class EnrollOutcome:
 
     @property
     def status_code(self) -> int:
-        """201 when the (first) request created the enrollment, else 200."""
+        """201 when the (first) request created the enrollment, 202 when it was accepted but
+        nothing is sent (an address erased earlier), else 200."""
+        if self.response.get("contacted") is False:
+            return 202
         return 200 if self.response.get("already_enrolled") else 201
+
+
+#: The polite answer to a request from an address erased earlier: nothing is stored or sent.
+NOT_CONTACTED: dict[str, Any] = {
+    "contacted": False,
+    "detail": "received; this address asked to be forgotten earlier, so nothing is sent",
+}
 
 
 def enroll(
@@ -161,6 +174,44 @@ def submit(
     sequence_id: str | None = None,
     attempts: int = 3,
 ) -> EnrollOutcome:
+    """`enroll` in its own transaction (see `_submit`); a request that declined every
+    channel then notifies staff to call (a link only)."""
+    outcome = _submit(
+        request,
+        catalog=catalog,
+        now=now,
+        meta=meta,
+        idempotency_key=idempotency_key,
+        sequence_id=sequence_id,
+        attempts=attempts,
+    )
+    given_flags = [flag for _, _, flag in given(request)]
+    if given_flags and all(f is False for f in given_flags) and not outcome.replayed:
+        request_id = outcome.response.get("request_id")
+        contact_id = (outcome.response.get("enrollment") or {}).get("contact_id")
+        if isinstance(request_id, int) and isinstance(contact_id, int):
+            with session_scope() as session:
+                queue_unreached_notices(
+                    session,
+                    contact_id=contact_id,
+                    request_id=request_id,
+                    clinic=catalog.clinic,
+                    public_url=get_settings().public_url,
+                    now=now,
+                )
+    return outcome
+
+
+def _submit(
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+    sequence_id: str | None,
+    attempts: int,
+) -> EnrollOutcome:
     """`enroll` in its own transaction, tried again when a concurrent twin won a race.
 
     Two identical requests at once (the same Idempotency-Key, or the same new contact) meet
@@ -168,6 +219,15 @@ def submit(
     then finds the winner's rows.
     """
     engine = get_engine()
+    with session_scope() as session:
+        if erased_earlier(
+            session,
+            secret_key=get_settings().secret_key,
+            email=request.email,
+            phone=request.phone,
+            now=now,
+        ):
+            return EnrollOutcome(response=dict(NOT_CONTACTED), created=False)
     # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
     alone = not idempotency_key and engine.dialect.name == "postgresql"

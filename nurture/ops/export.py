@@ -121,10 +121,11 @@ def write_history_csv(history: ContactHistory, out: TextIO) -> int:
     rows = history_rows(history)
     for row in rows:
         values = astuple(row)
-        writer.writerow([values[0].isoformat(), *(_cell(v) for v in values[1:])])
+        writer.writerow([values[0].isoformat(), *(spreadsheet_cell(v) for v in values[1:])])
     return len(rows)
 
 
-def _cell(value: object) -> str:
+def spreadsheet_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula."""
     text = "" if value is None else str(value)
     return f"'{text}" if text.startswith(_FORMULA_START) else text

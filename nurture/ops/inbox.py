@@ -103,6 +103,8 @@ class ConversationEntry:
     status: str
     inbound_id: int | None = None
     answer_id: int | None = None
+    #: When an answer was sent (or is due), for the page to show in clinic time.
+    status_at: datetime | None = None
 
 
 def conversation(session: Session, contact_id: int) -> list[ConversationEntry]:
@@ -125,15 +127,17 @@ def conversation(session: Session, contact_id: int) -> list[ConversationEntry]:
             StaffMessage.contact_id == contact_id, StaffMessage.kind == "answer"
         )
     ):
-        when = a.sent_at or a.due_at
-        status = (
-            f"{a.status} {when:%Y-%m-%d %H:%M:%S}" if a.status in ("sent", "pending") else a.status
-        )
-        if a.error_code:
-            status += f" ({a.error_code})"
+        status_at = (a.sent_at or a.due_at) if a.status in ("sent", "pending") else None
+        status = a.status + (f" ({a.error_code})" if a.error_code else "")
         entries.append(
             ConversationEntry(
-                a.created_at, "you answered", a.channel.value, a.body, status, answer_id=a.id
+                a.created_at,
+                "you answered",
+                a.channel.value,
+                a.body,
+                status,
+                answer_id=a.id,
+                status_at=status_at,
             )
         )
     return sorted(entries, key=lambda e: (e.at, e.answer_id or 0))

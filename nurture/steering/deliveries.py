@@ -27,6 +27,21 @@ RETRYABLE = (
     DeliveryStatus.SKIPPED,
     DeliveryStatus.RETRYING,
 )
+#: Skip reasons a resend would go against: she booked, was stopped, gave no consent or no
+#: address for the channel, or the address is on the do-not-contact list.
+NO_RESEND = ("booked", "no_consent", "no_address", "suppressed", "enrollment_stopped")
+
+
+def resend_refusal(delivery: Delivery) -> str | None:
+    """Why sending this delivery again would be wrong, or None when a retry is right."""
+    if delivery.status not in RETRYABLE:
+        return f"it is {delivery.status.value}"
+    code = delivery.error_code or ""
+    if delivery.status is DeliveryStatus.SKIPPED and (
+        code in NO_RESEND or code.startswith("stopped:")
+    ):
+        return f"it was skipped on purpose ({code.replace('_', ' ')})"
+    return None
 
 
 def _delivery(session: Session, delivery_id: int) -> Delivery:
@@ -92,6 +107,9 @@ def retry_delivery(session: Session, delivery_id: int, *, now: datetime) -> Deli
             f"delivery {delivery_id} is {delivery.status.value}; "
             "only failed, unknown, canceled or skipped ones can be retried"
         )
+    refusal = resend_refusal(delivery)
+    if refusal is not None:
+        raise InvalidStateError(f"delivery {delivery_id} is not sent again: {refusal}")
     enrollment = session.get_one(Enrollment, delivery.enrollment_id)
     if enrollment.status is EnrollmentStatus.STOPPED:
         raise InvalidStateError(

@@ -123,3 +123,46 @@ def _forward(
         reply_id=reply.id,
         contact_id=contact.id if contact is not None else None,
     )
+
+
+def queue_unreached_notices(
+    session: Session,
+    *,
+    contact_id: int,
+    request_id: int,
+    clinic: Clinic,
+    public_url: str,
+    now: datetime,
+) -> int:
+    """A request that declined every channel gets no message: tell staff to call. The notice
+    is a link only: no name, no address, nothing the prospect wrote."""
+    link = f"{public_url.rstrip('/')}/ops/contacts/{contact_id}"
+    text = (
+        f"{clinic.name}: a new consultation request said no to emails and texts, so nothing "
+        f"is sent to them. Call them: {link}"
+    )
+    drafts = [
+        StaffDraft(
+            kind="notify",
+            dedupe_key=f"unreached:{request_id}:email:{address.lower()}",
+            channel=Channel.EMAIL,
+            address=str(address),
+            subject="A new request to call (no messages allowed)",
+            body=text,
+            contact_id=contact_id,
+        )
+        for address in clinic.notify.email
+    ] + [
+        StaffDraft(
+            kind="notify",
+            dedupe_key=f"unreached:{request_id}:sms:{phone}",
+            channel=Channel.SMS,
+            address=phone,
+            body=text,
+            contact_id=contact_id,
+        )
+        for phone in clinic.notify.sms
+    ]
+    queued = sum(queue_message(session, d, now=now) is not None for d in drafts)
+    log.info("intake.unreached_notices_queued", request_id=request_id, queued=queued)
+    return queued

@@ -119,7 +119,7 @@ def test_sign_in_never_redirects_off_site(client: TestClient) -> None:
             data={"email": "manager@example.com", "password": PASSWORD, "next": target},
             follow_redirects=False,
         )
-        assert response.headers["location"] == "/ops", target
+        assert response.headers["location"] == "/today", target
 
 
 def test_the_dashboard_shows_the_figures_and_the_deliveries_to_act_on(client: TestClient) -> None:

@@ -142,6 +142,12 @@ PAGES: dict[str, Callable[[Site], None]] = {
     "ops-search": _page("/ops/search?q=example.com", "#results"),
     "ops-contact": lambda s: _open(s, f"{s.base}/ops/contacts/{s.clinic.dana_id}", "#deliveries"),
     "ops-replies": _page("/ops/replies", "#replies"),
+    "today": _page("/today", "#nothing-sent"),
+    "prospects": _page("/ops/prospects", "#prospects"),
+    "prospects-none": _page("/ops/prospects?status=stopped&q=nobody", "#no-results"),
+    "erase-confirm": lambda s: _press(
+        s, f"{s.base}/ops/contacts/{s.clinic.dana_id}", "[data-action=erase]", "#erase-confirm"
+    ),
     "ops-results": _page("/ops/results", "section.sequence"),
     "ops-not-found": _page("/ops/contacts/999999", "#message"),
     "studio": _page("/studio", "section.seq"),

@@ -203,10 +203,15 @@ def test_a_test_send_from_the_form_goes_out_and_touches_no_prospect_table_or_met
     )
     assert response.status_code == 303
     assert response.headers["location"] == (
-        f"/studio/sequences/{HIP}?sample=florida&sent=email&step=self-test#step-self-test"
+        f"/studio/sequences/{HIP}?sample=florida&sent=email&step=self-test&via=outbox"
+        "#sent-self-test-email"
     )
     back = client.get(response.headers["location"]).text
-    assert "Test email sent" in back
+    result = back.split('id="sent-self-test-email"')[1].split("</p>")[0]
+    assert "Test email written to the outbox folder" in result
+    assert "no email provider is configured" in result
+    assert 'id="sent-self-test-email" tabindex="-1" autofocus' in back
+    assert 'role="status" aria-live="polite"' in back
     assert 'data-sent="email"' in back.split('id="step-self-test"')[1].split("step-card")[0]
     (sent,) = outbox("email")
     email = read_email(sent)

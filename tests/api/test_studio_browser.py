@@ -156,9 +156,22 @@ def test_a_clinic_manager_sees_every_message_and_sends_a_test_that_touches_no_pr
             timeout_s=20,
             message=f"the test {channel} sent",
         )
-        assert "Test " in browser.find_element(By.ID, "flash").text
         beside = browser.find_element(By.CSS_SELECTOR, f'#step-self-test [data-sent="{channel}"]')
-        assert "[TEST]" in beside.text
+        assert "[TEST]" in beside.text and f"through {api.title().replace('grid', 'Grid')}" in (
+            beside.text
+        )
+        assert browser.switch_to.active_element == beside, "the result has the focus"
+        in_view = (
+            "var r = arguments[0].getBoundingClientRect();"
+            "return [r.top, r.bottom, window.innerHeight, window.scrollY];"
+        )
+        wait_for(
+            lambda b=beside, js=in_view: (lambda t, bt, h, _: t >= -1 and bt <= h + 1)(
+                *browser.execute_script(js, b)
+            ),
+            timeout_s=5,
+            message=f"the result in view: {browser.execute_script(in_view, beside)}",
+        )
         (received,) = fake_provider.messages(api)  # type: ignore[arg-type]
         if channel == "email":
             assert received.to == "manager@clinic.example"

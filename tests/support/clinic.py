@@ -127,6 +127,17 @@ def seed_clinic() -> Clinic:
             now=now - timedelta(minutes=2),
         )
     _stranger_writes(catalog, now)
+    # Said no to emails and texts: nothing is sent, so Today asks the front desk to call.
+    enroll(
+        now - timedelta(minutes=40),
+        first_name="Una",
+        last_name="Okonkwo-Lindqvist",
+        email="una.okonkwo@example.org",
+        phone="+16175550177",
+        consent_email=False,
+        consent_sms=False,
+        timezone=zone,
+    )
     waiting = int(queue.waiting["enrollment"]["contact_id"])  # type: ignore[index]
     return Clinic(
         queue=queue,

@@ -12,8 +12,9 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from nurture.config import Settings, parse_origins
+from nurture.config import Settings
 from nurture.intake.formguard import origin_of
+from nurture.intake.origins import allowed_origins
 from nurture.schedule import Catalog
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "forms"
@@ -34,7 +35,8 @@ def environment() -> Environment:
 
 
 def frame_ancestors(settings: Settings) -> str:
-    return " ".join(("'self'", *parse_origins(settings.form_origins)))
+    """Our own pages and the clinic's allowed sites (setting and recorded) may frame the form."""
+    return " ".join(("'self'", *allowed_origins(settings)))
 
 
 def headers(settings: Settings, catalog: Catalog, nonce: str) -> dict[str, str]:

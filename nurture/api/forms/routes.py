@@ -20,10 +20,11 @@ from nurture.api.forms.page import (
     THANKS_PATH,
     render,
 )
-from nurture.config import Settings, parse_limit, parse_origins
+from nurture.config import Settings, parse_limit
 from nurture.errors import IntakeError, ScheduleError
 from nurture.intake.form import FormPost, FormResult, kept_values, receive_form, version_field
 from nurture.intake.formguard import HONEYPOT, TOKEN_FIELD, issue_token, origin_of
+from nurture.intake.origins import allowed_origins
 from nurture.schedule import Catalog
 from nurture.schedule.form import concern_choices, form_wording
 
@@ -199,6 +200,6 @@ async def token(
     when the page loads); readable only by the clinic's listed sites."""
     headers = {"Cache-Control": "no-store", "Vary": "Origin"}
     origin = request.headers.get("origin")
-    if origin and origin_of(origin) in parse_origins(settings.form_origins):
+    if origin and origin_of(origin) in await run_in_threadpool(allowed_origins, settings):
         headers["Access-Control-Allow-Origin"] = origin_of(origin) or ""
     return JSONResponse({TOKEN_FIELD: issue_token(settings.secret_key, now)}, headers=headers)

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.ops import actions, audit, live, pages, replies, results, status
+from nurture.api.ops import (
+    actions,
+    audit,
+    live,
+    pages,
+    prospects,
+    replies,
+    results,
+    status,
+    today,
+)
 
 router = APIRouter()
 # /ops/status before the page routes, so the JSON route is matched by its own path.
@@ -15,5 +25,7 @@ router.include_router(live.router)
 router.include_router(pages.router)
 router.include_router(actions.router)
 router.include_router(replies.router)
+router.include_router(prospects.router)
+router.include_router(today.router)
 
 __all__ = ["router"]

@@ -14,13 +14,14 @@ from nurture.api.ops.render import page
 from nurture.api.params import Count, RowId
 from nurture.config import Settings
 from nurture.core.inputs import parse_id
-from nurture.core.states import DeliveryStatus
+from nurture.core.states import LIVE_ENROLLMENTS, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.errors import NotFoundError
 from nurture.ops.broker import CachedPing
 from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
 from nurture.ops.inbox import conversation
+from nurture.ops.prospects import STATES, prospect_state
 from nurture.people.audit import AuditAction, record
 from nurture.people.roles import Role
 
@@ -35,6 +36,9 @@ DONE = {
     "canceled": "Delivery {id} canceled.",
     "resolved-sent": "Delivery {id} marked sent.",
     "resolved-not-sent": "Delivery {id} marked failed (not sent).",
+    "booked": "Marked as booked: their follow-up messages stopped.",
+    "stop": "Stopped: they get no further messages.",
+    "resume": "Resumed: their messages go on, shifted by the pause.",
 }
 
 
@@ -88,17 +92,20 @@ def search(
     return page("search.html.j2", session=session, q=q, contacts=contacts, here="/ops/search")
 
 
+# role: front-desk
 @router.get("/contacts/{contact_id}")
 def contact(
     request: Request,
     contact_id: RowId,
     session: Principal = Depends(need(Role.VIEWER, "see a prospect")),
+    now: datetime = Depends(now_dep),
 ) -> Response:
     here = f"/ops/contacts/{contact_id}"
     try:
         with session_scope() as db:
             history = contact_history(db, contact_id)
             said = conversation(db, contact_id)
+            state = prospect_state(db, contact_id, now=now)
             target, ip = f"contact:{contact_id}", client_ip(request)
             record(
                 db.connection(),
@@ -109,11 +116,17 @@ def contact(
             )
     except NotFoundError as exc:
         return not_found(session, str(exc))
+    runs = [e.status for e in history.enrollments]
     return page(
         "contact.html.j2",
         session=session,
         h=history,
         conversation=said,
+        state=state,
+        state_words=STATES[state],
+        live=any(r in LIVE_ENROLLMENTS for r in runs),
+        paused=EnrollmentStatus.PAUSED in runs,
+        section="prospects",
         flash=_flash(request),
         here=here,
     )

@@ -13,13 +13,18 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from nurture.api.headers import PAGE_HEADERS
 from nurture.config import get_settings
 from nurture.content.live import live_catalog
 from nurture.core.zones import zone
+from nurture.db import session_scope
 from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
+from nurture.ops.today import Waiting, waiting_counts
+from nurture.ops.words import ENROLLMENT, consent_words, delivery_words
+from nurture.steering.deliveries import resend_refusal
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -103,7 +108,27 @@ def environment() -> Environment:
     env.filters["when"] = when
     env.filters["duration"] = human_duration
     env.filters["local"] = local
+    env.filters["consent_words"] = consent_words
+    env.filters["delivery_words"] = lambda d: delivery_words(d.status.value, d.error_code)
+    env.filters["run_words"] = lambda status: ENROLLMENT.get(status.value, status.value)
+    env.tests["resendable"] = lambda d: resend_refusal(d) is None
     return env
+
+
+def _waits() -> Waiting | None:
+    """What waits for a person, for the staff navigation; None if the database cannot say."""
+    try:
+        with session_scope() as db:
+            return waiting_counts(db)
+    except SQLAlchemyError:
+        return None
+
+
+def _notify_set() -> bool:
+    """Whether clinic.yaml names staff to tell (`notify`)."""
+    catalog = live_catalog(get_settings()).current
+    notify = catalog.clinic.notify if catalog is not None else None
+    return bool(notify and (notify.email or notify.sms))
 
 
 def page(
@@ -118,6 +143,10 @@ def page(
     frame our own previews, `scripts` run our own script files (and fetch from us). Every
     page gets `clinic_zone` for the `when` filter."""
     context.setdefault("clinic_zone", clinic_zone())
+    if context.get("session"):
+        context.setdefault("waits", _waits())
+        waits = context["waits"]
+        context.setdefault("notify_missing", bool(waits and waits.any and not _notify_set()))
     html = environment().get_template(template).render(**context)
     headers = dict(PAGE_HEADERS)
     if frames:

@@ -43,6 +43,28 @@ SENT = {
     "email": "Test email sent: check the inbox you gave.",
     "sms": "Test text sent: check the phone you gave.",
 }
+#: Where the test went, by the provider that took it; the outbox names its folder.
+SENT_VIA = {
+    "outbox": (
+        "Test {what} written to the outbox folder ({folder}): no {kind} provider is "
+        "configured, so nobody received it. Open the newest file there to read it."
+    ),
+    "sendgrid": "Test email sent through SendGrid: check the inbox you gave for [TEST].",
+    "smtp": "Test email sent by the mail server: check the inbox you gave for [TEST].",
+    "twilio": "Test text sent through Twilio: check the phone you gave for [TEST].",
+}
+
+
+def sent_words(channel: str, via: str | None, settings: Settings) -> str:
+    """Where a test send went, in words (from our own table, never from the URL)."""
+    said = SENT_VIA.get(via or "")
+    if said is None:
+        return SENT[channel]
+    folder = settings.outbox_dir / ("email" if channel == "email" else "sms")
+    email = channel == "email"
+    return said.format(
+        folder=folder, kind="email" if email else "SMS", what="email" if email else "text"
+    )
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,7 @@ def sequence_page(
     sample: str | None = None,
     sent: str | None = None,
     step: str | None = None,
+    via: str | None = None,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
     session: Principal = Depends(need(Role.VIEWER, "see a sequence")),
@@ -125,9 +148,13 @@ def sequence_page(
         sample_name=sample_name,
         contact=contact,
         now=now,
-        flash=SENT.get(sent or ""),
+        flash=None,
         problem=problem,
-        sent_to={"step": step, "channel": sent} if sent in SENT else None,
+        sent_to=(
+            {"step": step, "channel": sent, "said": sent_words(sent, via, settings)}
+            if sent in SENT
+            else None
+        ),
     )
 
 

@@ -138,8 +138,16 @@ async def test_send(
                 "sample": result.sample,
             }
         )
-    query = urlencode({"sample": result.sample, "sent": result.channel.value, "step": step_id})
-    target = f"/studio/sequences/{sequence_id}?{query}#step-{step_id}"
+    query = urlencode(
+        {
+            "sample": result.sample,
+            "sent": result.channel.value,
+            "step": step_id,
+            "via": result.provider,
+        }
+    )
+    # Back at the result itself: in view, focused, and read out (role=status).
+    target = f"/studio/sequences/{sequence_id}?{query}#sent-{step_id}-{result.channel.value}"
     return RedirectResponse(target, status_code=303)
 
 

@@ -4,8 +4,8 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 `nurture.db.transitions`. One module per concept, all on one `metadata` (`base`):
 
 - `enrollments`: `Contact`, `Enrollment`, `Delivery`.
-- `intake`: `ConsultationRequest`, `FormHit`, `BookingEvent`.
-- `consent`: `ConsentEvent`, `Suppression`.
+- `intake`: `ConsultationRequest`, `FormHit`, `FormOrigin`, `BookingEvent`.
+- `consent`: `ConsentEvent`, `Suppression`, `ErasedAddress`.
 - `events`: `DeliveryEvent`, `ProviderEvent`, `Heartbeat`.
 - `messages`: `InboundMessage`, `StaffMessage`.
 - `catalog`: `CatalogVersion`, the schedule and template files as they last validated.
@@ -19,10 +19,10 @@ the migrations compare against.
 from nurture.db.tables.audit import AuditHead, AuditRow
 from nurture.db.tables.base import Base
 from nurture.db.tables.catalog import CatalogVersion
-from nurture.db.tables.consent import ConsentEvent, Suppression
+from nurture.db.tables.consent import ConsentEvent, ErasedAddress, Suppression
 from nurture.db.tables.enrollments import Contact, Delivery, Enrollment
 from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
-from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit
+from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit, FormOrigin
 from nurture.db.tables.messages import InboundMessage, StaffMessage
 from nurture.db.tables.people import Invitation, LoginFailure, MachineToken, StaffSession, User
 
@@ -40,7 +40,9 @@ __all__ = [
     "Delivery",
     "DeliveryEvent",
     "Enrollment",
+    "ErasedAddress",
     "FormHit",
+    "FormOrigin",
     "Heartbeat",
     "InboundMessage",
     "Invitation",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nurture.core.clock import utcnow
@@ -46,3 +46,18 @@ class Suppression(Base):
     reason: Mapped[str] = mapped_column(String(100))
     source: Mapped[str] = mapped_column(String(30))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ErasedAddress(Base):
+    """An address whose owner's data was erased: kept only as a keyed hash (HMAC with the
+    secret key), so a new request from it is never contacted, and when one last came."""
+
+    __tablename__ = "erased_addresses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: A request from this address after the erasure (accepted, nothing sent): the latest.
+    requested_at: Mapped[datetime | None]
+    requests: Mapped[int] = mapped_column(Integer, default=0)

@@ -32,6 +32,8 @@ class Contact(Base):
     consent_email: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_sms: Mapped[bool] = mapped_column(Boolean, default=False)
     booked_at: Mapped[datetime | None]
+    #: Their data was erased: this row keeps only the id the consent ledger's facts point at.
+    erased_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

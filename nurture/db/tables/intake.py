@@ -85,3 +85,14 @@ class BookingEvent(Base):
     #: When the appointment starts, as the provider gives it.
     starts_at: Mapped[datetime | None]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormOrigin(Base):
+    """A website allowed to frame the hosted form and post to it (`nurture form-snippet
+    --site`), beside `NURTURE_FORM_ORIGINS`; read on each request, so no restart is needed."""
+
+    __tablename__ = "form_origins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(300), unique=True)
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
