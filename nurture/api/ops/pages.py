@@ -92,7 +92,6 @@ def search(
     return page("search.html.j2", session=session, q=q, contacts=contacts, here="/ops/search")
 
 
-# role: front-desk
 @router.get("/contacts/{contact_id}")
 def contact(
     request: Request,
