@@ -21,6 +21,7 @@ from nurture.errors import PermanentSendError
 from nurture.ops.prospects import list_prospects
 from tests.helpers import enroll
 from tests.ops_helpers import ids_of, pause, send, tick
+from tests.support.people import add_person, sign_in
 
 AUTH = {"Authorization": "Bearer test-key"}
 
@@ -135,7 +136,8 @@ def test_resume_goes_on_after_a_pause_and_says_so_when_nothing_is_paused(
 
 def test_a_button_without_the_csrf_token_changes_nothing(client: TestClient) -> None:
     cid = _contact_id(_person("Cy", 8))
-    client.post("/ops/login", data={"api_key": "test-key"})
+    add_person(None, "desk@example.com", "front-desk")
+    sign_in(client, "desk@example.com")
     refused = client.post(f"/ops/contacts/{cid}/booked", data={"csrf_token": "forged"})
     assert refused.status_code == 403
     with session_scope() as s:

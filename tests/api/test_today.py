@@ -23,6 +23,7 @@ from nurture.schedule.catalog import load_catalog
 from nurture.track.events import InboundSms
 from nurture.track.inbound import apply_inbound
 from tests.helpers import enroll
+from tests.support.people import PASSWORD, add_person
 
 AUTH = {"Authorization": "Bearer test-key"}
 NOTIFY = "\nnotify:\n  email: [front-desk@clinic.example]\n"
@@ -95,7 +96,12 @@ def test_today_shows_what_waits_each_with_its_action(client: TestClient) -> None
 
 
 def test_logging_in_lands_on_today(client: TestClient) -> None:
-    response = client.post("/ops/login", data={"api_key": "test-key"}, follow_redirects=False)
+    add_person(None, "desk@example.com", "front-desk")
+    response = client.post(
+        "/login",
+        data={"email": "desk@example.com", "password": PASSWORD},
+        follow_redirects=False,
+    )
     assert response.headers["location"] == "/today"
     assert client.get("/today").status_code == 200
 
