@@ -24,34 +24,13 @@ from nurture.api import create_app
 from nurture.config import get_settings
 from nurture.db import reset_engines
 from tests.fakes.provider import FakeProvider
-from tests.support.databases import MigratedTemplates
+from tests.support.databases import MigratedTemplates, own_redis_db
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_HOST = os.environ.get("NURTURE_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("NURTURE_TEST_REDIS_PORT", "6379"))
-
-
-def xdist_index() -> int:
-    """This test process's number under pytest-xdist (gw0 -> 0, gw1 -> 1, …); 0 without."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    return int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
-
-
-def own_redis_db() -> int:
-    """The Redis database this test process owns: the Nth of NURTURE_TEST_REDIS_DBS
-    ("0,1,15") for xdist worker N, else NURTURE_TEST_REDIS_DB + N."""
-    index = xdist_index()
-    listed = [int(db) for db in os.environ.get("NURTURE_TEST_REDIS_DBS", "").split(",") if db]
-    if listed:
-        if index >= len(listed):
-            raise pytest.UsageError(
-                f"NURTURE_TEST_REDIS_DBS lists {len(listed)} databases for more test processes"
-            )
-        return listed[index]
-    return (int(os.environ.get("NURTURE_TEST_REDIS_DB", "9")) + index) % 16
-
-
+#: This test process's own Redis database (one per pytest-xdist worker).
 REDIS_DB = own_redis_db()
 PG_DSN = os.environ.get("NURTURE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: The env fixture's NURTURE_SECRET_KEY: long enough for a PUBLIC_URL off loopback.

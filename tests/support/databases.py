@@ -1,5 +1,8 @@
-"""Migrated databases for tests, fast: each test process migrates one database of each kind
-once, and every test that asks for a migrated database gets a copy of it.
+"""Each test process's own databases. Under pytest-xdist several run at once: each has its
+own Redis database (`own_redis_db`), and each test its own SQLite file or PostgreSQL schema.
+
+Migrated databases, fast: each test process migrates one database of each kind once, and
+every test that asks for a migrated database gets a copy of it.
 
 SQLite: the migrated file is copied to the test's path. PostgreSQL: the migrated schema is
 dumped once (`pg_dump --schema-only`-like, with the rows the migrations wrote) and the dump is
@@ -10,15 +13,38 @@ migrated as before, so the result is the same database either way.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from nurture.db import reset_engines, upgrade
+
+
+def xdist_index() -> int:
+    """This test process's number under pytest-xdist (gw0 -> 0, gw1 -> 1, …); 0 without."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
+
+
+def own_redis_db() -> int:
+    """The Redis database this test process owns: the Nth of NURTURE_TEST_REDIS_DBS
+    ("0,1,15") for xdist worker N, else NURTURE_TEST_REDIS_DB + N."""
+    index = xdist_index()
+    listed = [int(db) for db in os.environ.get("NURTURE_TEST_REDIS_DBS", "").split(",") if db]
+    if listed:
+        if index >= len(listed):
+            raise pytest.UsageError(
+                f"NURTURE_TEST_REDIS_DBS lists {len(listed)} databases for more test processes"
+            )
+        return listed[index]
+    return (int(os.environ.get("NURTURE_TEST_REDIS_DB", "9")) + index) % 16
+
 
 #: Stands for the schema's name in the kept PostgreSQL dump.
 _SCHEMA = "nurture_template_schema"
