@@ -16,7 +16,8 @@ echo "lint: ruff, mypy, and the layers contract (lint-imports)" >&2
 .venv/bin/mypy --no-error-summary
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 workers=(-n "${NURTURE_TEST_WORKERS:-auto}" --dist loadgroup)
-.venv/bin/python -m pytest "${workers[@]}" "$@"
+# --durations: the slowest tests, named at the end of every run, to keep an eye on the total.
+.venv/bin/python -m pytest "${workers[@]}" --durations=15 "$@"
 if [ $# -eq 0 ]; then
   # No test may depend on the hour it runs at: the quick tests once more, with every
   # process's clock at the other end of the day (23:30 UTC by day, 12:00 UTC by night).
