@@ -137,6 +137,15 @@ def midday_zone(now: datetime | None = None) -> str:
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos tests run one after another in one test process: each starts a stack of
+    workers that holds dozens of PostgreSQL connections and most of the machine's CPU."""
+    for item in items:
+        if item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.xdist_group("chaos"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     need_service("Redis", REDIS_HOST, REDIS_PORT)
