@@ -208,6 +208,10 @@ def isolated_env(var_dir: Path, schedules_dir: Path) -> dict[str, str]:
         "NURTURE_SECRET_KEY": SECRET_KEY,
         "NURTURE_PUBLIC_URL": "https://nurture.test",
         "NURTURE_LOG_FORMAT": "json",
+        # Each process's pool: its steady connections (one per thread and a few) plus at
+        # most 4 more, not 20: two test processes with workers each stay far below
+        # PostgreSQL's 100 connections.
+        "NURTURE_DB_MAX_OVERFLOW": "4",
     }
 
 
