@@ -11,11 +11,13 @@ from typer.testing import CliRunner
 
 from nurture.cli import admin as _admin_commands  # noqa: F401 - registers `stop`
 from nurture.cli import app as cli
+from nurture.config import get_settings
 from nurture.core.keys import SEND_QUEUE, SEND_TASK
 from nurture.core.states import DeliveryStatus
 from nurture.dispatch.queue import create_app
 from tests.conftest import FAST_SEQUENCE, midday_zone, use, wait_for
 from tests.helpers import deliveries, enroll, outbox, read_email, read_sms
+from tests.support.broker import broker_drained
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +79,11 @@ def test_the_same_task_message_three_times_on_the_broker_sends_once(
         timeout_s=30,
         message="both claimed deliveries sent",
     )
-    time.sleep(1.5)  # let the four duplicates run too
+    wait_for(
+        lambda: broker_drained(get_settings().broker_url, SEND_QUEUE),
+        timeout_s=30,
+        message="the four duplicates to run too",
+    )
     assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
 
 
