@@ -131,7 +131,7 @@ def seed_clinic() -> Clinic:
     return Clinic(
         queue=queue,
         dana_id=dana_id,
-        unsubscribe_token=make_unsubscribe_token("test-secret", waiting, Channel.EMAIL),
+        unsubscribe_token=make_unsubscribe_token(get_settings().secret_key, waiting, Channel.EMAIL),
     )
 
 
@@ -167,7 +167,7 @@ def _stranger_writes(catalog: Catalog, now: datetime) -> None:
                 automatic=False,
             ),
             catalog=catalog,
-            secret="test-secret",
+            secret=get_settings().secret_key,
             domain="",
             public_url="https://nurture.test",
             now=now - timedelta(minutes=30),
