@@ -21,6 +21,8 @@ stamp=.venv/.nurture-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ uv.lock -nt "$stamp" ]; then
   echo "install: .venv from uv.lock" >&2
   # --locked: a uv.lock that no longer matches pyproject.toml is an error, not re-resolved.
-  UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv sync --locked --extra dev --python "$PYTHON" -q
+  # --compile-bytecode: once here, not in every process the tests start on a clean clone.
+  UV_PROJECT_ENVIRONMENT=.venv .tools/bin/uv sync --locked --extra dev --python "$PYTHON" -q \
+    --compile-bytecode
   touch "$stamp"
 fi

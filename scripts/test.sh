@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The test command: install into .venv, make sure Redis, PostgreSQL and Chromium are there,
-# lint, run pytest; run without arguments (as CI does), the quick tests run a second time at
-# the other end of the day (scripts/any-hour.sh).
+# lint, run pytest on every core (pytest-xdist; NURTURE_TEST_WORKERS=N for N processes, 0 for
+# one); run without arguments (as CI does), the quick tests of the modules that read the
+# clock run a second time at the other end of the day (scripts/any-hour.sh).
+# Test process N (gwN) uses Redis database NURTURE_TEST_REDIS_DB + N (default 9 + N), or the
+# Nth of NURTURE_TEST_REDIS_DBS="0,1"; each test has its own PostgreSQL schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh
@@ -12,10 +15,15 @@ echo "lint: ruff, mypy, and the layers contract (lint-imports)" >&2
 .venv/bin/ruff check -q nurture tests bench
 .venv/bin/mypy --no-error-summary
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
-.venv/bin/python -m pytest "$@"
+workers=(-n "${NURTURE_TEST_WORKERS:-auto}" --dist loadgroup)
+# --durations: the slowest tests, named at the end of every run, to keep an eye on the total.
+.venv/bin/python -m pytest "${workers[@]}" --durations=15 "$@"
 if [ $# -eq 0 ]; then
   # No test may depend on the hour it runs at: the quick tests once more, with every
   # process's clock at the other end of the day (23:30 UTC by day, 12:00 UTC by night).
-  echo "any hour: the quick tests again, the clock moved to the other end of the day" >&2
-  scripts/any-hour.sh opposite -q -p no:cacheprovider -m "not slow and not chaos"
+  echo "any hour: the quick tests that read the clock again, the clock moved to the other end of the day" >&2
+  # Left out: the modules that never read the clock (tests/any_hour/clock-free.txt says why).
+  mapfile -t clock_free < <(grep -v '^#' tests/any_hour/clock-free.txt | sed 's/^/--ignore=/')
+  scripts/any-hour.sh opposite "${workers[@]}" -q -p no:cacheprovider \
+    -m "not slow and not chaos" "${clock_free[@]}"
 fi

@@ -22,14 +22,16 @@ from fastapi.testclient import TestClient
 
 from nurture.api import create_app
 from nurture.config import get_settings
-from nurture.db import reset_engines, upgrade
+from nurture.db import reset_engines
 from tests.fakes.provider import FakeProvider
+from tests.support.databases import MigratedTemplates, own_redis_db
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REDIS_HOST = os.environ.get("NURTURE_TEST_REDIS_HOST", "127.0.0.1")
 REDIS_PORT = int(os.environ.get("NURTURE_TEST_REDIS_PORT", "6379"))
-REDIS_DB = int(os.environ.get("NURTURE_TEST_REDIS_DB", "9"))
+#: This test process's own Redis database (one per pytest-xdist worker).
+REDIS_DB = own_redis_db()
 PG_DSN = os.environ.get("NURTURE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 #: The env fixture's NURTURE_SECRET_KEY: long enough for a PUBLIC_URL off loopback.
 SECRET_KEY = "test-secret-that-signs-links-and-sessions"
@@ -135,6 +137,15 @@ def midday_zone(now: datetime | None = None) -> str:
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The chaos tests run one after another in one test process: each starts a stack of
+    workers that holds dozens of PostgreSQL connections and most of the machine's CPU."""
+    for item in items:
+        if item.get_closest_marker("chaos"):
+            item.add_marker(pytest.mark.xdist_group("chaos"))
+
+
 @pytest.fixture
 def redis_url() -> Iterator[str]:
     need_service("Redis", REDIS_HOST, REDIS_PORT)
@@ -197,6 +208,10 @@ def isolated_env(var_dir: Path, schedules_dir: Path) -> dict[str, str]:
         "NURTURE_SECRET_KEY": SECRET_KEY,
         "NURTURE_PUBLIC_URL": "https://nurture.test",
         "NURTURE_LOG_FORMAT": "json",
+        # Each process's pool: its steady connections (one per thread and a few) plus at
+        # most 4 more, not 20: two test processes with workers each stay far below
+        # PostgreSQL's 100 connections.
+        "NURTURE_DB_MAX_OVERFLOW": "4",
     }
 
 
@@ -237,13 +252,24 @@ def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> 
     refresh_settings()
 
 
+@pytest.fixture(scope="session")
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
+    """This test process's migrated SQLite file and PostgreSQL dump, copied per test."""
+    return MigratedTemplates(tmp_path_factory.mktemp("templates"), PG_DSN)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db(request: pytest.FixtureRequest, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> str:
+def db(
+    request: pytest.FixtureRequest,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    migrated_templates: MigratedTemplates,
+) -> str:
     """A migrated database of each kind; the settings point at it."""
     if request.param == "postgresql":
         url = request.getfixturevalue("pg_url")
         use(env, monkeypatch, database_url=url)
-    upgrade()
+    migrated_templates.migrate(get_settings().database_url)
     return request.param
 
 

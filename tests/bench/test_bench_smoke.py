@@ -12,6 +12,7 @@ import pytest
 
 from bench.report import markdown
 from tests.conftest import PG_DSN, ROOT, need_service
+from tests.support.processes import run_in_group
 
 pytestmark = pytest.mark.slow
 
@@ -25,7 +26,7 @@ def test_the_bench_runs_at_tiny_sizes_and_writes_its_results(
 ) -> None:
     need_service("PostgreSQL", "127.0.0.1", 5432)
     out = tmp_path / "latest.json"
-    result = subprocess.run(
+    result = run_in_group(
         [
             sys.executable,
             "-m",
@@ -44,9 +45,7 @@ def test_the_bench_runs_at_tiny_sizes_and_writes_its_results(
             str(out),
         ],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=110,
+        timeout_s=110,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(out.read_text())
@@ -65,20 +64,19 @@ def test_the_bench_runs_at_tiny_sizes_and_writes_its_results(
     assert table.count("\n") >= sum(len(f["measures"]) for f in data["figures"]) + 1
 
 
+@pytest.mark.timeout(660)  # the command's own 600 s, and its workers stopped after
 def test_the_sdk_figure_prints_nurtures_ratio_to_the_bare_sdk_task(
     redis_url: str, tmp_path: Path
 ) -> None:
     need_service("PostgreSQL", "127.0.0.1", 5432)
     out = tmp_path / "sdk.json"
-    result = subprocess.run(
+    result = run_in_group(
         [
             *(sys.executable, "-m", "bench", "--scale", "tiny", "--repeat", "1", "--only", "sdk"),
             *("--redis-url", redis_url, "--pg", PG_DSN, "--out", str(out)),
         ],
         cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,  # five worker processes start on a loaded machine
+        timeout_s=600,  # five worker processes start on a loaded machine
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     [figure] = json.loads(out.read_text())["figures"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import timedelta
 
@@ -139,8 +138,15 @@ def test_counters_from_several_worker_processes_add_up_and_move(
     first = total(scrape(client), "nurture_sends_total", status="sent")
     assert first >= 16
     wait_for(lambda: sent() == 48, timeout_s=60, message="all 48 messages sent")
-    time.sleep(0.5)  # the counter is written just after the row commits
-    samples = scrape(client)
+    # The counter is written just after the row commits: the last ones a moment later.
+    samples = wait_for(
+        lambda: (
+            s if total(s := scrape(client), "nurture_sends_total", status="sent") >= 48 else None
+        ),
+        timeout_s=30,
+        message="the counter to reach the 48 rows",
+    )
+    assert isinstance(samples, dict)
     assert total(samples, "nurture_sends_total", status="sent") == 48 > first
     assert total(samples, "nurture_send_lateness_seconds_count") == 48
     for step in ("doctor-first", "self-test", "booking"):

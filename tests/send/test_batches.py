@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from nurture.config import get_settings
+from nurture.core.keys import SEND_QUEUE
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope, upgrade
 from nurture.dispatch.queue import create_app, publish_sends, split_evenly
@@ -15,6 +16,7 @@ from nurture.dispatch.tick import claim_due
 from tests.conftest import midday_zone, use, wait_for
 from tests.fakes.gate import TcpGate
 from tests.helpers import deliveries, enroll, outbox
+from tests.support.broker import broker_drained
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +45,11 @@ def test_the_same_batch_published_twice_sends_each_delivery_once(
         timeout_s=30,
         message="the ten claimed deliveries sent",
     )
-    time.sleep(1.5)  # let the duplicate batches run too
+    wait_for(
+        lambda: broker_drained(get_settings().broker_url, SEND_QUEUE),
+        timeout_s=30,
+        message="the duplicate batches to run too",
+    )
     assert len(outbox("email")) == 5 and len(outbox("sms")) == 5
 
 
