@@ -44,22 +44,26 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(stack: Stack, name: str, module_args: list[str]) -> tuple[Proc, str]:
-    """Start `python -m <module_args> --port P --workers 2`; its base URL once it answers."""
+def _start(stack: Stack, name: str, module_args: list[str]) -> tuple[Proc, str]:
+    """Start `python -m <module_args> --port P --workers 2`; the process and its base URL."""
     port = _free_port()
     args = [*module_args, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
-    proc = stack.spawn(name, ["-m", *args])
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180  # the API loads the phone geocoder at start
+    return stack.spawn(name, ["-m", *args]), f"http://127.0.0.1:{port}"
+
+
+def _wait_ready(proc: Proc, base: str, timeout_s: float = 600) -> None:
+    """Until `base` answers /healthz: minutes on a loaded 2-core machine (imports, and the
+    API loads the phone geocoder at start)."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
-            raise RuntimeError(f"{name} exited:\n{proc.log()[-2000:]}")
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-2000:]}")
         try:
             if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
+                return
         except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{name} did not answer on {base}:\n{proc.log()[-2000:]}")
+            time.sleep(0.2)
+    raise RuntimeError(f"{proc.name} did not answer on {base}:\n{proc.log()[-2000:]}")
 
 
 def _load(stack: Stack, base: str, requests: int, seed: int) -> dict[str, Any]:
@@ -153,10 +157,12 @@ def run(run: Run) -> Figure:
     bare_p99 = fig.add("bare latency p99", "ms")
     load = fig.add(LOAD, "load")
     create_table(run.stack.database_url)
-    api, api_base = _serve(run.stack, "api", ["nurture.cli", "api"])
-    bare_api, bare_base = _serve(run.stack, "bare", ["bench.bare_intake"])
+    api, api_base = _start(run.stack, "api", ["nurture.cli", "api"])
+    bare_api, bare_base = _start(run.stack, "bare", ["bench.bare_intake"])
     written = 1
     try:
+        _wait_ready(api, api_base)
+        _wait_ready(bare_api, bare_base)
         _check_answer(run.stack, api_base)
         # Warm both: connections, prepared statements, caches.
         warm = min(count, 200)
