@@ -55,14 +55,16 @@ def _wait_ready(proc: Proc, base: str, timeout_s: float = 600) -> None:
     """Until `base` answers /healthz: minutes on a loaded 2-core machine (imports, and the
     API loads the phone geocoder at start)."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.popen.poll() is not None:
-            raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
+    # One client: building one per poll (its TLS context) costs more CPU than the poll.
+    with httpx.Client(timeout=1) as client:
+        while time.monotonic() < deadline:
+            if proc.popen.poll() is not None:
+                raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-2000:]}")
+            try:
+                if client.get(f"{base}/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
     raise RuntimeError(f"{proc.name} did not answer on {base}:\n{proc.log()[-2000:]}")
 
 
