@@ -30,20 +30,16 @@ from nurture.api.proxies import ForwardedHeaders
 from nurture.api.requestlog import RequestLog
 from nurture.config import get_settings, parse_networks, refuse_known_secrets
 from nurture.core.zones import load_geocoder
-from nurture.db.aio import async_pool
 from nurture.db.migrate import check_at_start
 from nurture.logs import configure_logging
 
 
 @asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+async def _lifespan(_: FastAPI) -> AsyncIterator[None]:
     # A database without its migrations is said once, at start (and by /readyz).
     await run_in_threadpool(check_at_start, "api")
     await run_in_threadpool(load_geocoder)  # before the first intake, not during it
-    # Intake's connections, on the loop that serves the requests (db/aio.py).
-    async with async_pool(get_settings()) as pool:
-        app.state.db_pool = pool
-        yield
+    yield
 
 
 def create_app() -> FastAPI:

@@ -17,7 +17,7 @@ from nurture.db import session_scope
 from nurture.errors import IntakeError, InvalidValueError, ScheduleError
 from nurture.intake.pending import store_pending
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
-from nurture.intake.service import submit_async
+from nurture.intake.service import submit
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -115,15 +115,10 @@ async def create_consultation_request(
         )
         return JSONResponse(status_code=202, content=pending)
     try:
-        # A new prospect is awaited on the loop (the app's pool, opened by its lifespan; none
-        # on SQLite or without the lifespan), the rest runs on the threadpool.
-        outcome = await submit_async(
-            data,
-            pool=getattr(request.app.state, "db_pool", None),
-            catalog=catalog,
-            now=now,
-            meta=meta,
-            idempotency_key=idempotency_key,
+        # The database work blocks: run it on the threadpool so the event loop keeps serving
+        # other requests while this one waits on PostgreSQL.
+        outcome = await run_in_threadpool(
+            submit, data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key
         )
     except IntakeError as exc:
         return JSONResponse(status_code=409, content={"detail": str(exc)})

@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from typing import Any
 
-import psycopg
-from anyio import to_thread
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,7 +19,6 @@ from sqlalchemy.orm import Session
 from nurture.core.states import Channel
 from nurture.core.zones import resolve_timezone
 from nurture.db import get_engine, session_scope
-from nurture.db.aio import AsyncPool
 from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
@@ -36,7 +32,7 @@ from nurture.intake.write import (
     store_response,
     update_contact,
 )
-from nurture.intake.write_pg import enroll_new_prospect, enroll_new_prospect_async
+from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
 
 
@@ -164,19 +160,17 @@ def submit(
     idempotency_key: str | None = None,
     sequence_id: str | None = None,
     attempts: int = 3,
-    known: bool = False,
 ) -> EnrollOutcome:
     """`enroll` in its own transaction, tried again when a concurrent twin won a race.
 
     Two identical requests at once (the same Idempotency-Key, or the same new contact) meet
     on a unique constraint; the loser's transaction is rolled back whole and retried, and
-    then finds the winner's rows. `known`: the email or phone was just found to belong to
-    a contact (the one-statement path wrote nothing), so it is not tried again.
+    then finds the winner's rows.
     """
     engine = get_engine()
     # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
-    alone = not known and not idempotency_key and engine.dialect.name == "postgresql"
+    alone = not idempotency_key and engine.dialect.name == "postgresql"
     for attempt in range(attempts):
         try:
             if alone:
@@ -202,7 +196,7 @@ def submit(
                     meta=meta,
                     idempotency_key=idempotency_key,
                     sequence_id=sequence_id,
-                    known=alone or known,
+                    known=alone,
                 )
         except IntegrityError:
             if attempt == attempts - 1:
@@ -211,45 +205,3 @@ def submit(
                     field="idempotency_key",
                 ) from None
     raise AssertionError("unreachable")
-
-
-async def submit_async(
-    request: ConsultationRequestIn,
-    *,
-    pool: AsyncPool | None,
-    catalog: Catalog,
-    now: datetime,
-    meta: RequestMeta = RequestMeta(),
-    idempotency_key: str | None = None,
-) -> EnrollOutcome:
-    """`submit` for the API. A never-seen prospect without an Idempotency-Key is one
-    statement awaited on the event loop (`pool`: the app's, None on SQLite); everything else
-    (a known contact, a key to answer again, a busy pool or a dropped connection) is
-    `submit` on a worker thread, exactly as before."""
-    known = False
-    if pool is not None and not idempotency_key:
-        sequence = _sequence_for(request, catalog, None)
-        try:
-            async with pool.connection() as conn:
-                response = await enroll_new_prospect_async(
-                    conn, request, catalog=catalog, sequence=sequence, now=now, meta=meta
-                )
-        except psycopg.Error:
-            # A failed statement wrote nothing (it is all or nothing); one whose answer was
-            # lost with its connection left a contact that `submit` finds as known.
-            response = None
-        else:
-            known = response is None
-        if response is not None:
-            return EnrollOutcome(response=response, created=True)
-    return await to_thread.run_sync(
-        partial(
-            submit,
-            request,
-            catalog=catalog,
-            now=now,
-            meta=meta,
-            idempotency_key=idempotency_key,
-            known=known,
-        )
-    )

@@ -8,19 +8,14 @@ The rows are the ones `write.enroll_new_contact` writes (tested side by side).
 The contact goes in with `ON CONFLICT DO NOTHING`: when its email or phone belongs to a
 known contact, the rest of the chain selects from no row, nothing is written, and the caller
 takes the path that updates the known contact. SQLite keeps that Core path for new prospects.
-The API runs the statement on its event loop (`enroll_new_prospect_async`, `db/aio.py`)
-when there is no Idempotency-Key; everything else runs it through the engine.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from psycopg import AsyncConnection
 from sqlalchemy import Connection
 
 from nurture.core.states import Channel, EnrollmentStatus
@@ -110,46 +105,6 @@ def enroll_new_prospect(
 
     None when the email or phone belongs to a known contact: then nothing was written.
     """
-    params, planned = _plan(request, catalog, sequence, now, meta, idempotency_key)
-    written = conn.exec_driver_sql(_ENROLL_NEW, params).all()
-    return _answer([tuple(row) for row in written], planned)
-
-
-async def enroll_new_prospect_async(
-    conn: AsyncConnection[Any],
-    request: ConsultationRequestIn,
-    *,
-    catalog: Catalog,
-    sequence: Sequence,
-    now: datetime,
-    meta: RequestMeta,
-) -> dict[str, Any] | None:
-    """`enroll_new_prospect` on an autocommit async connection, without an Idempotency-Key
-    (there is no answer to store): the same statement, awaited on the server's loop."""
-    params, planned = _plan(request, catalog, sequence, now, meta, None)
-    cursor = await conn.execute(_ENROLL_NEW, params)
-    return _answer(await cursor.fetchall(), planned)
-
-
-@dataclass(frozen=True)
-class _Planned:
-    """What the answer needs besides the ids the statement returns."""
-
-    rows: list[dict[str, Any]]
-    sequence: Sequence
-    tz: ZoneInfo
-    now: datetime
-
-
-def _plan(
-    request: ConsultationRequestIn,
-    catalog: Catalog,
-    sequence: Sequence,
-    now: datetime,
-    meta: RequestMeta,
-    idempotency_key: str | None,
-) -> tuple[dict[str, Any], _Planned]:
-    """The statement's parameters, and the planned deliveries the answer shows."""
     tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
     region = region_for_phone(request.phone)
     # The request's id goes in when the statement knows it (0 is a stand-in, dropped here).
@@ -201,11 +156,7 @@ def _plan(
             ]
         ),
     }
-    return params, _Planned(rows, sequence, tz, now)
-
-
-def _answer(written: list[tuple[Any, ...]], planned: _Planned) -> dict[str, Any] | None:
-    """The answer from the statement's rows; None when it wrote nothing (a known contact)."""
+    written = conn.exec_driver_sql(_ENROLL_NEW, params).all()
     if not written:
         return None
     request_id, enrollment_id, contact_id = written[0][:3]
@@ -216,15 +167,14 @@ def _answer(written: list[tuple[Any, ...]], planned: _Planned) -> dict[str, Any]
         for *_, delivery_id, step, channel in written
         if delivery_id is not None
     }
-    rows = planned.rows
     schedule = [schedule_row(ids[row["step_id"], row["channel"].value], row) for row in rows]
     return new_enrollment_answer(
         request_id=request_id,
         enrollment_id=enrollment_id,
         contact_id=contact_id,
-        sequence=planned.sequence,
-        tz=planned.tz,
-        now=planned.now,
+        sequence=sequence,
+        tz=tz,
+        now=now,
         schedule=schedule,
     )
 
