@@ -94,10 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(figure)
         run.say(f"{key}: done in {time.monotonic() - started:.0f} s")
     console.print(table(figures))
-    from bench.sdk import headline
-
     for figure in figures:
-        line = headline(figure) if figure.key == "sdk" else None
+        # A figure's module may sum it up in one line under the table (`headline`).
+        headline = getattr(importlib.import_module(FIGURES[figure.key]), "headline", None)
+        line = headline(figure) if headline else None
         if line:
             console.print(line, soft_wrap=True)
     meta["finished_at"] = datetime.now(UTC).isoformat()

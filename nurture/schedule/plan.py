@@ -54,11 +54,11 @@ def plan_schedule(
     than the moved step plus that gap (`spacing`), then is held to its windows in turn.
     A channel without an address is planned as skipped (`no_address`), so the schedule shows it.
     """
-    window = sequence.window
+    window, closed = sequence.window, clinic.closed
     planned: list[PlannedDelivery] = []
     previous: tuple[datetime, datetime] | None = None  # (plain due, planned time) of last step
     for index, step in enumerate(sequence.steps, start=1):
-        plain, reasons = _after_delay(start, step.after, tz=tz, closed=clinic.closed)
+        plain, reasons = _after_delay(start, step.after, tz=tz, closed=closed)
         due = plain
         if previous is not None:
             spaced = _keep_gap(previous, plain, tz)
