@@ -25,7 +25,7 @@ from nurture.content.links import make_unsubscribe_token
 from nurture.core.states import Channel
 from nurture.db import session_scope, upgrade
 from nurture.db.tables import Contact, Delivery, DeliveryEvent
-from nurture.send.batch import AT_ONCE
+from nurture.send.calls import AT_ONCE
 from tests.chaos.harness import (
     RedisServer,
     Stack,

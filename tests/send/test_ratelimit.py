@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import claim_due
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from nurture.send.ratelimit import LocalRateLimiter, RedisRateLimiter, Throttle
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
