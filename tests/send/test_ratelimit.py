@@ -140,5 +140,9 @@ def test_a_stop_that_comes_while_a_send_waits_for_its_slot_still_wins(
             sleep=stop_while_waiting,
         ),
     )
-    assert send_delivery(ctx, sms, now=now) is DeliveryStatus.SKIPPED
+    # Still `queued` while it waits (taken only after its slot), so the stop skips it itself
+    # and the take that follows wins nothing.
+    assert send_delivery(ctx, sms, now=now) is None
     assert fake_provider.messages("twilio") == []
+    [row] = [d for d in deliveries() if d.id == sms]
+    assert (row.status, row.attempts) == (DeliveryStatus.SKIPPED, 0)
