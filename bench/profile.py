@@ -26,8 +26,8 @@ def _send(stack: Stack, count: int) -> Callable[[], None]:
     from nurture.core.clock import utcnow
     from nurture.db import session_scope
     from nurture.dispatch.tick import claim_due
-    from nurture.send.batch import send_deliveries
     from nurture.send.context import send_context
+    from nurture.send.pipeline import send_deliveries
 
     loaded = load_deliveries(
         stack.database_url, count, due_from=timedelta(days=30), due_to=timedelta(days=31)

@@ -34,8 +34,8 @@ from nurture.errors import ConfigError
 from nurture.intake.pending import enroll_pending
 from nurture.lifeline import follow_parent, watch
 from nurture.logs import configure_logging
-from nurture.send.batch import send_deliveries
 from nurture.send.context import forget_send_context, send_context
+from nurture.send.pipeline import send_deliveries
 from nurture.send.reconcile import reconcile
 from nurture.send.staff import send_staff_messages
 

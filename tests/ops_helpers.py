@@ -17,7 +17,7 @@ from nurture.db import session_scope
 from nurture.db.tables import Delivery, Enrollment
 from nurture.dispatch.tick import dispatch_tick
 from nurture.errors import AmbiguousSendError, PermanentSendError, SendError, TransientSendError
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from tests.conftest import midday_zone
 from tests.helpers import enroll, send_context
 

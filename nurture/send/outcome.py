@@ -1,5 +1,5 @@
-"""How a send ends: the provider's answer (or failure) as an outcome, recorded as the
-delivery's move, then logged and counted.
+"""How a send ends: the provider's answer (or failure) as an outcome; `record` is the one
+place every outcome of the send path is written (one statement per batch), logged and counted.
 
 - accepted → `sent`, with the provider's id;
 - not processed (connection refused, 429, 503) → `retrying` after a backoff, or `failed`
@@ -9,12 +9,12 @@ delivery's move, then logged and counted.
   `unknown`: never sent again by itself.
 
 An outcome may overwrite `unknown` as well as `sending`: if the lease ran out mid-send, the
-real answer still wins.
+real answer still wins. A delivery that never reached its call (skipped, held, a template
+that fails) leaves `queued`, so it never overwrites another run's take.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import structlog
 from sqlalchemy import Table, update
 
-from nurture.channels.base import BaseChannel, SendResult
+from nurture.channels.base import BaseChannel
 from nurture.content.message import OutgoingMessage
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db.connections import write_retrying
@@ -35,27 +35,34 @@ from nurture.steering.consent import refuse_address
 
 if TYPE_CHECKING:
     from nurture.send.context import SendContext
+    from nurture.send.taken import Taken
 
 log = structlog.get_logger(__name__)
 _D: Table = Delivery.__table__  # type: ignore[assignment]
-#: States an outcome may overwrite: `unknown` too, as the real outcome beats a guess.
+#: States a call's outcome may overwrite: `unknown` too, as the real outcome beats a guess.
 FINISHABLE = (DeliveryStatus.SENDING, DeliveryStatus.UNKNOWN)
+#: The state an outcome decided before any take leaves (skipped, held, failed to render).
+UNTAKEN = (DeliveryStatus.QUEUED,)
 
 
 @dataclass(frozen=True)
 class Ready:
-    """A delivery claimed, checked and rendered, its rate slot taken: ready for its provider."""
+    """A delivery decided go and rendered: its message, channel and log context."""
 
-    delivery: Delivery
+    row: Taken
     message: OutgoingMessage
     channel: BaseChannel
     now: datetime
     log_ctx: dict[str, str | int]
 
+    @property
+    def delivery(self) -> Delivery:
+        return self.row.delivery
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one send ended: recorded by `record_outcomes`, then logged and counted."""
+    """How one send ended (or why it did not go): written, logged and counted by `record`."""
 
     delivery_id: int
     status: DeliveryStatus
@@ -70,6 +77,8 @@ class Outcome:
     #: For the log line and the metrics, not stored.
     log_ctx: dict[str, str | int] = field(default_factory=dict)
     lateness_s: float | None = None
+    #: The states this outcome may move the delivery from.
+    leaving: tuple[DeliveryStatus, ...] = FINISHABLE
 
     @property
     def extra(self) -> dict[str, str | datetime | None]:
@@ -99,12 +108,12 @@ class Outcome:
         )
 
 
-def hand_over(ctx: SendContext, r: Ready, call: Callable[[], SendResult]) -> Outcome:
-    """Make (or collect) the provider call; its outcome, to be recorded."""
+def hand_over(ctx: SendContext, r: Ready) -> Outcome:
+    """Make the provider call of a taken delivery; its outcome, to be recorded."""
     delivery, now, log_ctx = r.delivery, r.now, r.log_ctx
     bind_delivery(delivery)
     try:
-        result = call()
+        result = r.channel.send(r.message)
     except TransientSendError as exc:
         if delivery.attempts >= ctx.settings.send_max_attempts:
             return Outcome(
@@ -173,21 +182,67 @@ def hand_over(ctx: SendContext, r: Ready, call: Callable[[], SendResult]) -> Out
     )
 
 
-def record_outcomes(ctx: SendContext, outcomes: list[Outcome]) -> set[int]:
-    """Several sends' outcomes with their events, committed; the ids whose row changed.
+def record(ctx: SendContext, outcomes: list[Outcome]) -> set[int]:
+    """Write outcomes with their events (`record_outcomes`), then log and count each; the
+    ids whose row moved. Every outcome of the send path comes through here."""
+    changed = record_outcomes(ctx, outcomes)
+    for o in outcomes:
+        structlog.contextvars.bind_contextvars(delivery_id=o.delivery_id)
+        if o.delivery_id not in changed:
+            if o.provider:  # a delivery report moved the status on first: keep the provider id
+                _keep_provider_id(ctx, o)
+            elif o.leaving == UNTAKEN:
+                continue  # another run took it meanwhile: nothing happened here
+        log.info(
+            _EVENTS.get(o.status, "send.finished"), status=o.status.value, code=o.code, **o.log_ctx
+        )
+        if o.status is not DeliveryStatus.SCHEDULED:
+            channel = Channel(str(o.log_ctx["channel"]))
+            record_send(
+                channel=channel.value,
+                step=str(o.log_ctx["step"]),
+                status=o.status,
+                provider=o.provider or ctx.channels[channel].provider,
+                code=o.code,
+                lateness_s=o.lateness_s,
+            )
+    return changed
 
-    One statement for them all on PostgreSQL. A dropped connection is retried on a fresh
-    one: the provider already answered, and losing that answer would turn a known outcome
-    into `unknown`.
+
+def record_outcomes(ctx: SendContext, outcomes: list[Outcome]) -> set[int]:
+    """Outcomes with their events, committed: one statement for those leaving the same
+    states (on PostgreSQL); the ids whose row moved.
+
+    A dropped connection is retried on a fresh one: the provider already answered, and
+    losing that answer would turn a known outcome into `unknown`.
     """
-    if not outcomes:
-        return set()
-    moves = [o.as_move() for o in outcomes]
-    return write_retrying(
-        ctx.engine,
-        lambda conn: move_each(conn, moves, leaving=FINISHABLE, source="worker"),
-        what="outcome",
-    )
+    changed: set[int] = set()
+    for leaving in {o.leaving for o in outcomes}:
+        moves = [o.as_move() for o in outcomes if o.leaving == leaving]
+        changed |= write_retrying(
+            ctx.engine,
+            lambda conn, moves=moves, leaving=leaving: move_each(  # type: ignore[misc]
+                conn, moves, leaving=leaving, source="worker"
+            ),
+            what="outcome",
+        )
+    return changed
+
+
+_EVENTS = {
+    DeliveryStatus.SENT: "send.sent",
+    DeliveryStatus.SKIPPED: "send.skipped",
+    DeliveryStatus.SCHEDULED: "send.held",
+}
+
+
+def _keep_provider_id(ctx: SendContext, o: Outcome) -> None:
+    with ctx.sessions.begin() as session:
+        session.execute(
+            update(_D)
+            .where(_D.c.id == o.delivery_id, _D.c.provider_message_id.is_(None))
+            .values(**o.extra)
+        )
 
 
 def bind_delivery(delivery: Delivery) -> None:
@@ -195,30 +250,3 @@ def bind_delivery(delivery: Delivery) -> None:
     structlog.contextvars.bind_contextvars(
         delivery_id=delivery.id, enrollment_id=delivery.enrollment_id
     )
-
-
-def finish(ctx: SendContext, outcomes: list[Outcome]) -> list[DeliveryStatus]:
-    """Record outcomes (together), then log and count each; their statuses."""
-    changed = record_outcomes(ctx, outcomes)
-    for o in outcomes:
-        structlog.contextvars.bind_contextvars(delivery_id=o.delivery_id)
-        if o.delivery_id not in changed and o.provider:
-            # A delivery report got here first and moved the status on: keep the provider id.
-            with ctx.sessions.begin() as session:
-                session.execute(
-                    update(_D)
-                    .where(_D.c.id == o.delivery_id, _D.c.provider_message_id.is_(None))
-                    .values(**o.extra)
-                )
-        event = "send.sent" if o.status is DeliveryStatus.SENT else "send.finished"
-        log.info(event, status=o.status.value, code=o.code, **o.log_ctx)
-        channel = Channel(str(o.log_ctx["channel"]))
-        record_send(
-            channel=channel.value,
-            step=str(o.log_ctx["step"]),
-            status=o.status,
-            provider=o.provider or ctx.channels[channel].provider,
-            code=o.code,
-            lateness_s=o.lateness_s,
-        )
-    return [o.status for o in outcomes]

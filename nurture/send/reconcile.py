@@ -33,9 +33,9 @@ from nurture.core.addressing import per_channel
 from nurture.core.states import DeliveryStatus, EnrollmentStatus
 from nurture.db.tables import Contact, Delivery, Enrollment
 from nurture.db.transitions import move, note
-from nurture.send.checks import skip_reason, window_opening
 from nurture.send.context import SendContext
-from nurture.send.take import load
+from nurture.send.load import load
+from nurture.send.verdict import skip_reason, window_opening
 
 log = structlog.get_logger(__name__)
 SOURCE = "reconcile"

@@ -1,20 +1,14 @@
-"""A worker takes a queued delivery: the compare-and-set `queued → sending`, with the stop,
-consent and suppression checks committed with it, so a stop that committed first is always
-seen. (The dispatcher *claims* due deliveries for the broker; a worker *takes* one to send.)
+"""A worker takes a delivery right before its provider call: the compare-and-set
+`queued → sending`, with the stop, consent, booking and suppression checks in its WHERE, so
+a stop that committed first is always seen and of any number of task messages for one
+delivery (redeliveries, duplicates, a re-dispatch) exactly one wins. (The dispatcher *claims*
+due deliveries for the broker; a worker *takes* one to send.)
 
-Two ways to take:
-- `take` (any delivery): the CAS, then one joined query for what the send needs and the
-  checks, in the caller's transaction; `checks.may_send` then skips or holds what may not
-  go now. The message is rendered after it, and its hash recorded by `record_hash`.
-- `take_one` (a delivery read ahead by `preload` and already rendered, the common case): one
-  guarded UPDATE whose WHERE carries the checks, made right before the delivery's own
-  provider call, so a worker killed mid-batch leaves `sending` only the calls in flight. It
-  records the message's hash (`body_sha256`) with the take (`take_together`: the same for
-  local calls, which take no time). A delivery not won falls back to `take`, which finds
-  out why (lost, skipped or held).
-
-Both record when the attempt started (`attempted_at`): reconciliation asks the provider
-about an `unknown` delivery with the hash and that time.
+The take records the attempt's start (`attempted_at`) and the message's hash
+(`body_sha256`): reconciliation asks the provider about an `unknown` delivery with both.
+`take_one` is one guarded UPDATE, made right before the delivery's own call, so a worker
+killed mid-batch leaves `sending` only the calls in flight; `take_together` takes local
+calls (the outbox), which take no time, with one statement.
 """
 
 from __future__ import annotations
@@ -24,37 +18,16 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    Boolean,
-    Integer,
-    Table,
-    bindparam,
-    case,
-    column,
-    exists,
-    func,
-    or_,
-    select,
-    true,
-    update,
-)
+from sqlalchemy import Boolean, Integer, Table, bindparam, case, column, exists, func, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from nurture.core.addressing import per_channel
 from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
-from nurture.db.connections import autocommit, write_retrying
+from nurture.db.connections import autocommit
 from nurture.db.driver import DriverStatement
-from nurture.db.tables import (
-    ConsultationRequest,
-    Contact,
-    Delivery,
-    Enrollment,
-    Suppression,
-)
+from nurture.db.tables import Contact, Delivery, Enrollment, Suppression
 from nurture.db.transitions import move_many, transition
-from nurture.send.checks import skip_reason, window_opening
-from nurture.send.taken import Taken, taken
+from nurture.send.taken import Taken
 
 if TYPE_CHECKING:
     from nurture.send.context import SendContext
@@ -65,71 +38,12 @@ _CONTACTS: Table = Contact.__table__  # type: ignore[assignment]
 _SUPPRESSIONS: Table = Suppression.__table__  # type: ignore[assignment]
 
 
-def take(session: Session, ctx: SendContext, delivery_id: int, now: datetime) -> Taken | None:
-    """The CAS `queued → sending`, then all the send needs in one more query (same transaction)."""
-    params = {
-        "delivery_id": delivery_id,
-        "now": now,
-        "lease_expires_at": now + timedelta(seconds=ctx.settings.lease_s),
-        "body_sha256": None,
-    }
-    rows = move_many(
-        session, _take_statement(), params, to=DeliveryStatus.SENDING, at=now, source="worker"
-    )
-    if not rows:
-        return None
-    return _with_context(session, ctx, rows[0][1])
-
-
-def load(session: Session, ctx: SendContext, delivery_id: int) -> Taken:
-    """What sending a delivery needs and the state of its checks, read now (not taken)."""
-    return _with_context(session, ctx, session.get_one(Delivery, delivery_id))
-
-
-def _with_context(session: Session, ctx: SendContext, delivery: Delivery) -> Taken:
-    """The enrollment, contact, concern and suppression of `delivery`, in one query."""
-    address = per_channel(delivery.channel, Contact.email, Contact.phone)
-    suppressed = (
-        select(Suppression.id)
-        .where(Suppression.channel == delivery.channel, Suppression.address == address)
-        .exists()
-    )
-    enrollment, contact, concern, is_suppressed = session.execute(
-        select(Enrollment, Contact, ConsultationRequest.concern, suppressed)
-        .select_from(Enrollment)
-        .join(Contact, Contact.id == delivery.contact_id)
-        .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
-        .where(Enrollment.id == delivery.enrollment_id)
-    ).one()
-    return taken(ctx, delivery, enrollment, contact, concern, bool(is_suppressed))
-
-
-def preload(ctx: SendContext, delivery_ids: Seq[int]) -> dict[int, Taken]:
-    """Read ahead, in one query, the `queued` deliveries of a batch and what sending needs.
-
-    Nothing is taken: `take_one` takes each, right before its own provider call.
-    """
-    if not delivery_ids:
-        return {}
-    # On an autocommit connection (the batch's own, when it holds one): one round trip, where
-    # a session's transaction would add a BEGIN and a ROLLBACK.
-    with autocommit(ctx.engine) as conn, ctx.sessions(bind=conn) as session:
-        rows = session.execute(_preload_statement(), {"ids": list(delivery_ids)}).all()
-    # Closing the session detaches the rows with their loaded state (it expires nothing).
-    return {d.id: taken(ctx, d, e, c, concern, False) for d, e, c, concern in rows}
-
-
-def may_go_as_read(ctx: SendContext, c: Taken, now: datetime) -> bool:
-    """Whether a preloaded delivery may go now, as it was read (`take_one` checks again)."""
-    return skip_reason(c, ctx) is None and window_opening(c, now) <= now
-
-
 def take_one(ctx: SendContext, c: Taken, now: datetime, body_sha256: str | None) -> bool:
-    """Take a preloaded delivery that may go as read, with one guarded UPDATE that records
+    """Take a loaded delivery whose verdict was go, with one guarded UPDATE that records
     its message's hash; whether this call won it (then it is `sending` here).
 
-    Not won (stopped, suppressed, changed, held, or another worker won): the caller takes
-    it the long way, which settles the case.
+    Not won (stopped, suppressed, changed since it was read, or another worker won it): the
+    caller loads it again and decides on what it reads then.
     """
     params = {
         "delivery_id": c.delivery.id,
@@ -180,22 +94,6 @@ def take_together(ctx: SendContext, ahead: Seq[tuple[Taken, str]], now: datetime
     return set(won)
 
 
-def record_hash(ctx: SendContext, delivery_id: int, body_sha256: str) -> None:
-    """The hash of the message a delivery taken the long way is about to hand over."""
-    write_retrying(
-        ctx.engine,
-        lambda conn: conn.execute(
-            update(_DELIVERIES)
-            .where(
-                _DELIVERIES.c.id == delivery_id,
-                _DELIVERIES.c.status == DeliveryStatus.SENDING,
-            )
-            .values(body_sha256=body_sha256)
-        ),
-        what="body hash",
-    )
-
-
 def _taking(where: Seq[Any], returning: Seq[Any], body_sha256: Any = None) -> Any:
     """`queued → sending` with one more attempt, a fresh lease, the attempt's start and the
     message's hash (a bound parameter unless given), where `where` holds."""
@@ -215,27 +113,6 @@ def _taking(where: Seq[Any], returning: Seq[Any], body_sha256: Any = None) -> An
         },
         returning=returning,
     )
-
-
-@lru_cache(maxsize=1)
-def _preload_statement() -> Any:
-    """`preload`'s query, built once (the ids are one expanding parameter)."""
-    return (
-        select(Delivery, Enrollment, Contact, ConsultationRequest.concern)
-        .join(Enrollment, Enrollment.id == Delivery.enrollment_id)
-        .join(Contact, Contact.id == Delivery.contact_id)
-        .outerjoin(ConsultationRequest, ConsultationRequest.id == Enrollment.request_id)
-        .where(
-            Delivery.id.in_(bindparam("ids", expanding=True)),
-            Delivery.status == DeliveryStatus.QUEUED,
-        )
-    )
-
-
-@lru_cache(maxsize=1)
-def _take_statement() -> Any:
-    """`take`'s CAS, returning the whole delivery; built once."""
-    return _taking([_DELIVERIES.c.id == bindparam("delivery_id")], [Delivery])
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from nurture.db import session_scope, upgrade
 from nurture.db.tables import StaffMessage
 from nurture.dispatch.tick import dispatch_tick
 from nurture.schedule.catalog import load_catalog
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from nurture.send.staff import send_staff_messages
 from nurture.track.email_inbound import apply_inbound_email
 from nurture.track.events import InboundEmail

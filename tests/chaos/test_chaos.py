@@ -25,7 +25,7 @@ from nurture.content.links import make_unsubscribe_token
 from nurture.core.states import Channel
 from nurture.db import session_scope, upgrade
 from nurture.db.tables import Contact, Delivery, DeliveryEvent
-from nurture.send.batch import AT_ONCE
+from nurture.send.calls import AT_ONCE
 from tests.chaos.harness import (
     RedisServer,
     Stack,
@@ -136,7 +136,7 @@ def test_workers_killed_mid_send_lose_and_repeat_nothing(chaos: Stack) -> None:
     # both have calls in flight (more than one worker can hold): it lands mid-send, whichever
     # worker it hits. The others fall where they fall.
     in_flight = WORKER_THREADS * min(get_settings().send_chunk, AT_ONCE)
-    wait_for(lambda: sending_now() > in_flight, timeout_s=60, interval_s=0.05, message="calls")
+    wait_for(lambda: sending_now() > in_flight, timeout_s=300, interval_s=0.05, message="calls")
     kills = 0
     while kills < 6:
         if kills:
@@ -169,7 +169,7 @@ def test_workers_killed_mid_send_then_reconciled_leave_no_unknown_and_no_duplica
     workers = [chaos.worker("a", WORKER_THREADS), chaos.worker("b", WORKER_THREADS)]
     beat = chaos.scheduler()
     in_flight = WORKER_THREADS * min(get_settings().send_chunk, AT_ONCE)
-    wait_for(lambda: sending_now() > in_flight, timeout_s=60, interval_s=0.05, message="calls")
+    wait_for(lambda: sending_now() > in_flight, timeout_s=300, interval_s=0.05, message="calls")
     kills = 0
     while kills < 5:
         if kills:

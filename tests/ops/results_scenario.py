@@ -23,7 +23,7 @@ from nurture.core.states import Channel
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Delivery
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from tests.conftest import SECRET_KEY, ApiProcess, midday_zone, use, use_providers, wait_for
 from tests.fakes.provider import FakeProvider
 from tests.helpers import enroll, send_context

@@ -19,7 +19,7 @@ from nurture.api.deps import now_dep
 from nurture.db import session_scope
 from nurture.db.tables import Contact
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from tests.conftest import ROOT
 from tests.helpers import at, outbox, read_email, read_sms, send_context
 

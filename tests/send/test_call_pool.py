@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 
-import nurture.send.batch as batch
-import nurture.send.outcome as outcome
+import nurture.send.calls as calls
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.batch import call_pool, send_deliveries
+from nurture.send.calls import call_pool
 from nurture.send.context import SendContext
+from nurture.send.pipeline import send_deliveries
 from tests.fakes.provider import FakeProvider
 from tests.helpers import at, deliveries, enroll
 
@@ -41,16 +41,16 @@ def test_outcomes_of_calls_returning_together_are_recorded_in_one_statement(
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorded: list[int] = []
-    real = outcome.record_outcomes
+    real = calls.record
 
     def counting(c: SendContext, outcomes: list[Any]) -> set[int]:
         if outcomes:
             recorded.append(len(outcomes))
         return real(c, outcomes)
 
-    monkeypatch.setattr(outcome, "record_outcomes", counting)
+    monkeypatch.setattr(calls, "record", counting)
     # Generous, for a loaded machine: every call of the batch returns within it.
-    monkeypatch.setattr(batch, "GROUP_WAIT_S", 10.0)
+    monkeypatch.setattr(calls, "GROUP_WAIT_S", 10.0)
     ids = _due_first_steps(5, "g")
     assert len(ids) == 10
 

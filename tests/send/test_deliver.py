@@ -11,7 +11,7 @@ from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.db.tables import Delivery, Enrollment
 from nurture.dispatch.tick import claim_due, dispatch_tick
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
 from tests.helpers import at, deliveries, enroll, outbox, read_email, read_sms, send_context

@@ -14,9 +14,8 @@ from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.db.tables import ConsentEvent, Contact, Delivery, Suppression
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.batch import send_deliveries
 from nurture.send.context import SendContext
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_deliveries, send_delivery
 from tests.conftest import use
 from tests.fakes.provider import Failure, FakeProvider
 from tests.helpers import at, deliveries, enroll, send_context

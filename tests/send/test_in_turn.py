@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 
-import nurture.send.batch as batch
+import nurture.send.calls as calls
 from nurture.channels.base import BaseChannel
 from nurture.channels.outbox import OutboxEmailChannel
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.batch import in_turn, send_deliveries
+from nurture.send.calls import in_turn
 from nurture.send.context import SendContext
+from nurture.send.pipeline import send_deliveries
 from tests.fakes.provider import FakeProvider
 from tests.helpers import at, deliveries, enroll
 
@@ -87,7 +88,7 @@ def test_a_quick_provider_gets_the_calls_in_turn_each_taken_right_before_its_own
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _answering_in(ctx, 0.001)
-    monkeypatch.setattr(batch, "call_pool", _NoThreads)
+    monkeypatch.setattr(calls, "call_pool", _NoThreads)
     seen = _watch_calls(ctx, monkeypatch)
     ids = _due_first_steps(4)
 
@@ -104,13 +105,13 @@ def test_outcomes_of_calls_made_in_turn_are_recorded_together_at_the_end_of_the_
 ) -> None:
     _answering_in(ctx, 0.001)
     groups: list[int] = []
-    real_finish = batch.finish
+    real_record = calls.record
 
-    def finish(ctx: SendContext, outcomes: list[Any]) -> Any:
+    def record(ctx: SendContext, outcomes: list[Any]) -> Any:
         groups.append(len(outcomes))
-        return real_finish(ctx, outcomes)
+        return real_record(ctx, outcomes)
 
-    monkeypatch.setattr(batch, "finish", finish)
+    monkeypatch.setattr(calls, "record", record)
     ids = _due_first_steps(4)
 
     statuses = send_deliveries(ctx, ids, clock=lambda: T0)
@@ -158,7 +159,7 @@ def test_a_channel_learns_its_call_time_from_every_call(
 def test_a_batch_keeps_at_most_at_once_calls_in_flight_taking_the_next_when_one_returns(
     ctx: SendContext, fake_provider: FakeProvider, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batch, "AT_ONCE", 3)
+    monkeypatch.setattr(calls, "AT_ONCE", 3)
     fake_provider.latency_s = 0.1
     _answering_in(ctx, 0.3)
     lock = threading.Lock()

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch.tick import claim_due
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from nurture.send.ratelimit import LocalRateLimiter, RedisRateLimiter, Throttle
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
@@ -140,5 +140,9 @@ def test_a_stop_that_comes_while_a_send_waits_for_its_slot_still_wins(
             sleep=stop_while_waiting,
         ),
     )
-    assert send_delivery(ctx, sms, now=now) is DeliveryStatus.SKIPPED
+    # Still `queued` while it waits (taken only after its slot), so the stop skips it itself
+    # and the take that follows wins nothing.
+    assert send_delivery(ctx, sms, now=now) is None
     assert fake_provider.messages("twilio") == []
+    [row] = [d for d in deliveries() if d.id == sms]
+    assert (row.status, row.attempts) == (DeliveryStatus.SKIPPED, 0)

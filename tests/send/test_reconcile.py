@@ -16,9 +16,10 @@ from nurture.db import session_scope
 from nurture.db.tables import DeliveryEvent
 from nurture.dispatch.tick import dispatch_tick, expire_sending
 from nurture.send.context import SendContext
-from nurture.send.deliver import compose
+from nurture.send.load import load_queued
 from nurture.send.reconcile import Facts, Verdict, decide, reconcile
-from nurture.send.take import record_hash, take
+from nurture.send.render import compose
+from nurture.send.take import take_one
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
 from tests.helpers import at, deliveries, enroll, outbox, send_context
@@ -105,11 +106,9 @@ def _stranded(ctx: SendContext, *, handed_over: bool) -> dict[Channel, int]:
         ids = dispatch_tick(s, now=T0, batch=500, lease=timedelta(seconds=300)).claimed
     stranded = {}
     for delivery_id in ids:
-        with ctx.sessions.begin() as session:
-            taken = take(session, ctx, delivery_id, T0)
-        assert taken is not None
+        [taken] = load_queued(ctx, [delivery_id]).values()
         message = compose(ctx, taken, T0)
-        record_hash(ctx, delivery_id, message.body_sha256)
+        assert take_one(ctx, taken, T0, message.body_sha256)
         if handed_over:
             ctx.channels[taken.delivery.channel].send(message)
         stranded[taken.delivery.channel] = delivery_id

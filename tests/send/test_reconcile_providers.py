@@ -14,9 +14,11 @@ from nurture.db import session_scope
 from nurture.db.tables import DeliveryEvent
 from nurture.dispatch.tick import dispatch_tick, expire_sending
 from nurture.send.context import SendContext
-from nurture.send.deliver import compose, send_delivery
+from nurture.send.load import load_queued
+from nurture.send.pipeline import send_delivery
 from nurture.send.reconcile import Verdict, reconcile
-from nurture.send.take import record_hash, take
+from nurture.send.render import compose
+from nurture.send.take import take_one
 from tests.conftest import TWILIO_FROM, midday_zone
 from tests.fakes.provider import Failure, FakeProvider, delivery_id_of
 from tests.helpers import deliveries, enroll
@@ -80,10 +82,8 @@ def _stranded_before_the_call(ctx: SendContext, now: datetime) -> dict[Channel, 
     """Taken, then the worker died before its provider call: `unknown` once the lease ends."""
     ids = _first_step(now)
     for delivery_id in ids.values():
-        with ctx.sessions.begin() as session:
-            taken = take(session, ctx, delivery_id, now)
-        assert taken is not None
-        record_hash(ctx, delivery_id, compose(ctx, taken, now).body_sha256)
+        [taken] = load_queued(ctx, [delivery_id]).values()
+        assert take_one(ctx, taken, now, compose(ctx, taken, now).body_sha256)
     with session_scope() as s:
         assert sorted(expire_sending(s, now=now + LEASE * 2, limit=10)) == sorted(ids.values())
     return ids

@@ -1,9 +1,10 @@
-"""Sends read ahead in batches (`take.preload`, then `take.take_one` right before each call):
-whatever changes between the read-ahead and the take is still honoured, on SQLite and
-PostgreSQL."""
+"""Sends load a batch first (`load.load_queued`), then take each delivery right before its
+call (`take.take_one`): whatever changes between the load and the take is still honoured,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import pytest
@@ -14,10 +15,13 @@ from nurture.core.states import Channel, DeliveryStatus, EnrollmentStatus
 from nurture.db import session_scope
 from nurture.db.tables import Contact, Enrollment, Suppression
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.batch import send_deliveries
+from nurture.send import pipeline
 from nurture.send.context import SendContext
-from nurture.send.deliver import send_delivery
-from nurture.send.take import Taken, load, may_go_as_read, preload, take_one, take_together
+from nurture.send.load import load, load_queued
+from nurture.send.pipeline import send_deliveries
+from nurture.send.take import take_one, take_together
+from nurture.send.taken import Taken
+from nurture.send.verdict import Go, verdict
 from nurture.steering.contacts import find_contact
 from nurture.steering.stop import stop_contact
 from tests.helpers import at, deliveries, enroll, outbox, send_context
@@ -36,10 +40,27 @@ def take_many(
 ) -> set[int]:
     """Take each delivery that may go as read, as a batch does: each right before its call
     (`take_one`), or all at once for local calls (`take_together`)."""
-    going = [c for c in ahead if may_go_as_read(ctx, c, now)]
+    going = [c for c in ahead if isinstance(verdict(c, now, ctx), Go)]
     if together:
         return take_together(ctx, [(c, f"hash-{c.delivery.id}") for c in going], now)
     return {c.delivery.id for c in going if take_one(ctx, c, now, f"hash-{c.delivery.id}")}
+
+
+def _after_the_load(monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]) -> list[list[int]]:
+    """Make `change` right after the batch's first load, before any take, as a race would;
+    the ids each load read."""
+    real = pipeline.load_queued
+    loads: list[list[int]] = []
+
+    def loading(ctx: SendContext, ids: Sequence[int]) -> dict[int, Taken]:
+        rows = real(ctx, ids)
+        if not loads:
+            change()
+        loads.append(list(ids))
+        return rows
+
+    monkeypatch.setattr(pipeline, "load_queued", loading)
+    return loads
 
 
 def _status(delivery_id: int) -> tuple[DeliveryStatus, str | None]:
@@ -58,58 +79,71 @@ def test_a_batch_read_ahead_twice_sends_each_delivery_once(db: str) -> None:
     assert len(outbox("email")) == 1 and len(outbox("sms")) == 1
 
 
-def test_a_suppression_added_after_the_read_ahead_still_stops_the_sms(db: str) -> None:
+def test_a_suppression_added_after_the_load_still_stops_the_sms(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     enroll(T0)
     ids = _claimed_ids()
     ctx = send_context()
-    ahead = preload(ctx, list(ids.values()))
-    with session_scope() as s:  # written without touching the deliveries, as a race would
-        s.add(Suppression(channel=Channel.SMS, address="+16175550199", reason="x", source="t"))
-    sms = send_delivery(ctx, ids["sms"], now=T0, preloaded=ahead[ids["sms"]])
-    email = send_delivery(ctx, ids["email"], now=T0, preloaded=ahead[ids["email"]])
+
+    def suppress() -> None:
+        with session_scope() as s:  # written without touching the deliveries, as a race would
+            s.add(Suppression(channel=Channel.SMS, address="+16175550199", reason="x", source="t"))
+
+    loads = _after_the_load(monkeypatch, suppress)
+    sms, email = send_deliveries(ctx, [ids["sms"], ids["email"]], clock=lambda: T0)
     assert (sms, email) == (DeliveryStatus.SKIPPED, DeliveryStatus.SENT)
+    assert loads == [[ids["sms"], ids["email"]], [ids["sms"]]]  # read again, it is skipped
     assert _status(ids["sms"]) == (DeliveryStatus.SKIPPED, "suppressed")
     assert outbox("sms") == []
 
 
-def test_consent_withdrawn_after_the_read_ahead_is_honoured(db: str) -> None:
+def test_consent_withdrawn_after_the_load_is_honoured(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     enroll(T0)
     ids = _claimed_ids()
     ctx = send_context()
-    ahead = preload(ctx, list(ids.values()))
-    with session_scope() as s:
-        s.execute(update(Contact).values(consent_email=False))
-    assert send_delivery(ctx, ids["email"], now=T0, preloaded=ahead[ids["email"]]) is (
-        DeliveryStatus.SKIPPED
-    )
+
+    def withdraw() -> None:
+        with session_scope() as s:
+            s.execute(update(Contact).values(consent_email=False))
+
+    _after_the_load(monkeypatch, withdraw)
+    assert send_deliveries(ctx, [ids["email"]], clock=lambda: T0) == [DeliveryStatus.SKIPPED]
     assert _status(ids["email"]) == (DeliveryStatus.SKIPPED, "no_consent")
     assert outbox("email") == []
 
 
-def test_an_enrollment_paused_after_the_read_ahead_sends_nothing(db: str) -> None:
+def test_an_enrollment_paused_after_the_load_sends_nothing(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     enroll(T0)
     ids = _claimed_ids()
     ctx = send_context()
-    ahead = preload(ctx, list(ids.values()))
-    with session_scope() as s:
-        s.execute(update(Enrollment).values(status=EnrollmentStatus.PAUSED))
-    results = [send_delivery(ctx, i, now=T0, preloaded=ahead[i]) for i in ids.values()]
-    assert DeliveryStatus.SENT not in results
+
+    def pause() -> None:
+        with session_scope() as s:
+            s.execute(update(Enrollment).values(status=EnrollmentStatus.PAUSED))
+
+    _after_the_load(monkeypatch, pause)
+    results = send_deliveries(ctx, list(ids.values()), clock=lambda: T0)
+    assert results == [DeliveryStatus.SCHEDULED, DeliveryStatus.SCHEDULED]  # held
     assert all(_status(i)[0] is not DeliveryStatus.SENT for i in ids.values())
     assert outbox("email") == [] and outbox("sms") == []
 
 
-def test_a_stop_after_the_read_ahead_wins(db: str) -> None:
+def test_a_stop_after_the_load_wins(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     enroll(T0)
     ids = _claimed_ids()
     ctx = send_context()
-    ahead = preload(ctx, list(ids.values()))
-    with session_scope() as s:
-        stop_contact(s, find_contact(s, phone="+1 617 555 0199"), reason="ops", now=utcnow())
-    assert [send_delivery(ctx, i, now=T0, preloaded=ahead[i]) for i in ids.values()] == [
-        None,
-        None,
-    ]
+
+    def stop() -> None:
+        with session_scope() as s:
+            stop_contact(s, find_contact(s, phone="+1 617 555 0199"), reason="ops", now=utcnow())
+
+    _after_the_load(monkeypatch, stop)
+    assert send_deliveries(ctx, list(ids.values()), clock=lambda: T0) == [None, None]
     assert outbox("email") == [] and outbox("sms") == []
 
 
@@ -134,8 +168,8 @@ def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str, toget
     people = sorted({contact for contact, _ in rows})
     assert len(rows) == 8 and len(people) == 4
     ctx = send_context()
-    ahead = preload(ctx, ids)
-    with session_scope() as s:  # after the read-ahead, before the claim
+    ahead = load_queued(ctx, ids)
+    with session_scope() as s:  # after the load, before the take
         s.add(Suppression(channel=Channel.SMS, address="+16175550001", reason="x", source="t"))
         s.execute(update(Contact).where(Contact.id == people[2]).values(consent_email=False))
         s.execute(update(Contact).where(Contact.id == people[3]).values(email="new@example.com"))
@@ -155,8 +189,8 @@ def test_a_batch_claim_wins_only_the_deliveries_that_may_still_go(db: str, toget
             assert delivery.body_sha256 == f"hash-{delivery.id}"
         elif delivery.id in ids:
             assert delivery.status is DeliveryStatus.QUEUED
-    # The same read-ahead again wins nothing: the won ones are `sending`, the others still
+    # The same load again wins nothing: the won ones are `sending`, the others still
     # fail a check; read afresh, the email to the new address may go.
     assert take_many(ctx, list(ahead.values()), T0, together=together) == set()
-    again = take_many(ctx, list(preload(ctx, ids).values()), T0, together=together)
+    again = take_many(ctx, list(load_queued(ctx, ids).values()), T0, together=together)
     assert again == {rows[people[3], Channel.EMAIL]}

@@ -15,7 +15,7 @@ from nurture.db import session_scope
 from nurture.db.tables import Contact, Enrollment
 from nurture.dispatch.tick import claim_due
 from nurture.schedule.catalog import load_catalog
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from nurture.steering.replies import list_replies, pause_for_reply, resume_contact
 from nurture.track.events import InboundSms
 from nurture.track.inbound import apply_inbound

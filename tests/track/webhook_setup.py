@@ -20,7 +20,7 @@ from nurture.db.tables import (
     Suppression,
 )
 from nurture.dispatch.tick import dispatch_tick
-from nurture.send.deliver import send_delivery
+from nurture.send.pipeline import send_delivery
 from tests.helpers import at, deliveries, enroll, send_context
 
 T0 = at("2026-03-03 12:00")
