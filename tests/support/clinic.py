@@ -142,7 +142,7 @@ def seed_clinic() -> Clinic:
     return Clinic(
         queue=queue,
         dana_id=dana_id,
-        unsubscribe_token=make_unsubscribe_token("test-secret", waiting, Channel.EMAIL),
+        unsubscribe_token=make_unsubscribe_token(get_settings().secret_key, waiting, Channel.EMAIL),
     )
 
 
