@@ -232,6 +232,7 @@ def _erase(
         return page(
             "erase.html.j2",
             session=session,
+            section="prospects",
             contact_id=contact_id,
             name=name,
             here=f"/ops/contacts/{contact_id}",
