@@ -94,7 +94,11 @@ class MigratedTemplates:
                 )
                 if tables:
                     return False
-                conn.exec_driver_sql(dump.replace(_SCHEMA, f'"{schema}"'))
+                # The raw driver: no parameters, so a `%` in a function body (the audit
+                # trail's trigger) is not read as a placeholder.
+                raw = conn.connection.driver_connection
+                assert raw is not None
+                raw.execute(dump.replace(_SCHEMA, f'"{schema}"'))
         finally:
             admin.dispose()
         return True
