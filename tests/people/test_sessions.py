@@ -122,4 +122,4 @@ def test_the_cookie_is_secure_httponly_and_strict(app_client: TestClient) -> Non
     cookie = response.headers["set-cookie"].lower()
     assert cookie.startswith(f"{COOKIE_NAME}=")
     assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
-    assert response.headers["location"] == "/ops"
+    assert response.headers["location"] == "/today"

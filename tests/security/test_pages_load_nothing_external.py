@@ -143,7 +143,9 @@ def test_no_html_page_loads_anything_from_another_origin(client: TestClient) -> 
     for what, url in every_page(client):
         for headers in (AUTH, {"Accept": "text/html"}):  # signed in, and not
             response = client.get(url, headers=headers, follow_redirects=False)
-            assert response.status_code < 500, (url, response.text[:300])
+            # /readyz answers 503 while no worker reports (none runs here): its answer, no error.
+            readiness = url == "/readyz" and response.status_code == 503
+            assert response.status_code < 500 or readiness, (url, response.text[:300])
             if response.headers.get("content-type", "").startswith("text/html"):
                 check_page(f"{what} ({url})", response, allowed)
                 checked.add(what)
