@@ -87,7 +87,8 @@ def record(
 ) -> None:
     """Append one row to the audit trail inside `conn`'s transaction (it commits or rolls
     back with what it records). `action` is an `AuditAction` value; `detail` holds small
-    facts, never message text (keys such as `body` are refused)."""
+    facts, never message text (keys such as `body` are refused). Call it last in the
+    transaction: it holds the chain's lock until the commit."""
     kind = AuditAction(action)
     key = chain_key(get_settings().secret_key)
     head = (

@@ -22,15 +22,26 @@ def write_rows(count: int, actor: Actor | None = None) -> None:
 
 
 def tamper(statement: str, **params: Any) -> None:
-    """Run `statement` on the audit tables directly, bypassing the triggers on PostgreSQL."""
+    """Run `statement` on the audit tables directly, with the append-only triggers off (as an
+    attacker who owns the database would), then put them back."""
     engine = get_engine()
     with engine.begin() as conn:
-        postgres = engine.dialect.name == "postgresql"
-        if postgres:
+        if engine.dialect.name == "postgresql":
             conn.execute(sa.text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
-        conn.execute(sa.text(statement), params)
-        if postgres:
+            conn.execute(sa.text(statement), params)
             conn.execute(sa.text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
+            return
+        triggers = conn.execute(
+            sa.text(
+                "SELECT name, sql FROM sqlite_master"
+                " WHERE type = 'trigger' AND tbl_name = 'audit_log'"
+            )
+        ).all()
+        for name, _ in triggers:
+            conn.execute(sa.text(f'DROP TRIGGER "{name}"'))
+        conn.execute(sa.text(statement), params)
+        for _, sql in triggers:
+            conn.execute(sa.text(sql))
 
 
 def audit_rows() -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from nurture.db.tables.base import Base
 class AuditRow(Base):
     """One thing a person, token, key or the system did. Rows are only ever appended
     (`record`); `hash` is an HMAC over the row and `prev_hash`, so `nurture audit verify`
-    finds a row changed or removed. On PostgreSQL triggers refuse UPDATE and DELETE."""
+    finds a row changed or removed. Triggers refuse UPDATE and DELETE (migration 0010)."""
 
     __tablename__ = "audit_log"
     __table_args__ = (

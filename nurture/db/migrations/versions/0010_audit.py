@@ -1,7 +1,7 @@
 """audit_log and audit_head: the append-only, hash-chained audit trail
 
-On PostgreSQL, triggers refuse UPDATE, DELETE and TRUNCATE on audit_log. A superuser (or the
-table's owner) can still drop or disable them: `nurture audit verify` is what catches that.
+Triggers refuse UPDATE and DELETE on audit_log (and TRUNCATE on PostgreSQL). Whoever owns
+the table (or the SQLite file) can still drop them: `nurture audit verify` is what catches that.
 
 Revision ID: 0010_audit
 Revises: 0008
@@ -66,9 +66,18 @@ def upgrade() -> None:
             "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
             "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_refuse_change()"
         )
+    else:
+        for verb in ("UPDATE", "DELETE"):
+            op.execute(
+                f"CREATE TRIGGER audit_log_no_{verb.lower()} BEFORE {verb} ON audit_log "
+                f"BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: {verb} refused'); END"
+            )
 
 
 def downgrade() -> None:
+    if op.get_context().dialect.name == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
+        op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")
     op.drop_table("audit_head")
     op.drop_index(op.f("ix_audit_log_target"), table_name="audit_log")
     op.drop_index(op.f("ix_audit_log_actor_name"), table_name="audit_log")
