@@ -88,6 +88,7 @@ def add_user(
     )
     db.add(user)
     db.flush()
+    invited = _invite(db, user, now)
     record(
         db.connection(),
         actor=by,
@@ -96,7 +97,7 @@ def add_user(
         detail={"role": role.value},
         ip=ip,
     )
-    return _invite(db, user, now)
+    return invited
 
 
 def reset_user(
@@ -108,8 +109,9 @@ def reset_user(
     user.totp_secret = None
     user.recovery_codes = []
     end_sessions(db, user.id, now=now)
+    invited = _invite(db, user, now)
     record(db.connection(), actor=by, action=AuditAction.USER_RESET, target=user.email, ip=ip)
-    return _invite(db, user, now)
+    return invited
 
 
 def set_role(
