@@ -35,7 +35,7 @@ from nurture.people.tokens import find_token
 #: Where a person lands after signing in.
 LANDING = "/today"
 #: The paths whose every route must declare a rule.
-GUARDED = ("/ops", "/studio", "/users", "/tokens", "/account", "/v1")
+GUARDED = ("/today", "/ops", "/studio", "/users", "/tokens", "/account", "/v1")
 _bearer = HTTPBearer(auto_error=False, description="a machine token or NURTURE_API_KEY")
 
 
