@@ -30,6 +30,7 @@ from nurture.intake.service import submit
 from nurture.schedule.catalog import load_catalog
 from tests.conftest import celery_worker_args, free_port
 from tests.fakes.provider import FakeProvider, delivery_id_of
+from tests.support.names import letter_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -190,7 +191,7 @@ def enroll_many(count: int, *, timezone: str, now: datetime | None = None) -> No
     for n in range(count):
         submit(
             ConsultationRequestIn(
-                first_name=f"P{n}",
+                first_name=letter_name(n),
                 email=f"p{n}@example.com",
                 phone=f"+1617555{n:04d}",
                 concern="chaos",

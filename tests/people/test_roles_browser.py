@@ -59,6 +59,7 @@ def test_each_role_sees_who_is_signed_in_and_only_what_it_may_do(
     if role != "owner":
         add_person(None, "owner@example.com", "owner")
     sign_in_browser(browser, api_server, email)
+    browser.get(f"{api_server}/ops")  # staff land on /today; the retry buttons are on /ops
     wait_for(lambda: browser.find_elements(By.ID, "who"), message="the header")
     assert email in _text(browser, "#who") and _text(browser, "#who-role") == role
     assert browser.find_elements(By.ID, "sign-out")

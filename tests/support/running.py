@@ -8,6 +8,7 @@ import httpx
 import psutil
 
 from tests.conftest import ApiProcess, midday_zone
+from tests.support.names import letter_name
 
 AUTH = {"Authorization": "Bearer test-key"}
 
@@ -37,7 +38,7 @@ def post_request(run: ApiProcess, n: int, concern: str = "fast") -> httpx.Respon
         f"{run.base}/v1/consultation-requests",
         headers=AUTH,
         json={
-            "first_name": f"P{n}",
+            "first_name": letter_name(n),
             "email": f"p{n}@example.com",
             "phone": f"+1617555{n:04d}",
             "concern": concern,
