@@ -73,7 +73,7 @@ def supervise_until_stopped(children: Supervisor) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     children.start()
-    while not told.wait(0.5):
-        pass  # a timeout, so the signal handlers run promptly
+    while not told.is_set():
+        told.wait(0.5)  # a timeout, so the signal handlers run promptly
     codes = children.stop(signum=received[0])
     return next((c if c > 0 else 128 - c for c in codes if c), 0)
