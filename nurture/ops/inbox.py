@@ -10,6 +10,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from nurture.db.tables import Contact, Delivery, Enrollment, InboundMessage, StaffMessage
+from nurture.ops.who import answerers
 
 #: Kinds the inbox lists: a person's reply, and automatic answers (already handled).
 INBOX_KINDS = ("reply", "auto")
@@ -25,6 +26,12 @@ class InboxRow:
     enrollment: Enrollment | None
     last_sent: Delivery | None
     answers: list[StaffMessage]
+    #: Who queued each answer, in the answers' order (from the audit trail; may be shorter).
+    answered_by: tuple[str, ...] = ()
+
+    def answerer(self, index: int) -> str:
+        """Who wrote answer number `index`: a name, or "You" when the trail does not say."""
+        return self.answered_by[index] if index < len(self.answered_by) else "You"
 
     @property
     def waiting(self) -> bool:
@@ -79,6 +86,7 @@ def inbox(session: Session, *, include_handled: bool = True, limit: int = 200) -
             .order_by(StaffMessage.created_at, StaffMessage.id)
         ):
             answers.setdefault(m.reply_id or 0, []).append(m)
+    names = answerers(session, set(answers))
     return [
         InboxRow(
             reply=r,
@@ -86,6 +94,7 @@ def inbox(session: Session, *, include_handled: bool = True, limit: int = 200) -
             enrollment=latest.get(r.contact_id) if r.contact_id else None,
             last_sent=last_sent.get(r.contact_id) if r.contact_id else None,
             answers=answers.get(r.id, []),
+            answered_by=tuple(names.get(r.id, [])),
         )
         for r in replies
     ]
@@ -96,7 +105,7 @@ class ConversationEntry:
     """One message of a prospect's conversation with the clinic, for their history."""
 
     at: datetime
-    #: "they wrote" or "you answered"
+    #: "they wrote", or who answered: "Maria Lopez answered" (from the audit trail), "you answered"
     who: str
     channel: str
     text: str
@@ -122,17 +131,23 @@ def conversation(session: Session, contact_id: int) -> list[ConversationEntry]:
             select(InboundMessage).where(InboundMessage.contact_id == contact_id)
         )
     ]
-    for a in session.scalars(
-        select(StaffMessage).where(
-            StaffMessage.contact_id == contact_id, StaffMessage.kind == "answer"
+    answers = list(
+        session.scalars(
+            select(StaffMessage)
+            .where(StaffMessage.contact_id == contact_id, StaffMessage.kind == "answer")
+            .order_by(StaffMessage.id)
         )
-    ):
+    )
+    names = answerers(session, {a.reply_id for a in answers if a.reply_id is not None})
+    for a in answers:
+        queue = names.get(a.reply_id or 0, [])
+        who = f"{queue.pop(0)} answered" if queue else "you answered"
         status_at = (a.sent_at or a.due_at) if a.status in ("sent", "pending") else None
         status = a.status + (f" ({a.error_code})" if a.error_code else "")
         entries.append(
             ConversationEntry(
                 a.created_at,
-                "you answered",
+                who,
                 a.channel.value,
                 a.body,
                 status,

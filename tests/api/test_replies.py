@@ -158,7 +158,7 @@ def test_an_answer_typed_at_night_waits_for_the_quiet_hours_then_reaches_twilio(
     [sms] = [m for m in fake_provider.messages("twilio") if m.to == PHONE and "Tuesday" in m.text]
     assert sms.text == answer["text"]
     history = client.get(f"/ops/contacts/{contact().id}", headers=AUTH).text
-    assert "you answered" in history and answer["text"] in history
+    assert "the API key answered" in history and answer["text"] in history
     assert 'data-answer-status="sent"' in history
     with session_scope() as s:
         assert s.scalar(select(InboundMessage.handled_at).where(InboundMessage.id == rid))
@@ -231,3 +231,29 @@ def test_the_replies_command_lists_what_the_page_lists(client: TestClient) -> No
     result = CliRunner().invoke(app, ["replies"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "Is Saturday possible?" in result.output and "1 reply" in result.output
+
+
+def test_each_answer_names_the_person_who_wrote_it_and_a_booking_who_marked_it(
+    client: TestClient,
+) -> None:
+    """Who answered and who marked booked, read back from the audit trail, on the inbox and
+    on the prospect's page."""
+    first_step_sent()
+    post_twilio(client, INBOUND, text_reply())
+    add_person(None, "maria@example.com", "front-desk")
+    csrf = sign_in(client, "maria@example.com")
+    answered = client.post(
+        f"/ops/replies/{reply_id()}/answer",
+        data={"text": "Yes, Tuesday at 3 works.", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert answered.status_code == 303, answered.text
+    inbox = client.get("/ops/replies").text
+    assert '<span class="answerer">maria@example.com</span> answered' in inbox
+    booked = client.post(
+        f"/ops/contacts/{contact().id}/booked", data={"csrf_token": csrf}, follow_redirects=False
+    )
+    assert booked.status_code == 303, booked.text
+    page = client.get(f"/ops/contacts/{contact().id}").text
+    assert "maria@example.com answered" in page
+    assert 'id="booked-by">marked by maria@example.com<' in page

@@ -138,7 +138,11 @@ def test_a_reply_is_answered_from_the_inbox_and_the_answer_goes_out(
     robin.find_element(By.CSS_SELECTOR, "h2 a").click()
     wait_for(lambda: browser.find_elements(By.ID, "conversation"), timeout_s=10, message="history")
     conversation = browser.find_element(By.ID, "conversation").text
-    assert REPLY in conversation and ANSWER in conversation and "you answered" in conversation
+    assert (
+        REPLY in conversation
+        and ANSWER in conversation
+        and "manager@example.com answered" in conversation
+    )
     browser.save_screenshot(str(ARTIFACTS / "ops-contact-conversation-1280.png"))
     browser.set_window_size(390, 1800)
     browser.get(f"{api_server}/ops/replies")

@@ -22,6 +22,7 @@ from nurture.ops.health import snapshot
 from nurture.ops.history import contact_history, needing_attention, search_contacts
 from nurture.ops.inbox import conversation
 from nurture.ops.prospects import STATES, prospect_state
+from nurture.ops.who import booked_by
 from nurture.people.audit import AuditAction, record
 from nurture.people.roles import Role
 
@@ -105,6 +106,7 @@ def contact(
             history = contact_history(db, contact_id)
             said = conversation(db, contact_id)
             state = prospect_state(db, contact_id, now=now)
+            marked_by = booked_by(db, contact_id)
             target, ip = f"contact:{contact_id}", client_ip(request)
             record(
                 db.connection(),
@@ -123,6 +125,7 @@ def contact(
         conversation=said,
         state=state,
         state_words=STATES[state],
+        booked_by=marked_by,
         live=any(r in LIVE_ENROLLMENTS for r in runs),
         paused=EnrollmentStatus.PAUSED in runs,
         section="prospects",
