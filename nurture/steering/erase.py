@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
-from nurture.core.addressing import normalize_email, normalize_phone
+from nurture.core.addressing import email_identity, normalize_email, normalize_phone
 from nurture.core.states import Channel
 from nurture.db.tables import (
     BookingEvent,
@@ -39,10 +39,13 @@ from nurture.errors import InvalidAddressError
 
 
 def address_digest(secret_key: str, channel: Channel, address: str) -> str:
-    """The keyed hash (HMAC-SHA256 with SECRET_KEY) an erased address is kept as."""
+    """The keyed hash (HMAC-SHA256 with SECRET_KEY) an erased address is kept as: of the
+    mailbox behind an email, so `dana+again@` or a Gmail address with dots is the same one."""
     normal = address.strip().lower()
     with contextlib.suppress(InvalidAddressError):
         normal = normalize_email(address) if channel is Channel.EMAIL else normalize_phone(address)
+    if channel is Channel.EMAIL:
+        normal = email_identity(normal)
     message = f"{channel.value}:{normal}".encode()
     return hmac.new(secret_key.encode(), message, hashlib.sha256).hexdigest()
 

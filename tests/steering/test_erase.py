@@ -112,6 +112,20 @@ def test_a_new_request_from_an_erased_address_is_accepted_but_never_contacted(
     assert _traces_in_tables() == []
 
 
+def test_the_same_mailbox_spelled_another_way_is_not_contacted_either(
+    client: TestClient,
+) -> None:
+    """A `+tag` (and, at Gmail, dots) names the same mailbox: the erased person is still not
+    contacted when she writes her address another way."""
+    _erase_dana(client)
+    local, _, domain = DANA_EMAIL.partition("@")
+    again = {"first_name": "Dana", "email": f"{local}+again@{domain}"}
+    response = client.post("/v1/consultation-requests", json=again, headers=AUTH)
+    assert response.status_code == 202 and response.json()["contacted"] is False
+    with session_scope() as s:
+        assert s.scalar(sa.select(Contact).where(Contact.email == again["email"])) is None
+
+
 def _count(table: type[Delivery]) -> int:
     with session_scope() as s:
         return int(s.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
