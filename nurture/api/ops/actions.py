@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from nurture.api.access import Principal, need
 from nurture.api.cookie import safe_next
 from nurture.api.deps import client_ip, now_dep
-from nurture.api.ops.render import page
+from nurture.api.ops.render import refused
 from nurture.api.params import RowId
 from nurture.db import session_scope
 from nurture.errors import InvalidStateError, NotFoundError
@@ -44,7 +44,7 @@ def act(
     """Apply one action to one delivery; back to `next` with a note, or a page saying why not."""
     back = safe_next(next, "/ops")
     if action == "resolve" and not sent:
-        return _refused(session, 422, "Say whether the provider's records show it was sent.")
+        return refused(session, 422, "Say whether the provider's records show it was sent.")
     try:
         with session_scope() as db:
             if action == "retry":
@@ -66,21 +66,11 @@ def act(
                 ip=client_ip(request),
             )
     except NotFoundError as exc:
-        return _refused(session, 404, str(exc))
+        return refused(session, 404, str(exc))
     except InvalidStateError as exc:
-        return _refused(session, 409, str(exc))
+        return refused(session, 409, str(exc))
     log.info("ops.action", action=done, delivery_id=delivery_id, via=session.via)
     if session.via == "bearer":
         return JSONResponse({"id": delivery_id, "status": state, "done": done})
     separator = "&" if "?" in back else "?"
     return RedirectResponse(f"{back}{separator}done={done}&id={delivery_id}", status_code=303)
-
-
-def _refused(session: object, status_code: int, message: str) -> Response:
-    return page(
-        "message.html.j2",
-        status_code=status_code,
-        session=session,
-        title="Not done",
-        message=message,
-    )

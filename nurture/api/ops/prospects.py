@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from nurture.api.access import Principal, need
 from nurture.api.deps import catalog_dep, client_ip, now_dep, settings_dep
 from nurture.api.ops.pages import not_found
-from nurture.api.ops.render import clinic_zone, page
+from nurture.api.ops.render import clinic_zone, page, refused
 from nurture.api.params import Count, RowId
 from nurture.config import Settings
 from nurture.db import session_scope
@@ -128,16 +128,6 @@ def _csv(status: str, q: str, now: datetime, *, actor: Actor, ip: str | None) ->
     )
 
 
-def _refused(session: Principal, status_code: int, message: str) -> Response:
-    return page(
-        "message.html.j2",
-        status_code=status_code,
-        session=session,
-        title="Not done",
-        message=message,
-    )
-
-
 @router.post("/contacts/{contact_id}/erase")
 def erase_prospect(
     request: Request,
@@ -167,9 +157,9 @@ def act_on_prospect(
     back = f"/ops/contacts/{contact_id}"
     reason = " ".join(reason.split())
     if action == "stop" and not reason:
-        return _refused(session, 422, "Say why they are stopped (a few words).")
+        return refused(session, 422, "Say why they are stopped (a few words).")
     if len(reason) > STOP_REASON_MAX:
-        return _refused(session, 422, f"Keep the reason under {STOP_REASON_MAX} characters.")
+        return refused(session, 422, f"Keep the reason under {STOP_REASON_MAX} characters.")
     try:
         with session_scope() as db:
             contact = db.get(Contact, contact_id)
@@ -192,7 +182,7 @@ def act_on_prospect(
     except NotFoundError as exc:
         return not_found(session, str(exc))
     except InvalidStateError as exc:
-        return _refused(session, 409, str(exc))
+        return refused(session, 409, str(exc))
     log.info("ops.prospect_action", action=action, contact_id=contact_id, via=session.via)
     if session.via == "bearer":
         return JSONResponse({"id": contact_id, "done": action})

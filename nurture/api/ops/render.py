@@ -154,3 +154,15 @@ def page(
     if scripts:
         headers["Content-Security-Policy"] += f"; {SCRIPTS_SELF}"
     return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def refused(session: object, status_code: int, message: str, **context: Any) -> HTMLResponse:
+    """The page a button answers with when it did nothing, saying why ("Not done")."""
+    return page(
+        "message.html.j2",
+        status_code=status_code,
+        session=session,
+        title="Not done",
+        message=message,
+        **context,
+    )

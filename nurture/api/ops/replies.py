@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from nurture.api.access import Principal, need
 from nurture.api.deps import catalog_dep, client_ip, now_dep
-from nurture.api.ops.render import page
+from nurture.api.ops.render import page, refused
 from nurture.api.params import RowId
 from nurture.core.inputs import parse_id
 from nurture.db import session_scope
@@ -33,6 +33,8 @@ from nurture.steering.answers import queue_answer
 from nurture.steering.replies import mark_handled, resume_contact
 from nurture.steering.stop import mark_booked, stop_contact
 
+#: Where a refused inbox button leads back to.
+BACK = "/ops/replies"
 router = APIRouter(prefix="/ops", tags=["ops"], include_in_schema=False)
 log = structlog.get_logger(__name__)
 
@@ -113,11 +115,11 @@ def reply_action(
                 ip=ip,
             )
     except NotFoundError as exc:
-        return _refused(session, 404, str(exc))
+        return refused(session, 404, str(exc), back=BACK)
     except InvalidValueError as exc:
-        return _refused(session, 422, str(exc))
+        return refused(session, 422, str(exc), back=BACK)
     except InvalidStateError as exc:
-        return _refused(session, 409, str(exc))
+        return refused(session, 409, str(exc), back=BACK)
     log.info("ops.reply_action", action=done, reply_id=reply_id, via=session.via)
     if session.via == "bearer":
         return JSONResponse({"id": reply_id, "done": done})
@@ -151,14 +153,3 @@ def _act(
         mark_booked(db, contact, now=now, source="ops", stop_sequences=stopping)
     reply.handled_at = reply.handled_at or now
     return AuditAction.PROSPECT_ACTION, f"contact:{contact.id}"
-
-
-def _refused(session: Principal, status_code: int, message: str) -> Response:
-    return page(
-        "message.html.j2",
-        status_code=status_code,
-        session=session,
-        title="Not done",
-        message=message,
-        back="/ops/replies",
-    )
