@@ -11,6 +11,7 @@ Only the migrations change it (`nurture db upgrade`); a delivery's state only ch
 - `catalog`: `CatalogVersion`, the schedule and template files as they last validated.
 - `audit`: `AuditRow`, `AuditHead`.
 - `people`: `User`, `Invitation`, `StaffSession`, `MachineToken`, `LoginFailure`.
+- `studio`: `Draft`, `StudioVersion`, the studio's unpublished edits and published versions.
 
 Import tables from here; importing this package registers every table on `metadata`, which
 the migrations compare against.
@@ -25,6 +26,7 @@ from nurture.db.tables.events import DeliveryEvent, Heartbeat, ProviderEvent
 from nurture.db.tables.intake import BookingEvent, ConsultationRequest, FormHit, FormOrigin
 from nurture.db.tables.messages import InboundMessage, StaffMessage
 from nurture.db.tables.people import Invitation, LoginFailure, MachineToken, StaffSession, User
+from nurture.db.tables.studio import Draft, StudioVersion
 
 metadata = Base.metadata
 
@@ -39,6 +41,7 @@ __all__ = [
     "Contact",
     "Delivery",
     "DeliveryEvent",
+    "Draft",
     "Enrollment",
     "ErasedAddress",
     "FormHit",
@@ -51,6 +54,7 @@ __all__ = [
     "ProviderEvent",
     "StaffMessage",
     "StaffSession",
+    "StudioVersion",
     "Suppression",
     "User",
     "metadata",
