@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 
 from nurture.core.clock import utcnow
 from nurture.db.engine import session_scope
@@ -122,7 +122,8 @@ class Drafts:
             query = delete(Draft)
             if paths is not None:
                 query = query.where(Draft.path.in_([check_path(p) for p in paths]))
-            return int(session.execute(query).rowcount or 0)
+            result: CursorResult[tuple[()]] = session.execute(query)  # type: ignore[assignment]
+            return int(result.rowcount or 0)
 
     def conflicts(self, drafts: list[DraftView] | None = None) -> list[str]:
         """The drafts' files that changed on disk since their draft began."""
