@@ -57,18 +57,24 @@ class SqlHitCounter:
 
     def hit(self, key: str, *, window_s: int, now: datetime) -> int:
         window_key, ends = _window(key, window_s, now)
-        table = _FORM_HITS
-        with get_engine().begin() as conn:
-            conn.execute(delete(table).where(table.c.expires_at < now))
-            counted = insert_or_update(
-                conn,
-                table,
-                {"key": window_key, "hits": 1, "expires_at": ends},
-                conflict=["key"],
-                update={"hits": table.c.hits + 1},
-                returning=[table.c.hits],
-            )
-            return int(counted.scalar_one())
+        return _count_row(window_key, expires_at=ends, now=now)
+
+
+def _count_row(key: str, *, expires_at: datetime, now: datetime) -> int:
+    """Add one to `key`'s row (made with 1, kept until `expires_at`); its count now. Rows
+    whose time is up are deleted first."""
+    table = _FORM_HITS
+    with get_engine().begin() as conn:
+        conn.execute(delete(table).where(table.c.expires_at < now))
+        counted = insert_or_update(
+            conn,
+            table,
+            {"key": key, "hits": 1, "expires_at": expires_at},
+            conflict=["key"],
+            update={"hits": table.c.hits + 1},
+            returning=[table.c.hits],
+        )
+        return int(counted.scalar_one())
 
 
 @lru_cache(maxsize=4)
@@ -101,18 +107,7 @@ def use_once(key: str, *, until: datetime, now: datetime) -> bool:
     """Record `key` as used until `until`; True the first time, False ever after (across
     processes and restarts: always in the database, whatever the broker). The hosted form's
     tokens: each enrolls once."""
-    table = _FORM_HITS
-    with get_engine().begin() as conn:
-        conn.execute(delete(table).where(table.c.expires_at < now))
-        counted = insert_or_update(
-            conn,
-            table,
-            {"key": key, "hits": 1, "expires_at": until},
-            conflict=["key"],
-            update={"hits": table.c.hits + 1},
-            returning=[table.c.hits],
-        )
-        return int(counted.scalar_one()) == 1
+    return _count_row(key, expires_at=until, now=now) == 1
 
 
 def forget_use(key: str) -> None:

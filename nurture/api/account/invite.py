@@ -40,18 +40,25 @@ def _dead(reason: str) -> Response:
     )
 
 
+def _invited(token: str, now: datetime) -> str | Response:
+    """The invited person's email, or the page saying why the link does not work."""
+    try:
+        with session_scope() as db:
+            _invitation, user = invitation_user(db, token[:100], now)
+            return user.email
+    except InvalidToken as exc:
+        return _dead(str(exc))
+
+
 @router.get("/invite/{token}")
 def invitation(
     token: str,
     now: datetime = Depends(now_dep),
     _: Principal | None = Depends(anyone("open an invitation")),
 ) -> Response:
-    try:
-        with session_scope() as db:
-            _invitation, user = invitation_user(db, token[:100], now)
-            email = user.email
-    except InvalidToken as exc:
-        return _dead(str(exc))
+    email = _invited(token, now)
+    if isinstance(email, Response):
+        return email
     return _form(token, email)
 
 
@@ -64,12 +71,9 @@ def accept(
     now: datetime = Depends(now_dep),
     _: Principal | None = Depends(anyone("accept an invitation")),
 ) -> Response:
-    try:
-        with session_scope() as db:
-            _invitation, user = invitation_user(db, token[:100], now)
-            email = user.email
-    except InvalidToken as exc:
-        return _dead(str(exc))
+    email = _invited(token, now)
+    if isinstance(email, Response):
+        return email
     if password != again:
         return _form(token, email, error="The two passwords are not the same.", status_code=422)
     try:
