@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from nurture.config import Settings, get_settings
+from nurture.core.inputs import MAX_ID
 from nurture.db.engine import session_scope
 from nurture.db.tables import StudioVersion
 from nurture.edit.drafts import Conflict
@@ -95,7 +96,11 @@ def versions(url: str | None = None) -> list[VersionView]:
 def version_files(version: int, url: str | None = None) -> dict[str, str]:
     """The whole set of files of `version`; UnknownVersion when there is none."""
     with session_scope(url) as session:
-        files = session.scalar(select(StudioVersion.files).where(StudioVersion.id == version))
+        files = (
+            session.scalar(select(StudioVersion.files).where(StudioVersion.id == version))
+            if 1 <= version <= MAX_ID
+            else None
+        )
         latest = session.scalar(select(StudioVersion.id).order_by(StudioVersion.id.desc()))
     if files is None:
         known = f"versions 1 to {latest}" if latest else "no version yet (nothing was published)"
