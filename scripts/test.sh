@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install into .venv, make sure Redis, PostgreSQL and Chromium are there,
 # lint, run pytest on every core (pytest-xdist; NURTURE_TEST_WORKERS=N for N processes, 0 for
-# one); run without arguments (as CI does), the quick tests of the modules that read the
-# clock run a second time at the other end of the day (scripts/any-hour.sh).
+# one); run without arguments (as CI does), the quick tests of the modules whose outcome can
+# depend on the hour run a second time at the other end of the day (scripts/any-hour.sh).
 # Test process N (gwN) uses Redis database NURTURE_TEST_REDIS_DB + N (default 9 + N), or the
 # Nth of NURTURE_TEST_REDIS_DBS="0,1"; each test has its own PostgreSQL schema.
 set -euo pipefail
@@ -19,11 +19,11 @@ workers=(-n "${NURTURE_TEST_WORKERS:-auto}" --dist loadgroup)
 # --durations: the slowest tests, named at the end of every run, to keep an eye on the total.
 .venv/bin/python -m pytest "${workers[@]}" --durations=15 "$@"
 if [ $# -eq 0 ]; then
-  # No test may depend on the hour it runs at: the quick tests once more, with every
-  # process's clock at the other end of the day (23:30 UTC by day, 12:00 UTC by night).
-  echo "any hour: the quick tests that read the clock again, the clock moved to the other end of the day" >&2
-  # Left out: the modules that never read the clock (tests/any_hour/clock-free.txt says why).
-  mapfile -t clock_free < <(grep -v '^#' tests/any_hour/clock-free.txt | sed 's/^/--ignore=/')
+  # No test may depend on the hour it runs at: the quick tests of the modules whose outcome
+  # can depend on it (tests/any_hour/clock-sensitive.txt says which and why) once more, with
+  # every process's clock at the other end of the day (23:30 UTC by day, 12:00 UTC by night).
+  echo "any hour: the clock-sensitive quick tests again, the clock moved to the other end of the day" >&2
+  mapfile -t clock_sensitive < <(grep -v '^#' tests/any_hour/clock-sensitive.txt | grep .)
   scripts/any-hour.sh opposite "${workers[@]}" -q -p no:cacheprovider \
-    -m "not slow and not chaos" "${clock_free[@]}"
+    -m "not slow and not chaos" "${clock_sensitive[@]}"
 fi

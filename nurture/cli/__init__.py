@@ -60,6 +60,7 @@ def main() -> None:
         content,
         erase,
         forms,
+        history,
         ops,
         people,
         reconcile,

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
 from jinja2.runtime import Context
 from markupsafe import Markup, escape
+from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from nurture.api.headers import PAGE_HEADERS
@@ -20,6 +21,7 @@ from nurture.config import get_settings
 from nurture.content.live import live_catalog
 from nurture.core.zones import zone
 from nurture.db import session_scope
+from nurture.db.tables import Draft
 from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
 from nurture.ops.today import Waiting, waiting_counts
@@ -124,6 +126,16 @@ def _waits() -> Waiting | None:
         return None
 
 
+def _drafts_waiting() -> int:
+    """Studio drafts not yet published, for the staff navigation (0 if the database cannot
+    say)."""
+    try:
+        with session_scope() as db:
+            return int(db.scalar(select(func.count()).select_from(Draft)) or 0)
+    except SQLAlchemyError:
+        return 0
+
+
 def _notify_set() -> bool:
     """Whether clinic.yaml names staff to tell (`notify`)."""
     catalog = live_catalog(get_settings()).current
@@ -147,6 +159,7 @@ def page(
         context.setdefault("waits", _waits())
         waits = context["waits"]
         context.setdefault("notify_missing", bool(waits and waits.any and not _notify_set()))
+        context.setdefault("drafts_waiting", _drafts_waiting())
     html = environment().get_template(template).render(**context)
     headers = dict(PAGE_HEADERS)
     if frames:

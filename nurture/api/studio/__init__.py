@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.studio import pages, preview, testsend
+from nurture.api.studio import history, pages, preview, publish, testsend
 
 router = APIRouter()
 router.include_router(pages.router)
 router.include_router(preview.router)
 router.include_router(testsend.router)
+router.include_router(publish.router)
+router.include_router(history.router)
 
 __all__ = ["router"]
