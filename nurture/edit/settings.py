@@ -26,6 +26,7 @@ from nurture.edit.yamltext import dump, load
 from nurture.errors import ScheduleError
 from nurture.schedule.catalog import PLACEHOLDER
 from nurture.schedule.clinic import Clinic
+from nurture.schedule.delays import WEEKDAYS
 from nurture.schedule.wording import ConsentWording
 
 __all__ = ["FIELDS", "Edit", "Field", "apply", "current", "edit", "examples", "is_example"]
@@ -94,12 +95,13 @@ def _check_one(f: Field, raw: object, now: Any) -> Any:
     if f.kind == "videos":
         return _check_videos(raw, now)
     if f.kind in _EACH:
-        return [_EACH[f.kind](item) for item in checks.split_items(raw)]
+        items = [_EACH[f.kind](item) for item in checks.split_items(raw)]
+        return sorted(items, key=WEEKDAYS.index) if f.kind == "weekdays" else items
     text = "" if raw is None else str(raw).strip()
     if f.kind == "lines":
         text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     else:
-        text = " ".join(text.split()) if f.kind != "wording" else text
+        text = " ".join(text.split())
     if not text:
         if is_example(now):
             return now  # still the example: left for later
