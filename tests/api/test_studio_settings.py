@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from nurture.api import create_app
 from nurture.config import get_settings
+from nurture.content.live import live_catalog
 from nurture.db import session_scope
 from nurture.db.tables import AuditRow, Draft
-from nurture.edit.settings import current, examples
+from nurture.edit.settings import current, edit, examples
 from tests.support.people import add_person, sign_in
 
 AUTH = {"Authorization": "Bearer test-key"}
@@ -202,3 +203,44 @@ def test_front_desk_reads_the_settings_but_cannot_save_them(client: TestClient) 
     response = client.post("/studio/settings", data={"csrf_token": csrf, "phone": "+16175550100"})
     assert response.status_code == 403
     assert drafts() == {}
+
+
+def publish_on_disk(values: dict[str, object]) -> None:
+    """Write `values` into clinic.yaml on disk (as a publish would) and have this process's
+    live catalog read it now."""
+    settings = get_settings()
+    path = settings.schedules_dir / "clinic.yaml"
+    result = edit(path.read_text(), values)
+    assert not result.errors, result.errors
+    path.write_text(result.text)
+    assert live_catalog(settings).refresh(force=True).ok, live_catalog(settings).problems
+
+
+def test_every_staff_page_shows_one_examples_banner_until_real_values_are_published(
+    client: TestClient,
+) -> None:
+    manager(client)
+    for path in ("/today", "/ops", "/studio", "/studio/settings"):
+        html = client.get(path).text
+        assert html.count('id="clinic-examples"') == 1, path
+        banner = html[html.index('id="clinic-examples"') :].split("</div>")[0]
+        assert "Your clinic's details are still the examples" in banner, path
+        assert '<a href="/studio/settings">Replace them in Settings</a>' in banner, path
+    assert client.post("/studio/settings", json=REAL, headers=AUTH).status_code == 200
+    banner = client.get("/today").text.split('id="clinic-examples"')[1].split("</div>")[0]
+    assert '<a href="/studio/publish">publish to use them</a>' in banner
+    publish_on_disk(REAL)
+    for path in ("/today", "/ops", "/studio", "/studio/settings"):
+        assert 'id="clinic-examples"' not in client.get(path).text, path
+
+
+def test_the_public_form_and_thank_you_page_show_no_example_value(client: TestClient) -> None:
+    for path in ("/forms/consultation", "/forms/consultation/thanks"):
+        html = client.get(path).text
+        assert "Benjamin Friction Therapy" in html, path
+        assert "CHANGE-ME" not in html and "change-me" not in html, path
+        assert "tel:" not in html, path  # no phone line rather than the example's
+    publish_on_disk(REAL)
+    html = client.get("/forms/consultation/thanks").text
+    assert '<a href="tel:+16175550199">(617) 555-0199</a>' in html
+    assert '<a href="https://benjamin-clinic.example/" target="_top">' in html
