@@ -77,6 +77,23 @@ def flow_list(items: list[Any]) -> CommentedSeq:
     return seq
 
 
+def _detach_below(doc: CommentedMap) -> Any:
+    """The comment below a mapping's last key (it introduces what follows the mapping)."""
+    if not doc:
+        return None
+    items = doc.ca.items.get(list(doc)[-1])
+    if items is None or len(items) < 3 or items[2] is None:
+        return None
+    below, items[2] = items[2], None
+    return below
+
+
+def _attach_below(doc: CommentedMap, below: Any) -> None:
+    if below is not None and doc:
+        items = doc.ca.items.setdefault(list(doc)[-1], [None, None, None, None])
+        items[2] = below
+
+
 def set_key(doc: CommentedMap, key: str, value: Any, *, order: tuple[str, ...] = ORDER) -> None:
     """Set `doc[key]` to `value` keeping the old one's style (None removes the key); a new
     key goes after the nearest key before it in `order`."""
@@ -95,10 +112,12 @@ def set_key(doc: CommentedMap, key: str, value: Any, *, order: tuple[str, ...] =
         elif isinstance(value, dict) and isinstance(old, CommentedMap):
             if not old:
                 old.fa.set_block_style()  # a `notify: {}` just uncommented
+            below = _detach_below(old)
             for name in [n for n in old if n not in value]:
                 del old[name]
             for name, item in value.items():
                 set_key(old, name, item, order=tuple(value))
+            _attach_below(old, below)
         else:
             doc[key] = value
         return
@@ -117,9 +136,6 @@ def set_key(doc: CommentedMap, key: str, value: Any, *, order: tuple[str, ...] =
         return
     # At the end: the comment below the last key (it introduces what follows) moves below
     # the new one, so the new key stays with its siblings.
-    last = list(doc)[-1]
+    below = _detach_below(doc)
     doc[key] = new
-    below = doc.ca.items.get(last)
-    if below is not None and len(below) > 2 and below[2] is not None:
-        doc.ca.items[key] = [None, None, below[2], None]
-        below[2] = None
+    _attach_below(doc, below)

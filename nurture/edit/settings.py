@@ -102,6 +102,8 @@ def _check_one(f: Field, raw: object, now: Any) -> Any:
         text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     else:
         text = " ".join(text.split())
+    if isinstance(now, str) and text == now:
+        return now  # as the file has it (an example sent back as it was stays)
     if not text:
         if is_example(now):
             return now  # still the example: left for later
