@@ -8,6 +8,7 @@ message}}`. The checks are `edit/settings.py`'s; nothing is saved when any value
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +71,27 @@ def _shown(f: Field, value: Any) -> Any:
 
 
 def _hint(value: Any) -> str:
-    """The example without its CHANGE-ME marks, for the box's placeholder."""
-    text = " ".join(str(value).replace(f"{PLACEHOLDER}: ", "").split())
-    return text.replace(PLACEHOLDER, "…")
+    """The example as a box's grey hint, its CHANGE-ME marks taken out: "CHANGE-ME: +1 617
+    555 0100" hints "+1 617 555 0100", "https://change-me.example/CHANGE-ME/book" hints
+    "https://your-clinic.example/book"."""
+    text = str(value).rstrip("\n").replace(f"{PLACEHOLDER}: ", "")
+    text = re.sub(rf"[./]?{PLACEHOLDER}", "", text).replace("change-me.", "your-clinic.")
+    return "\n".join(" ".join(line.split()) for line in text.splitlines())
+
+
+def _video_rows(
+    now: list[tuple[str, str]], shown: list[tuple[str, str]]
+) -> list[tuple[str, str, str]]:
+    """Each video as (name, link, hint): a link still the example shows empty with its
+    hint, also when the form came back with it left empty."""
+    examples = {name: url for name, url in now if is_example(url)}
+    rows = []
+    for name, url in shown:
+        if not name and not url:
+            continue
+        example = examples.get(name) if not url or is_example(url) else None
+        rows.append((name, "" if is_example(url) else url, _hint(example) if example else ""))
+    return rows
 
 
 def _rows(values: dict[str, Any], typed: dict[str, Any], errors: dict[str, str]) -> list[Row]:
@@ -87,10 +106,7 @@ def _rows(values: dict[str, Any], typed: dict[str, Any], errors: dict[str, str])
         else:
             shown = _shown(f, value)
         if f.kind == "videos":
-            shown = [
-                (n, "" if is_example(u) else u, _hint(u) if is_example(u) else "")
-                for n, u in (shown or [])
-            ] + [("", "", "")]
+            shown = [*_video_rows(value, typed.get(f.name, value)), ("", "", "")]
         rows.append(Row(f, shown, example, errors.get(f.name)))
     return rows
 
