@@ -244,3 +244,14 @@ def test_the_public_form_and_thank_you_page_show_no_example_value(client: TestCl
     html = client.get("/forms/consultation/thanks").text
     assert '<a href="tel:+16175550199">(617) 555-0199</a>' in html
     assert '<a href="https://benjamin-clinic.example/" target="_top">' in html
+
+
+def test_the_json_twin_takes_a_session_with_its_csrf_token(client: TestClient) -> None:
+    csrf = manager(client)
+    stale = client.post("/studio/settings", json={"phone": "+1 617 555 0123"})
+    assert stale.status_code == 403 and drafts() == {}
+    response = client.post(
+        "/studio/settings", json={"phone": "+1 617 555 0123"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert response.json() == {"draft": True, "changed": ["phone"]}
+    assert 'href="/studio/settings"' in client.get("/studio").text
