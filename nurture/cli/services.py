@@ -12,8 +12,10 @@ from nurture.cli import app, console, fail
 from nurture.cli.people import FIRST_OWNER, no_users_yet
 from nurture.cli.serving import serve_and_say, supervise_until_stopped, uvicorn_options
 from nurture.cli.supervise import Supervisor
-from nurture.config import get_settings
+from nurture.config import Settings, get_settings
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
+from nurture.errors import NurtureError
+from nurture.schedule.catalog import load_catalog
 
 
 def _celery(*args: str) -> list[str]:
@@ -42,6 +44,19 @@ def _worker_args(concurrency: int, pool: str, beat: bool, node: str = "") -> lis
     return _celery(*args)
 
 
+def notify_hint(settings: Settings) -> str | None:
+    """The line `run` says while clinic.yaml names nobody to tell of replies (#25): where
+    to name them. None when someone is named, or the files do not load (`validate` says why)."""
+    try:
+        notify = load_catalog(settings.schedules_dir).clinic.notify
+    except NurtureError:
+        return None
+    if notify.email or notify.sms:
+        return None
+    where = f"{settings.public_url.rstrip('/')}/studio/settings#notify"
+    return f"nurture: nobody is told when a prospect writes back; say who at {where}"
+
+
 @app.command()
 def run(
     host: str = typer.Option("127.0.0.1", help="Address the API listens on."),
@@ -65,6 +80,9 @@ def run(
     console.print(f"nurture: database {settings.database_url} is up to date")
     if no_users_yet():
         console.print(f"nurture: {FIRST_OWNER}", highlight=False)
+    hint = notify_hint(settings)
+    if hint:
+        console.print(hint, highlight=False, soft_wrap=True)
     children = Supervisor({"worker": _worker_args(concurrency, "threads", beat=True)})
     children.start()
     console.print(

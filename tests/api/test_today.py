@@ -142,6 +142,7 @@ def test_the_navigation_counts_what_waits_and_a_banner_says_nobody_is_told(
         assert re.search(r'id="count-nothing-sent">1<', html), path
         banner = re.search(r'id="notify-missing".*?</div>', html, re.S)
         assert banner and "notify" in banner.group(0) and "1 reply waiting" in banner.group(0)
+        assert 'href="/studio/settings#notify"' in banner.group(0), path
 
 
 @pytest.mark.usefixtures("notified")

@@ -75,6 +75,9 @@ def test_nurture_run_serves_the_api_and_sends_into_the_outbox(
     output = (tmp_path / "run.log").read_text(errors="replace")
     assert code == 0, output
     assert "nurture: stopped" in output
+    # The shipped clinic.yaml names nobody to tell of replies: one line says where to.
+    notify = "say who at https://nurture.test/studio/settings#notify"
+    assert output.count(notify) == 1, output
     assert "Traceback" not in output
     # Quiet: the dispatcher ticked every second, and only what mattered was said.
     assert "Sending due task" not in output and "nurture.dispatch[" not in output

@@ -13,9 +13,12 @@ from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from nurture.config import Settings
+from nurture.edit.checks import BadValue, to_e164
 from nurture.intake.formguard import origin_of
 from nurture.intake.origins import allowed_origins
 from nurture.schedule import Catalog
+from nurture.schedule.catalog import PLACEHOLDER
+from nurture.schedule.clinic import Clinic
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates" / "forms"
 FORM_PATH = "/forms/consultation"
@@ -25,13 +28,35 @@ LOGO_PATH = "/forms/consultation/logo"
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    return Environment(
+    env = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["tel"] = tel
+    return env
+
+
+def tel(phone: str) -> str:
+    """A `tel:` link's number: +16175550100 for "(617) 555-0100", as written if it does
+    not parse."""
+    try:
+        return to_e164(phone)
+    except BadValue:
+        return "".join(phone.split())
+
+
+def public_clinic(clinic: Clinic) -> Clinic:
+    """The clinic as prospects may see it: a value still the shipped example (CHANGE-ME) is
+    left empty, so the page leaves its line out rather than show the example."""
+    examples = {
+        key: ""
+        for key, value in clinic.model_dump().items()
+        if isinstance(value, str) and PLACEHOLDER in value
+    }
+    return clinic.model_copy(update=examples)
 
 
 def frame_ancestors(settings: Settings) -> str:
@@ -69,7 +94,7 @@ def render(
 ) -> HTMLResponse:
     """`template` (under templates/forms) in the clinic's colours, with the form's headers."""
     nonce = secrets.token_urlsafe(16)
-    clinic = catalog.clinic
+    clinic = public_clinic(catalog.clinic)
     html = (
         environment()
         .get_template(template)

@@ -22,12 +22,17 @@ from nurture.content.live import live_catalog
 from nurture.core.zones import zone
 from nurture.db import session_scope
 from nurture.db.tables import Draft
+from nurture.edit.drafts import Drafts
+from nurture.edit.files import CatalogFiles
+from nurture.edit.settings import current, examples, is_example
 from nurture.errors import NurtureError
 from nurture.ops.health import human_duration
 from nurture.ops.today import Waiting, waiting_counts
 from nurture.ops.words import ENROLLMENT, consent_words, delivery_words
 from nurture.steering.deliveries import resend_refusal
 
+#: clinic.yaml, as drafts name it.
+CLINIC_PATH = "schedules/clinic.yaml"
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
 #: The studio's pages frame its own previews (and nothing else).
@@ -143,6 +148,23 @@ def _notify_set() -> bool:
     return bool(notify and (notify.email or notify.sms))
 
 
+def _clinic_examples() -> dict[str, bool] | None:
+    """While the clinic that is sent from still holds the shipped examples (CHANGE-ME):
+    whether a draft already replaces them all (then publishing is what is left); None when
+    the clinic's details are real."""
+    settings = get_settings()
+    catalog = live_catalog(settings).current
+    if catalog is None or not is_example(catalog.clinic.model_dump()):
+        return None
+    try:
+        draft = Drafts(CatalogFiles.of(settings)).get(CLINIC_PATH)
+        text = draft.text if draft is not None else None
+        replaced = text is not None and not examples(current(text))
+    except (SQLAlchemyError, NurtureError):
+        replaced = False
+    return {"replaced": replaced}
+
+
 def page(
     template: str,
     *,
@@ -160,6 +182,7 @@ def page(
         waits = context["waits"]
         context.setdefault("notify_missing", bool(waits and waits.any and not _notify_set()))
         context.setdefault("drafts_waiting", _drafts_waiting())
+        context.setdefault("clinic_examples", _clinic_examples())
     html = environment().get_template(template).render(**context)
     headers = dict(PAGE_HEADERS)
     if frames:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.studio import history, pages, preview, publish, testsend
+from nurture.api.studio import history, pages, preview, publish, settings, testsend
 
 router = APIRouter()
 router.include_router(pages.router)
@@ -13,5 +13,6 @@ router.include_router(preview.router)
 router.include_router(testsend.router)
 router.include_router(publish.router)
 router.include_router(history.router)
+router.include_router(settings.router)
 
 __all__ = ["router"]
