@@ -47,6 +47,34 @@ _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9 ._/()'-]*|[0-9]{1,20}(?:s|m|h|d|bd)")
 _YAML11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "none"}
 
 
+#: Each form field as the page labels it, for the list of what to fix.
+FIELD_WORDS: dict[str, str] = {
+    "name": "Name",
+    "concern": "Matching words",
+    "stop_on": "Stop sending",
+    "window_start": "Send window: from",
+    "window_end": "Send window: until",
+    "window_days": "Send window: days",
+    "id": "Its id",
+    "description": "What it is about",
+    "after": "Goes out after",
+    "channels": "Sends",
+    "when": "Only if",
+}
+
+
+def field_words(name: str) -> str:
+    """A form field's name as the page labels it: "step.self-test.after" is
+    "Step self-test: goes out after", "new.id" is "New step: its id"."""
+    if name.startswith("step."):
+        step_id, _, part = name.removeprefix("step.").rpartition(".")
+        return f"Step {step_id}: {FIELD_WORDS.get(part, part).lower()}"
+    if name.startswith("new."):
+        part = name.removeprefix("new.")
+        return f"New step: {FIELD_WORDS.get(part, part).lower()}"
+    return FIELD_WORDS.get(name, name)
+
+
 class EditError(ScheduleError):
     """A form that cannot be applied: `errors` maps each form field to what is wrong."""
 

@@ -18,6 +18,7 @@ from nurture.edit.sequences import (
     SequenceFields,
     StepFields,
     edit_sequence,
+    field_words,
     fields_of,
     read_form,
 )
@@ -360,3 +361,9 @@ def test_every_shipped_sequence_round_trips_through_its_form(files: dict[str, st
         edit = edit_sequence(files, path, fields_of(files[path]))
         assert edit.texts == {path: files[path]}, sequence_id
     assert Path(ROOT / "schedules").is_dir()
+
+
+def test_the_list_of_what_to_fix_names_fields_as_the_page_labels_them() -> None:
+    assert field_words("step.self-test.after") == "Step self-test: goes out after"
+    assert field_words("new.id") == "New step: its id"
+    assert field_words("window_end") == "Send window: until"

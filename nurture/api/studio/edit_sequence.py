@@ -29,6 +29,7 @@ from nurture.edit.sequences import (
     EditError,
     SequenceFields,
     edit_sequence,
+    field_words,
     fields_of,
     read_form,
 )
@@ -136,6 +137,7 @@ def _editor(
         now=now,
         describe_delay=describe_delay,
         delay_words=_delay_words,
+        field_words=field_words,
         stop_words=STOP_WORDS,
         weekdays=WEEKDAYS,
         channels=CHANNELS,
