@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from nurture.api.access import Principal, need
 from nurture.api.deps import now_dep, settings_dep
+from nurture.api.studio.edit_sequence import drafted_sequences
 from nurture.api.studio.shared import (
     Missing,
     find_sample,
@@ -110,6 +111,7 @@ def index(
         problem=problem,
         general=general,
         describe_delay=describe_delay,
+        drafted=drafted_sequences(settings),
         here="/studio",
     )
 
