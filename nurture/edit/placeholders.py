@@ -88,5 +88,7 @@ def placeholders(settings: Settings, clinic: Clinic, contact: ContactView) -> li
             continue
         label, words = _LINK_WORDS.get(key, (_words(key).capitalize(), _words(key)))
         code = f"{{{{ links.{key} }}}}"
-        out.append(Placeholder(label, code, f"[{words}]({code})", str(links[key]), "link"))
+        # The booking link passes through nurture, which counts the click: show where it leads.
+        example = f"{clinic.booking_url} (click counted)" if key == "booking" else str(links[key])
+        out.append(Placeholder(label, code, f"[{words}]({code})", example, "link"))
     return out

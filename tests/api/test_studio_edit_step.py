@@ -79,9 +79,15 @@ def test_a_manager_saves_an_sms_draft_and_sees_its_preview_while_the_file_stays(
     assert (templates / "hip-pain/booking.sms.j2").read_text() == before
     assert drafts().text(SMS_FILE) == words + "\n"
     shown = client.get(response.headers["location"]).text
-    assert "Saved as a draft: not sent to anyone until published" in shown
+    saved = re.search(r'<p class="flash" role="status" id="saved"[^>]*>(.*?)</p>', shown, re.DOTALL)
+    assert saved and "Saved as a draft" in saved.group(1)
+    assert "not sent to anyone until published" in saved.group(1)
     assert 'href="/studio/publish"' in shown
-    assert "Draft saved" in shown and "by manager@example.com" in shown
+    # The email (unchanged) still shows the shipped CHANGE-ME links: a warning, no error.
+    assert re.search(r"The checks found \d+ to check:", saved.group(1)), saved.group(1)
+    again = client.get(EDIT).text
+    assert "Draft saved" in again and "by manager@example.com" in again
+    assert "not sent to anyone until published" in again
     assert sms_bubble(shown).startswith("Hi Pat, a new text. Book: https://nurture.test/b/")
     assert 'data-segments="1"' in shown and 'data-encoding="GSM-7"' in shown
     # The email was sent unchanged: it made no draft.

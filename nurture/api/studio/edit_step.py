@@ -142,6 +142,7 @@ def editor_page(
         places=placeholders(settings, catalog.clinic, contact) if catalog else [],
         samples=list(SAMPLES.values()),
         sample_name=sample_name,
+        reaches=SAMPLES[sample_name].channels,
     )
 
 
