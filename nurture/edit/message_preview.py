@@ -112,10 +112,13 @@ def _step_findings(
     sequence = scan.sequences.get(sequence_id)
     if sequence is None or scan.clinic is None:
         return ()
-    # Only this sequence is checked (its first SMS step still counts for the opt-out rule).
-    narrow = replace(
-        scan, sequences={sequence_id: sequence}, loose_steps=[], errors=[], warnings=[]
-    )
+    # Only this sequence's steps are checked (all of them: its first SMS step counts for the
+    # opt-out rule); the others stay, stepless, for what reads every sequence (routing).
+    others = {
+        key: s if key == sequence_id else s.model_copy(update={"steps": []})
+        for key, s in scan.sequences.items()
+    }
+    narrow = replace(scan, sequences=others, loose_steps=[], errors=[], warnings=[])
     report = run_checks(
         where.schedules_dir,
         where.templates_dir,

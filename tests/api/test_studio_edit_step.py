@@ -103,7 +103,8 @@ def test_the_json_twin_saves_an_email_and_answers_its_preview_and_findings(
         json={
             "channel": "email",
             "subject": "A visit, {{ contact.first_name }}?",
-            "body": "Hello {{ contact.first_name }},\n\n[Book a visit]({{ links.booking }}){.button}\n",
+            "body": "Hello {{ contact.first_name }},\n\n"
+            "[Book a visit]({{ links.booking }}){.button}\n",
         },
         headers={"X-CSRF-Token": csrf},
     )
@@ -254,3 +255,68 @@ def test_the_editor_script_is_served_and_the_page_allows_only_our_scripts(
     script = client.get("/studio/editor.js")
     assert script.status_code == 200 and "setRangeText" in script.text
     assert script.headers["content-type"].startswith("text/javascript")
+
+
+OLD_SEQUENCE = """
+id: old-style
+name: A sequence written before Markdown
+match: {concern: [old-style]}
+stop_on: [booked, unsubscribed]
+steps:
+  - id: welcome
+    after: 0m
+    channels: [email]
+    template: old/welcome
+"""
+
+
+def test_an_email_written_as_html_and_text_is_shown_read_only_its_subject_editable(
+    client: TestClient, templates: Path
+) -> None:
+    (Path(get_settings().schedules_dir) / "old-style.yaml").write_text(OLD_SEQUENCE)
+    (templates / "old").mkdir()
+    (templates / "old/welcome.subject.j2").write_text("Welcome, {{ contact.first_name }}\n")
+    (templates / "old/welcome.html.j2").write_text("<p>Hello {{ contact.first_name }}</p>\n")
+    (templates / "old/welcome.txt.j2").write_text("Hello {{ contact.first_name }}, in text\n")
+    csrf = manager(client)
+    url = "/studio/sequences/old-style/steps/welcome"
+    page = client.get(f"{url}/edit").text
+    assert 'id="legacy-email"' in page and 'name="email_body"' not in page
+    assert "Hello {{ contact.first_name }}, in text" in unescape(page)
+    assert 'name="sms_body"' not in page  # the step sends no SMS
+    headers = {"X-CSRF-Token": csrf}
+    body = client.post(f"{url}/draft", json={"channel": "email", "body": "# Hi"}, headers=headers)
+    assert body.status_code == 422 and "read-only" in body.json()["detail"]
+    sms = client.post(f"{url}/draft", json={"channel": "sms", "body": "Hi"}, headers=headers)
+    assert sms.status_code == 422 and "sends email" in sms.json()["detail"]
+    subject = client.post(
+        f"{url}/draft", json={"channel": "email", "subject": "Hello again"}, headers=headers
+    )
+    assert subject.status_code == 200, subject.text
+    assert subject.json()["files"] == ["templates/old/welcome.subject.j2"]
+    assert subject.json()["preview"]["subject"] == "Hello again"
+    assert "Hello Alex, in text" in subject.json()["preview"]["text"]
+
+
+def test_the_draft_preview_is_for_managers_and_says_why_a_draft_does_not_render(
+    client: TestClient,
+) -> None:
+    csrf = manager(client)
+    frame = f"/studio/sequences/{HIP}/steps/booking/draft-preview.html"
+    saved = client.post(
+        DRAFT,
+        json={"channel": "email", "body": "Hi {{ contact.nickname }}"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert saved.status_code == 200  # it parses: saved, and its error is a finding
+    [error] = [f for f in saved.json()["findings"] if f["severity"] == "error"]
+    assert error["file"] == "templates/hip-pain/booking.md.j2"
+    assert "nickname" in error["message"]
+    assert "nickname" in saved.json()["preview"]["error"]
+    refused = client.get(frame)
+    assert refused.status_code == 422 and "nickname" in refused.text
+    assert "script-src 'none'" in refused.headers["content-security-policy"]
+    client.post("/logout", data={"csrf_token": csrf})
+    add_person(None, "viewer@example.com", "viewer")
+    sign_in(client, "viewer@example.com")
+    assert client.get(frame).status_code == 403

@@ -146,3 +146,12 @@ def test_a_file_changed_on_disk_since_its_draft_began_is_a_conflict(drafts: Draf
         save_message(drafts, HIP, Channel.SMS, subject=None, body="Draft two", by="m")
     assert conflict.value.paths == ["templates/hip-pain/booking.sms.j2"]
     assert drafts.text("templates/hip-pain/booking.sms.j2") == "Draft one\n"
+
+
+def test_a_step_whose_files_do_not_exist_yet_gets_new_files_as_drafts(drafts: Drafts) -> None:
+    shown = read_message(drafts, "new/step", Channel.EMAIL)
+    assert (shown.subject, shown.body) == (None, None)
+    saved = save_message(drafts, "new/step", Channel.EMAIL, subject="Welcome", body="Hello", by="m")
+    assert saved == ["templates/new/step.subject.j2", "templates/new/step.md.j2"]
+    assert all(d.creates for d in drafts.all())
+    assert drafts.files.read("templates/new/step.md.j2") is None

@@ -37,7 +37,7 @@ from nurture.content.samples import SAMPLES
 from nurture.core.inputs import load_json
 from nurture.core.states import Channel
 from nurture.edit.drafts import Conflict, Drafts
-from nurture.edit.files import CatalogFiles
+from nurture.edit.files import BadPath, CatalogFiles, check_path
 from nurture.edit.message_preview import Proposed, preview_message, proposed, step_findings
 from nurture.edit.messages import (
     MessageRefused,
@@ -46,6 +46,7 @@ from nurture.edit.messages import (
     message_files,
     read_message,
     save_message,
+    template_path,
 )
 from nurture.edit.placeholders import placeholders
 from nurture.errors import InvalidValueError
@@ -80,7 +81,15 @@ def _locate(
         if catalog is None:
             raise Missing("The schedule files do not load: fix them first.")
     sequence = find_sequence(catalog, sequence_id)
-    return sequence, find_step(sequence, step_id)
+    step = find_step(sequence, step_id)
+    try:
+        check_path(template_path(step.template, "sms"))
+    except BadPath:
+        raise Missing(
+            f"Step {step.id!r} names template {step.template!r}, which is not a file the "
+            "studio can edit (FOLDER/NAME under templates/)."
+        ) from None
+    return sequence, step
 
 
 @dataclass(frozen=True)
