@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.studio import edit_sequence, history, pages, preview, publish, settings, testsend
+from nurture.api.studio import edit_sequence, edit_step, history, pages, preview, publish, settings, testsend
 
 router = APIRouter()
 router.include_router(pages.router)
@@ -15,5 +15,6 @@ router.include_router(publish.router)
 router.include_router(history.router)
 router.include_router(settings.router)
 router.include_router(edit_sequence.router)
+router.include_router(edit_step.router)
 
 __all__ = ["router"]

@@ -56,7 +56,7 @@ def preview_headers(catalog: Catalog) -> dict[str, str]:
     return {**PREVIEW_HEADERS, "Content-Security-Policy": csp}
 
 
-def _plain(status_code: int, title: str, message: str) -> HTMLResponse:
+def plain_page(status_code: int, title: str, message: str) -> HTMLResponse:
     body = (
         '<!doctype html><html lang="en"><meta charset="utf-8">'
         f"<title>{escape(title)}</title>"
@@ -77,18 +77,18 @@ def preview(
 ) -> Response:
     catalog, problem = studio_catalog(settings)
     if catalog is None:
-        return _plain(503, "The schedule files do not load", problem or "")
+        return plain_page(503, "The schedule files do not load", problem or "")
     try:
         sequence = find_sequence(catalog, sequence_id)
         step = find_step(sequence, step_id)
         _, contact = find_sample(sample)
     except Missing as exc:
-        return _plain(404, "Not found", str(exc))
+        return plain_page(404, "Not found", str(exc))
     if Channel.EMAIL not in step.channels:
-        return _plain(404, "Not found", f"Step {step_id!r} sends no email.")
+        return plain_page(404, "Not found", f"Step {step_id!r} sends no email.")
     try:
         composer = Composer(renderer_for(settings.templates_dir), settings, catalog)
         _, message = composer.sample(StepChannel(sequence, step, Channel.EMAIL), contact, now)
     except TemplateError as exc:
-        return _plain(422, "This email does not render", str(exc))
+        return plain_page(422, "This email does not render", str(exc))
     return HTMLResponse(message.html or "", headers=preview_headers(catalog))
