@@ -35,7 +35,7 @@ from nurture.intake.write import (
 )
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule import Catalog, Sequence
-from nurture.steering.erase import erased_earlier
+from nurture.steering.erase import address_digest, erased_earlier
 from nurture.steering.notify import queue_unreached_notices
 
 
@@ -100,6 +100,7 @@ def enroll(
             now=now,
             meta=meta,
             idempotency_key=idempotency_key,
+            digests={},  # erased addresses are `submit`'s check, made in this transaction
         )
         if response is not None:
             if idempotency_key:
@@ -219,18 +220,16 @@ def _submit(
     then finds the winner's rows.
     """
     engine = get_engine()
-    with session_scope() as session:
-        if erased_earlier(
-            session,
-            secret_key=get_settings().secret_key,
-            email=request.email,
-            phone=request.phone,
-            now=now,
-        ):
-            return EnrollOutcome(response=dict(NOT_CONTACTED), created=False)
+    secret_key = get_settings().secret_key
     # Without an Idempotency-Key there is no answer to store: on PostgreSQL a never-seen
-    # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips).
+    # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips),
+    # which also checks that neither address was erased earlier.
     alone = not idempotency_key and engine.dialect.name == "postgresql"
+    digests = {
+        channel: address_digest(secret_key, channel, address)
+        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
+        if address and alone
+    }
     for attempt in range(attempts):
         try:
             if alone:
@@ -244,10 +243,21 @@ def _submit(
                         now=now,
                         meta=meta,
                         idempotency_key=None,
+                        digests=digests,
                     )
                 if response is not None:
                     return EnrollOutcome(response=response, created=True)
+            # A known contact, an erased address, an Idempotency-Key or SQLite.
             with session_scope() as session:
+                if erased_earlier(
+                    session,
+                    secret_key=secret_key,
+                    email=request.email,
+                    phone=request.phone,
+                    now=now,
+                ):
+                    # Counted (no data kept), committed with the session.
+                    return EnrollOutcome(response=dict(NOT_CONTACTED), created=False)
                 return enroll(
                     session,
                     request,

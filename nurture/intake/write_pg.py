@@ -5,14 +5,18 @@ enrollment and its deliveries are one chain of data-modifying CTEs: one round tr
 one per table, and with no Idempotency-Key to answer later, no transaction around it either.
 The rows are the ones `write.enroll_new_contact` writes (tested side by side).
 
-The contact goes in with `ON CONFLICT DO NOTHING`: when its email or phone belongs to a
-known contact, the rest of the chain selects from no row, nothing is written, and the caller
-takes the path that updates the known contact. SQLite keeps that Core path for new prospects.
+The contact goes in with `ON CONFLICT DO NOTHING`, and only when neither address was
+erased earlier (their keyed hashes are not in `erased_addresses`): when its email or phone
+belongs to a known contact, or was erased, the rest of the chain selects from no row, nothing
+is written, and the caller takes the path that counts an erased address's request or updates
+the known contact. So a never-seen prospect costs one round trip, the erasure check included.
+SQLite keeps that Core path for new prospects.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +31,9 @@ from nurture.intake.write import delivery_rows, new_contact_values, request_valu
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.consent import OPT_OUT
 
+#: The keyed hash of each address a request gives, by channel (`address_digest`).
+AddressDigests = Mapping[Channel, str]
+
 # Fixed text whatever the request: psycopg prepares it on the server after a few executions.
 # Rows go in as JSON arrays of objects: one text parameter each, cheaper for psycopg to send
 # than an array parameter per column.
@@ -36,8 +43,10 @@ _ENROLL_NEW = """
 WITH contact AS (
     INSERT INTO contacts (email, phone, first_name, last_name, timezone, consent_email,
                           consent_sms, created_at, updated_at)
-    VALUES (%(email)s, %(phone)s, %(first_name)s, %(last_name)s, %(timezone)s,
-            %(consent_email)s, %(consent_sms)s, %(created_at)s, %(updated_at)s)
+    SELECT %(email)s, %(phone)s, %(first_name)s, %(last_name)s, %(timezone)s,
+           %(consent_email)s::boolean, %(consent_sms)s::boolean, %(created_at)s, %(updated_at)s
+    WHERE NOT EXISTS (
+        SELECT FROM erased_addresses WHERE digest IN (%(erased_email)s, %(erased_phone)s))
     ON CONFLICT DO NOTHING
     RETURNING id
 ), request AS (
@@ -100,10 +109,13 @@ def enroll_new_prospect(
     now: datetime,
     meta: RequestMeta,
     idempotency_key: str | None,
+    digests: AddressDigests,
 ) -> dict[str, Any] | None:
     """Write a never-seen prospect and its enrollment in one statement; the answer.
 
-    None when the email or phone belongs to a known contact: then nothing was written.
+    None when the email or phone belongs to a known contact, or was erased earlier (one of
+    `digests`, the keyed hashes of the request's addresses, is among the erased
+    addresses): then nothing was written.
     """
     tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
     region = region_for_phone(request.phone)
@@ -136,6 +148,8 @@ def enroll_new_prospect(
                 for row in consent
             ]
         ),
+        "erased_email": digests.get(Channel.EMAIL),
+        "erased_phone": digests.get(Channel.SMS),
         "opt_out": OPT_OUT,
         "lifts": json.dumps([{"channel": c.value, "address": a} for c, a in lifts]),
         "sequence_id": sequence.id,

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from nurture.config import get_settings
+from nurture.core.states import Channel
 from nurture.db import get_engine, upgrade
 from nurture.db.tables import (
     Base,
@@ -20,13 +21,15 @@ from nurture.db.tables import (
     Contact,
     Delivery,
     Enrollment,
+    ErasedAddress,
     Suppression,
 )
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
-from nurture.intake.service import submit
+from nurture.intake.service import NOT_CONTACTED, submit
 from nurture.intake.write import enroll_new_contact
 from nurture.intake.write_pg import enroll_new_prospect
 from nurture.schedule.catalog import Catalog, load_catalog
+from nurture.steering.erase import address_digest
 from tests.conftest import use
 
 NOW = datetime(2026, 3, 2, 15, 4, 5, 123456, tzinfo=UTC)
@@ -68,7 +71,7 @@ def _write_core(conn: Connection, request: ConsultationRequestIn, **kw: Any) -> 
 def _write_one_statement(
     conn: Connection, request: ConsultationRequestIn, **kw: Any
 ) -> dict[str, Any] | None:
-    return enroll_new_prospect(conn, request, **kw)
+    return enroll_new_prospect(conn, request, digests={}, **kw)
 
 
 def _written(
@@ -176,6 +179,7 @@ def test_the_stored_consent_evidence_is_the_text_the_core_path_stores(pg: Catalo
             now=NOW,
             meta=META,
             idempotency_key=None,
+            digests={},
         )
         conn.commit()
         assert answer is not None
@@ -244,3 +248,32 @@ def test_submit_on_postgresql_enrolls_then_keeps_the_live_enrollment(pg: Catalog
     assert stored == keyed.response
     replay = submit(request, catalog=pg, now=NOW, idempotency_key="k-1")
     assert replay.replayed and replay.response == keyed.response
+
+
+@pytest.mark.parametrize(
+    ("channel", "erased", "fields"),
+    [
+        (Channel.EMAIL, "dana@example.com", {}),
+        (Channel.SMS, "+16175550134", {"email": "new@example.com"}),
+        # The same mailbox spelled another way (a plus tag) is the same erased person.
+        (Channel.EMAIL, "dana@example.com", {"email": "dana+again@example.com", "phone": None}),
+    ],
+)
+def test_a_request_from_an_erased_address_writes_nothing_and_is_counted(
+    pg: Catalog, channel: Channel, erased: str, fields: dict[str, Any]
+) -> None:
+    digest = address_digest(get_settings().secret_key, channel, erased)
+    with get_engine().begin() as conn:
+        conn.execute(
+            insert(ErasedAddress).values(channel=channel, digest=digest, erased_at=NOW, requests=0)
+        )
+    request = ConsultationRequestIn.model_validate({**BASE, **fields})
+
+    outcome = submit(request, catalog=pg, now=NOW)
+
+    assert outcome.response == NOT_CONTACTED and not outcome.created
+    with Session(get_engine()) as s:
+        for table in (Contact, ConsultationRequest, Enrollment, Delivery, ConsentEvent):
+            assert s.scalar(select(func.count()).select_from(table)) == 0, table.__name__
+        counted = s.scalars(select(ErasedAddress)).one()
+        assert (counted.requests, counted.requested_at) == (1, NOW)
