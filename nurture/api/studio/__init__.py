@@ -1,11 +1,21 @@
 """The clinic studio: every sequence and message as a prospect will see it (`pages`), the
-email preview for its iframe (`preview`), and test sends (`testsend`)."""
+email preview for its iframe (`preview`), test sends (`testsend`); the editors, each save a
+draft (`settings`, `edit_sequence`, `edit_step`); `publish` and `history` (rollback)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
-from nurture.api.studio import edit_sequence, edit_step, history, pages, preview, publish, settings, testsend
+from nurture.api.studio import (
+    edit_sequence,
+    edit_step,
+    history,
+    pages,
+    preview,
+    publish,
+    settings,
+    testsend,
+)
 
 router = APIRouter()
 router.include_router(pages.router)
