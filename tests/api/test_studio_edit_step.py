@@ -153,7 +153,7 @@ def test_a_template_error_is_shown_next_to_its_field_with_what_was_typed_and_not
     )
     assert response.status_code == 422
     html = response.text
-    assert 'id="err-sms_body"' in html and "the text message, line 1:" in html
+    assert 'id="err-sms_body"' in html and "The text message, line 1:" in html
     assert 'aria-invalid="true" aria-describedby="err-sms_body"' in html
     assert unescape(typed) in unescape(html)  # the box keeps it
     assert 'value="Changed too"' in html

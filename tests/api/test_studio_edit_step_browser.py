@@ -111,3 +111,15 @@ def test_a_manager_edits_a_step_inserts_placeholders_and_sees_the_draft_preview(
     finally:
         browser.switch_to.default_content()
     page_checks(browser, "studio-edit-step-saved")
+
+    # A text whose placeholder is not closed: refused next to its box, what was typed kept.
+    broken = "Hello {{ contact.first_name }, see you"
+    browser.execute_script("document.getElementById('sms_body').value = arguments[0]", broken)
+    browser.find_element(By.ID, "save-draft").click()
+    wait_for(lambda: browser.find_elements(By.ID, "refused"), timeout_s=30, message="refusal")
+    error = browser.find_element(By.ID, "err-sms_body").text
+    assert error.startswith("The text message, line 1:")
+    assert _value(browser, "sms_body") == broken
+    assert browser.find_element(By.ID, "sms_body").get_attribute("aria-invalid") == "true"
+    assert browser.find_element(By.ID, "preview-sms").text.startswith("Hello Alex, your visit")
+    page_checks(browser, "studio-edit-step-refused")

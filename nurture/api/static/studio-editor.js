@@ -1,9 +1,28 @@
 // The studio's message editor: the buttons above a message box insert a placeholder (a link,
 // the first name, a video) where the cursor is, replacing any selected words; an email link
 // keeps the selected words as its text. Without this script the buttons stay hidden and the
-// guide lists every placeholder to copy. Served from the package: no inline script.
+// guide lists every placeholder to copy. Leaving with changes not saved asks first.
+// Served from the package: no inline script.
 (function () {
   "use strict";
+  // Leaving the page (another sample, a link) with changes not saved asks first.
+  var form = document.getElementById("edit-form");
+  if (form) {
+    var changed = false;
+    form.addEventListener("input", function () {
+      changed = true;
+    });
+    form.addEventListener("submit", function () {
+      changed = false;
+    });
+    window.addEventListener("beforeunload", function (event) {
+      if (changed) {
+        event.preventDefault();
+        event.returnValue = "";
+      }
+    });
+  }
+
   var bars = document.querySelectorAll("[data-insert-for]");
   if (!bars.length || !("setRangeText" in document.createElement("textarea"))) {
     return;
