@@ -100,3 +100,11 @@ def test_a_manager_reviews_publishes_and_rolls_back_in_the_browser(
     assert browser.find_element(By.ID, "published").get_attribute("data-version") == "3"
     files, _ = studio_files()
     assert "simple self-check" in (files.read(HIP_SMS) or "")
+
+    # A draft that breaks a file: the page names the problem next to its file before publishing.
+    files, drafts = studio_files()
+    drafts.save(HIP_FILE, replaced(files, HIP_FILE, "after: 1d", "after: 1x"), by="maria")
+    browser.get(f"{api_server}/studio/publish")
+    refusal = browser.find_element(By.ID, "refusal").text
+    assert "A publish would be refused now" in refusal and "line 20" in refusal
+    page_checks(browser, "studio-publish-refused")
