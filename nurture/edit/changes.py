@@ -12,11 +12,10 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Literal
 
 from sqlalchemy import func, select
@@ -24,38 +23,30 @@ from sqlalchemy.orm import Session
 
 from nurture.config import Settings
 from nurture.content.context import ContactView
+from nurture.content.render import Renderer
 from nurture.content.samples import find_sample
 from nurture.content.studio import example_times
 from nurture.core.states import DeliveryStatus
 from nurture.db.tables import Delivery, Enrollment
+from nurture.edit.diffs import (
+    DiffLine,
+    describe_path,
+    diff_lines,
+    message_reads,
+    template_name,
+)
 from nurture.edit.drafts import Drafts, DraftView
 from nurture.edit.proposed import proposed_folders
 from nurture.errors import NurtureError
 from nurture.schedule import Catalog, Sequence
 from nurture.schedule.catalog import CLINIC_FILE, load_catalog
 from nurture.schedule.timeline import TimelineRow
-from nurture.schedule.versions import SCHEDULES, TEMPLATES
+from nurture.schedule.versions import SCHEDULES
 
 #: The deliveries that are still to go: they are rendered from the files at send time.
 WAITING = (DeliveryStatus.SCHEDULED, DeliveryStatus.QUEUED, DeliveryStatus.RETRYING)
-#: What each template file of a step is, as a clinic says it.
-PART_WORDS = {
-    "subject": "email subject",
-    "md": "email text",
-    "html": "email (HTML)",
-    "txt": "email (plain text)",
-    "sms": "text message (SMS)",
-}
 NEW_TEXT = "they get the new text at send time"
 KEPT_TIMES = "schedules already written keep their times"
-
-LineKind = Literal["same", "removed", "added", "gap"]
-
-
-@dataclass(frozen=True)
-class DiffLine:
-    kind: LineKind
-    text: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +60,10 @@ class FileChange:
     saved_by: str
     saved_at: datetime
     conflict: bool
+    #: For a message's file: the message as the sample prospect reads it, before and after
+    #: (`reads_in`: which step it was composed for), or why it does not compose.
+    reads: list[DiffLine] | None = None
+    reads_in: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +78,22 @@ class StepChange:
 
 
 @dataclass(frozen=True)
+class TimePair:
+    """One message's send time before and after (None: the message is not there)."""
+
+    step_id: str
+    channel: str
+    before: TimelineRow | None
+    after: TimelineRow | None
+
+    @property
+    def changed(self) -> bool:
+        if self.before is None or self.after is None:
+            return True
+        return (self.before.utc, self.before.reasons) != (self.after.utc, self.after.reasons)
+
+
+@dataclass(frozen=True)
 class TimelineChange:
     """A sequence's send times for the sample prospect, before and after (None: absent)."""
 
@@ -91,6 +102,17 @@ class TimelineChange:
     before: list[TimelineRow] | None
     after: list[TimelineRow] | None
     zone: str
+
+    @property
+    def pairs(self) -> list[TimePair]:
+        """Each message in the order it goes after the change (removed ones last)."""
+        old = {(r.step_id, r.channel): r for r in self.before or []}
+        new = {(r.step_id, r.channel): r for r in self.after or []}
+        keys = list(new) + [k for k in old if k not in new]
+        return [
+            TimePair(step, channel, old.get((step, channel)), new.get((step, channel)))
+            for step, channel in keys
+        ]
 
 
 @dataclass
@@ -103,49 +125,6 @@ class Changes:
     everyone_waiting: int | None = None
     #: Why the proposed schedules do not load (the publish would be refused), if they don't.
     problem: str | None = None
-
-
-def describe_path(path: str) -> str:
-    """A version path as a clinic reads it."""
-    parts = PurePosixPath(path).parts
-    if parts[0] == SCHEDULES:
-        if parts[-1] == CLINIC_FILE:
-            return "the clinic's details (clinic.yaml)"
-        return f"the sequence file {parts[-1]}"
-    folder = "/".join(parts[1:-1])
-    stem, _, rest = parts[-1].partition(".")
-    part = rest.removesuffix(".j2")
-    if folder == "_layout":
-        return "the layout every email shares"
-    what = PART_WORDS.get(part, part)
-    return f"the {what} of {folder}/{stem}"
-
-
-def diff_lines(before: str | None, after: str | None, context: int = 2) -> list[DiffLine]:
-    """The lines that change, with `context` lines around each change."""
-    old = (before or "").splitlines()
-    new = (after or "").splitlines()
-    lines: list[DiffLine] = []
-    for group in difflib.SequenceMatcher(None, old, new, autojunk=False).get_grouped_opcodes(
-        context
-    ):
-        if lines:
-            lines.append(DiffLine("gap", "…"))
-        for tag, i1, i2, j1, j2 in group:
-            if tag == "equal":
-                lines += [DiffLine("same", text) for text in old[i1:i2]]
-                continue
-            lines += [DiffLine("removed", text) for text in old[i1:i2]]
-            lines += [DiffLine("added", text) for text in new[j1:j2]]
-    return lines
-
-
-def template_name(path: str) -> str | None:
-    """'templates/hip-pain/booking.sms.j2' → 'hip-pain/booking' (None: not a template)."""
-    parts = PurePosixPath(path).parts
-    if parts[0] != TEMPLATES or len(parts) < 3:
-        return None
-    return "/".join([*parts[1:-1], parts[-1].partition(".")[0]])
 
 
 def waiting_counts(session: Session) -> dict[tuple[str, str], int]:
@@ -196,6 +175,11 @@ def changes(
     if not pending:
         return result
     conflicts = set(drafts.conflicts(pending))
+    old, _ = _load(drafts.files.schedules_dir)
+    schedules, templates = proposed_folders(drafts, settings.var_dir / "studio")
+    new, result.problem = _load(schedules)
+    before_side = (Renderer(drafts.files.templates_dir), old)
+    after_side = (Renderer(templates), new)
     for draft in pending:
         before = drafts.files.read(draft.path)
         kind: Literal["edited", "new", "removed"] = (
@@ -210,11 +194,9 @@ def changes(
                 saved_by=draft.saved_by,
                 saved_at=draft.saved_at,
                 conflict=draft.path in conflicts,
+                **message_reads(draft.path, before_side, after_side, settings, now),
             )
         )
-    old, _ = _load(drafts.files.schedules_dir)
-    schedules, _ = proposed_folders(drafts, settings.var_dir / "studio")
-    new, result.problem = _load(schedules)
     counts = waiting_counts(session)
     result.steps = _step_changes(pending, old, new, counts)
     paths = {d.path for d in pending}

@@ -19,7 +19,7 @@ from nurture.core.inputs import MAX_ID
 from nurture.db.engine import session_scope
 from nurture.db.tables import StudioVersion
 from nurture.edit.drafts import Conflict
-from nurture.edit.files import CatalogFiles
+from nurture.edit.files import CatalogFiles, sha256_of
 from nurture.edit.publish import (
     NothingToPublish,
     Published,
@@ -154,6 +154,7 @@ def rollback(
             note=note or f"Rollback to version {version}",
             action=AuditAction.ROLLBACK,
             url=url,
+            expect={path: sha256_of(recorded.get(path)) for path in changed},
             rollback_of=version,
             ip=ip,
         )

@@ -31,7 +31,7 @@ from nurture.content.validate import validate_all
 from nurture.db.engine import session_scope
 from nurture.db.tables import Draft, StudioVersion, User
 from nurture.edit.drafts import Conflict, Drafts, DraftView
-from nurture.edit.files import CatalogFiles
+from nurture.edit.files import CatalogFiles, sha256_of
 from nurture.edit.gitcommit import Author, author_for, commit_files
 from nurture.edit.proposed import folders_for
 from nurture.errors import NurtureError
@@ -171,6 +171,7 @@ def publish_drafts(
             action=AuditAction.PUBLISH,
             url=drafts.url,
             drop=pending,
+            expect={d.path: d.base_sha256 for d in pending},
             ip=ip,
         )
 
@@ -185,13 +186,18 @@ def apply_set(
     action: AuditAction,
     url: str | None,
     drop: Sequence[DraftView] = (),
+    expect: dict[str, str | None] | None = None,
     rollback_of: int | None = None,
     ip: str | None = None,
 ) -> Published:
     """Write `changed` (path → text, None removes) so the files equal `whole`, and record it
     as a new version, dropping the drafts `drop` and auditing `action`, in one transaction.
-    The caller holds `publish_lock` and has validated `whole`."""
+    The caller holds `publish_lock` and has validated `whole`; `expect` (path → hash) is
+    what each file must still be on disk, checked again right before writing."""
     as_found = files.all()
+    edited = [p for p, sha in (expect or {}).items() if sha256_of(as_found.get(p)) != sha]
+    if edited:
+        raise Conflict(edited)
     written = False
     try:
         with session_scope(url) as session:

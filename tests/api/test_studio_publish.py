@@ -152,8 +152,9 @@ def test_the_publish_page_shows_each_diff_who_waits_for_each_step_and_the_timeli
     html = client.get("/studio/publish", headers=AUTH).text
 
     assert f'data-draft="{HIP_SMS}"' in html and f'data-draft="{HIP_FILE}"' in html
-    assert "the text message (SMS) of hip-pain/self-test".capitalize() in html
+    assert "The text message (SMS) of hip-pain/self-test" in html
     assert '<li class="removed">' in html and "quick self-check" in html
+    assert f'data-reads="{HIP_SMS}"' in html and "How it reads: step self-test" in html
     assert 'data-step="self-test" data-waiting="2"' in html
     assert 'data-step="exercise-videos" data-waiting="2"' in html
     assert "changes when it goes" in html

@@ -4,6 +4,7 @@ draft that breaks validation or meets an edit made on disk is refused with nothi
 from __future__ import annotations
 
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,28 @@ def test_a_git_failure_is_reported_and_never_undoes_the_publish(
 
     assert done.version == 2 and files.read(HIP_SMS) == sms
     assert done.git_problems and "git commit" in done.git_problems[0]
+
+
+def test_two_publishes_at_once_never_interleave(own_templates: Path) -> None:
+    files, drafts = studio_files()
+    drafts.save(HIP_SMS, replaced(files, HIP_SMS, "few minutes", "minute or two"), by="a")
+    drafts.save(HIP_SUBJECT, "New subject\n", by="a")
+    outcomes: list[object] = []
+    start = threading.Barrier(2)
+
+    def one() -> None:
+        start.wait()
+        try:
+            outcomes.append(publish(files, drafts, actor=MANAGER, note=None))
+        except NothingToPublish as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(map(type, outcomes), key=str) == sorted([int, NothingToPublish], key=str)
+    assert 2 in outcomes
+    assert [v.version for v in versions()] == [2, 1] and len(audit_rows("publish")) == 1

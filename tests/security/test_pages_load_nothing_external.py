@@ -102,6 +102,7 @@ def path_values() -> dict[str, str]:
             "/u/{token}": make_unsubscribe_token(SECRET_KEY, contact.id, Channel.EMAIL),
             "/b/{token}": make_booking_token(SECRET_KEY, contact.id, delivery.id),
             "/invite/{token}": "an-invitation-nobody-sent",
+            "version": "1",
         }
 
 

@@ -17,7 +17,7 @@ from nurture.api.studio.fields import submitted, wants_json
 from nurture.api.studio.publish import MAX_NOTE, _done
 from nurture.api.studio.shared import studio_page
 from nurture.config import Settings
-from nurture.edit.changes import describe_path
+from nurture.edit.diffs import describe_path
 from nurture.edit.drafts import Conflict
 from nurture.edit.files import CatalogFiles
 from nurture.edit.history import UnknownVersion, rollback, version_files, versions
