@@ -102,6 +102,9 @@ def _check_one(f: Field, raw: object, now: Any) -> Any:
         text = "\n".join(line.strip() for line in text.splitlines() if line.strip())
     else:
         text = " ".join(text.split())
+    longest = 1000 if f.kind == "wording" else 300
+    if len(text) > longest:
+        raise checks.BadValue(f"is {len(text)} characters long; at most {longest}")
     if isinstance(now, str) and text == now:
         return now  # as the file has it (an example sent back as it was stays)
     if not text:
@@ -116,7 +119,11 @@ def _check_one(f: Field, raw: object, now: Any) -> Any:
 
 
 def _check_videos(raw: object, now: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    pairs = list(raw.items()) if isinstance(raw, dict) else list(raw or [])  # type: ignore[call-overload]
+    pairs = list(raw.items()) if isinstance(raw, dict) else raw or []
+    if not isinstance(pairs, list | tuple) or not all(
+        isinstance(p, list | tuple) and len(p) == 2 for p in pairs
+    ):
+        raise checks.BadValue('give them as {"name": "https://…"}, a name and a link each')
     old = dict(now)
     videos: list[tuple[str, str]] = []
     for pair in pairs:

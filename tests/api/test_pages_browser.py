@@ -155,6 +155,7 @@ PAGES: dict[str, Callable[[Site], None]] = {
     "studio-preview": lambda s: _open(s, f"{s.elsewhere}/email-preview", "td.content"),
     "studio-not-found": _page("/studio/sequences/no-such-sequence", "#message"),
     "studio-edit-step": _page(f"{HIP}/steps/booking/edit", "#edit-form"),
+    "studio-settings": _page("/studio/settings", "#settings-form"),
     "form": _page("/forms/consultation", "#consultation"),
     "form-errors": lambda s: _press(
         s, f"{s.base}/forms/consultation", "#consultation button[type=submit]", "#summary"

@@ -98,6 +98,9 @@ def test_a_good_value_is_kept_as_the_clinic_wrote_it(field: str, good: Any, kept
         ("videos", [("", "https://clinic.example/v")], "needs a name"),
         ("consent_sms", "Yes, {clinic} may text me about my request, please.", "must say 'STOP'"),
         ("consent_email", "Yes, {clinic} may email me at {address} please.", "unknown placeholder"),
+        ("address", "x" * 301, "is 301 characters long; at most 300"),
+        ("videos", "basics", 'give them as {"name": "https://…"}'),
+        ("videos", [["basics", "https://clinic.example/v", "extra"]], "a name and a link each"),
     ],
 )
 def test_a_bad_value_is_refused_naming_the_field_and_the_problem(

@@ -136,7 +136,6 @@ def _page(
             for sid, heading, about in SECTIONS
         ],
         errors=errors,
-        general=errors.get("_file"),
         draft=draft,
         examples=sum(1 for r in rows if r.example)
         + sum(1 for r in rows if r.field.kind == "videos" for v in r.value if v[2]),
