@@ -136,8 +136,25 @@ class Edit:
     added: str | None = None
 
 
+def editable(text: str, *, name: str = "file") -> str | None:
+    """Why the form cannot edit the sequence file `text` (it does not load as a sequence,
+    so the form could not show all of it), or None when it can."""
+    try:
+        Sequence.model_validate(yaml.safe_load(text))
+    except yaml.YAMLError as exc:
+        return f"{name} is not valid YAML: {exc}"
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'the file'}: "
+            f"{e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        return f"{name} does not load as a sequence ({problems})"
+    return None
+
+
 def fields_of(text: str, *, name: str = "file") -> SequenceFields:
-    """The form's values for the sequence in `text`."""
+    """The form's values for the sequence in `text` (one that is `editable`)."""
     data = yaml.safe_load(text) or {}
     window = data.get("send_window") or {}
     return SequenceFields(
@@ -440,6 +457,9 @@ def edit_sequence(
     text = files.get(path)
     if text is None:
         return Edit(path, fields, errors={"file": f"{path} does not exist"})
+    problem = editable(text, name=path)
+    if problem is not None:
+        return Edit(path, fields, errors={"file": problem})
     doc = yamltext.load(text, name=path)
     on_file = [str(s.get("id")) for s in doc.get("steps") or [] if isinstance(s, dict)]
     if sorted(s.id for s in fields.steps) != sorted(on_file):
