@@ -154,6 +154,7 @@ PAGES: dict[str, Callable[[Site], None]] = {
     "studio-sequence": _page(HIP, "#times"),
     "studio-preview": lambda s: _open(s, f"{s.elsewhere}/email-preview", "td.content"),
     "studio-not-found": _page("/studio/sequences/no-such-sequence", "#message"),
+    "studio-sequence-editor": _page(f"{HIP}/edit", "#sequence-form"),
     "form": _page("/forms/consultation", "#consultation"),
     "form-errors": lambda s: _press(
         s, f"{s.base}/forms/consultation", "#consultation button[type=submit]", "#summary"
