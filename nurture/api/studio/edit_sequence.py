@@ -22,18 +22,17 @@ from nurture.edit.checked import check_proposed
 from nurture.edit.copying import copy_sequence, sequence_paths
 from nurture.edit.drafts import Conflict, Drafts
 from nurture.edit.files import CatalogFiles
-from nurture.edit.sequences import (
+from nurture.edit.sequence_form import (
     CHANNELS,
     STOP_WORDS,
-    Edit,
     EditError,
     SequenceFields,
-    edit_sequence,
     editable,
     field_words,
     fields_of,
     read_form,
 )
+from nurture.edit.sequences import Edit, edit_sequence
 from nurture.errors import InvalidValueError
 from nurture.people.roles import Role
 from nurture.schedule.delays import WEEKDAYS, parse_delay
