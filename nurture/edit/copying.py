@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from nurture.edit import yamltext
-from nurture.edit.sequences import EditError, scalar
+from nurture.edit.sequence_form import EditError
+from nurture.edit.sequences import scalar
 from nurture.schedule.catalog import CLINIC_FILE
 from nurture.schedule.sequence import Sequence
 

@@ -156,6 +156,7 @@ PAGES: dict[str, Callable[[Site], None]] = {
     "studio-not-found": _page("/studio/sequences/no-such-sequence", "#message"),
     "studio-edit-step": _page(f"{HIP}/steps/booking/edit", "#edit-form"),
     "studio-settings": _page("/studio/settings", "#settings-form"),
+    "studio-sequence-editor": _page(f"{HIP}/edit", "#sequence-form"),
     "form": _page("/forms/consultation", "#consultation"),
     "form-errors": lambda s: _press(
         s, f"{s.base}/forms/consultation", "#consultation button[type=submit]", "#summary"

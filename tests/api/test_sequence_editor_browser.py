@@ -19,7 +19,8 @@ from tests.conftest import ApiProcess, wait_for
 from tests.support.pages import PageChecks
 from tests.support.people import add_person, sign_in_browser
 
-pytestmark = pytest.mark.slow
+#: A server and a browser to start, and pages checked at two widths, on a shared machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 HIP = "hip-pain-consultation"
 FILE = "schedules/hip-pain-consultation.yaml"
@@ -108,3 +109,33 @@ def test_a_manager_reorders_and_saves_with_the_keyboard_and_the_page_passes_the_
     assert field.get_attribute("aria-invalid") == "true"
     assert Drafts(files).get(FILE) == draft
     page_checks(browser, "sequence-editor-errors")
+
+
+def test_a_manager_copies_a_sequence_from_its_page_and_edits_the_draft(
+    api_server: str, browser: Any, page_checks: PageChecks
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    sign_in_browser(browser, api_server, "manager@example.com")
+    browser.get(f"{api_server}/studio/sequences/{HIP}")
+    browser.find_element(By.CSS_SELECTOR, "#copy-sequence summary").click()
+    copy_id = browser.find_element(By.ID, "copy-id")
+    copy_id.clear()
+    copy_id.send_keys("neck-pain")  # taken
+    browser.find_element(By.CSS_SELECTOR, "#copy-sequence button[type=submit]").click()
+    wait_for(lambda: browser.find_elements(By.ID, "e-id"), timeout_s=30, message="refused")
+    assert "taken by schedules/neck-pain.yaml" in browser.find_element(By.ID, "e-id").text
+    page_checks(browser, "sequence-copy-refused")
+
+    copy_id = browser.find_element(By.ID, "f-id")
+    copy_id.clear()
+    copy_id.send_keys("hip-pain-spring")
+    browser.find_element(By.CSS_SELECTOR, "#copy-form button[type=submit]").click()
+    wait_for(lambda: browser.find_elements(By.ID, "no-words"), timeout_s=30, message="copy")
+    assert browser.current_url.endswith("/studio/sequences/hip-pain-spring/edit?copied=1")
+    assert "requests keep going to the original" in browser.find_element(By.ID, "saved").text
+    assert "exists only as a draft" in browser.find_element(By.ID, "draft-state").text
+    page_checks(browser, "sequence-editor-copy")
+    files = CatalogFiles.of(get_settings())
+    assert files.read("schedules/hip-pain-spring.yaml") is None
+    assert Drafts(files).get("schedules/hip-pain-spring.yaml") is not None

@@ -229,3 +229,22 @@ def test_a_copy_from_the_sequence_page_form_leads_to_its_editor(client: TestClie
     assert response.headers["location"] == "/studio/sequences/hip-two/edit?copied=1"
     page = client.get(response.headers["location"]).text
     assert "requests keep going to the original" in page
+
+
+def test_a_file_the_form_cannot_show_is_refused_with_its_problem_never_a_500(
+    client: TestClient,
+) -> None:
+    csrf = manager(client)
+    broken = (CatalogFiles.of(get_settings()).read(FILE) or "").replace("after: 1d", "after: [1d]")
+    drafts().save(FILE, broken, by="someone@example.com")
+    page = client.get(EDIT)
+    assert page.status_code == 422
+    assert "cannot be edited here" in page.text and "steps.1.after" in page.text
+    response = client.post(EDIT, data={"csrf_token": csrf, "action": "save", "steps": "x"})
+    assert response.status_code == 422
+    not_json = client.post(
+        EDIT, content=b"[1]", headers={"Content-Type": "application/json", "X-CSRF-Token": csrf}
+    )
+    assert not_json.status_code == 422
+    draft = drafts().get(FILE)
+    assert draft is not None and draft.text == broken

@@ -13,15 +13,15 @@ import yaml
 from nurture.core.states import Channel
 from nurture.edit.copying import copy_sequence, sequence_paths
 from nurture.edit.files import CatalogFiles
-from nurture.edit.sequences import (
+from nurture.edit.sequence_form import (
     EditError,
     SequenceFields,
     StepFields,
-    edit_sequence,
     field_words,
     fields_of,
     read_form,
 )
+from nurture.edit.sequences import edit_sequence
 from nurture.edit.starters import STARTERS
 from nurture.schedule.sequence import Sequence
 from tests.conftest import ROOT

@@ -22,17 +22,17 @@ from nurture.edit.checked import check_proposed
 from nurture.edit.copying import copy_sequence, sequence_paths
 from nurture.edit.drafts import Conflict, Drafts
 from nurture.edit.files import CatalogFiles
-from nurture.edit.sequences import (
+from nurture.edit.sequence_form import (
     CHANNELS,
     STOP_WORDS,
-    Edit,
     EditError,
     SequenceFields,
-    edit_sequence,
+    editable,
     field_words,
     fields_of,
     read_form,
 )
+from nurture.edit.sequences import Edit, edit_sequence
 from nurture.errors import InvalidValueError
 from nurture.people.roles import Role
 from nurture.schedule.delays import WEEKDAYS, parse_delay
@@ -105,6 +105,16 @@ def _editor(
         sample_name, contact = find_sample(sample)
     except Missing as exc:
         return not_found(session, str(exc))
+    problem = editable(files[path], name=path)
+    if problem is not None:
+        return studio_page(
+            "message.html.j2",
+            status_code=422,
+            session=session,
+            title="This sequence cannot be edited here",
+            message=f"{problem}. Fix the file on the server, or discard its draft on the "
+            "publish page, then open the editor again.",
+        )
     live, _ = studio_catalog(settings)
     catalog = proposed.catalog(live)
     sequence = proposed.scan.sequences.get(sequence_id)
@@ -157,7 +167,7 @@ def _delay_words(text: str) -> str:
 def edit_page(
     sequence_id: str,
     sample: str | None = None,
-    copied: int = 0,
+    copied: bool = False,
     settings: Settings = Depends(settings_dep),
     now: datetime = Depends(now_dep),
     session: Principal = Depends(need(Role.MANAGER, "edit sequences")),
@@ -188,7 +198,10 @@ async def edit_save(
     now: datetime = Depends(now_dep),
     session: Principal = Depends(need(Role.MANAGER, "edit sequences")),
 ) -> Response:
-    form, _ = await posted(request)
+    try:
+        form, _ = await posted(request)
+    except InvalidValueError as exc:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
     action = (form.get("action") or ["save"])[0]
     sample = (form.get("sample") or [""])[0] or None
     fields = read_form(form)
