@@ -253,9 +253,12 @@ def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> 
 
 
 @pytest.fixture(scope="session")
-def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
-    """This test process's migrated SQLite file and PostgreSQL dump, copied per test."""
-    return MigratedTemplates(tmp_path_factory.mktemp("templates"), PG_DSN)
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """This test process's migrated SQLite file and PostgreSQL dump, copied per test, and its
+    reused PostgreSQL schema (dropped at the end)."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"), PG_DSN)
+    yield templates
+    templates.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -265,10 +268,15 @@ def db(
     monkeypatch: pytest.MonkeyPatch,
     migrated_templates: MigratedTemplates,
 ) -> str:
-    """A migrated database of each kind; the settings point at it."""
+    """A migrated database of each kind; the settings point at it. On PostgreSQL, this test
+    process's reused schema, emptied for the test (tests/support/databases.py)."""
     if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        use(env, monkeypatch, database_url=url)
+        need_service("PostgreSQL", "127.0.0.1", 5432)
+        reused = migrated_templates.reused_postgres()
+        if reused is not None:
+            use(env, monkeypatch, database_url=reused)
+            return request.param
+        use(env, monkeypatch, database_url=request.getfixturevalue("pg_url"))
     migrated_templates.migrate(get_settings().database_url)
     return request.param
 
