@@ -140,10 +140,16 @@ def midday_zone(now: datetime | None = None) -> str:
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The chaos tests run one after another in one test process: each starts a stack of
-    workers that holds dozens of PostgreSQL connections and most of the machine's CPU."""
+    workers that holds dozens of PostgreSQL connections and most of the machine's CPU. Tests
+    that start real workers get a 600 s cap."""
     for item in items:
         if item.get_closest_marker("chaos"):
             item.add_marker(pytest.mark.xdist_group("chaos"))
+        # Real worker processes: starting one can take over a minute on a loaded machine,
+        # so such a test gets longer than the default 120 s unless it says how long itself.
+        uses = getattr(item, "fixturenames", ())
+        if "start_worker" in uses and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(600))
 
 
 @pytest.fixture
@@ -253,9 +259,12 @@ def use(env: dict[str, str], monkeypatch: pytest.MonkeyPatch, **values: str) -> 
 
 
 @pytest.fixture(scope="session")
-def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> MigratedTemplates:
-    """This test process's migrated SQLite file and PostgreSQL dump, copied per test."""
-    return MigratedTemplates(tmp_path_factory.mktemp("templates"), PG_DSN)
+def migrated_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MigratedTemplates]:
+    """This test process's migrated SQLite file and PostgreSQL dump, copied per test, and its
+    reused PostgreSQL schema (dropped at the end)."""
+    templates = MigratedTemplates(tmp_path_factory.mktemp("templates"), PG_DSN)
+    yield templates
+    templates.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -265,10 +274,15 @@ def db(
     monkeypatch: pytest.MonkeyPatch,
     migrated_templates: MigratedTemplates,
 ) -> str:
-    """A migrated database of each kind; the settings point at it."""
+    """A migrated database of each kind; the settings point at it. On PostgreSQL, this test
+    process's reused schema, emptied for the test (tests/support/databases.py)."""
     if request.param == "postgresql":
-        url = request.getfixturevalue("pg_url")
-        use(env, monkeypatch, database_url=url)
+        need_service("PostgreSQL", "127.0.0.1", 5432)
+        reused = migrated_templates.reused_postgres()
+        if reused is not None:
+            use(env, monkeypatch, database_url=reused)
+            return request.param
+        use(env, monkeypatch, database_url=request.getfixturevalue("pg_url"))
     migrated_templates.migrate(get_settings().database_url)
     return request.param
 
@@ -363,10 +377,11 @@ def start_worker(env: dict[str, str], tmp_path: Path) -> Iterator[object]:
         )
         started.append(worker)
         if ready:
-            # A loaded machine can take seconds to start one; tests time from here.
+            # A loaded machine can take seconds to start one (over a minute beside
+            # `stress-ng --cpu 2` with other runs); tests time from here.
             wait_for(
                 lambda: " ready." in worker.log() or worker.process.poll() is not None,
-                timeout_s=60,
+                timeout_s=240,
                 message=f"worker {name} ready",
             )
         return worker

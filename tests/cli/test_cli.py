@@ -12,6 +12,10 @@ import pytest
 
 from tests.conftest import ROOT
 
+#: Each `nurture` command is a new Python process: seconds on an idle machine, over a minute
+#: on a shared one (load 25 on 2 cores), and a test runs two or three.
+pytestmark = pytest.mark.timeout(600)
+
 
 def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -20,7 +24,7 @@ def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
 
 

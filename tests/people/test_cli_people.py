@@ -16,6 +16,10 @@ from nurture.db.tables import User
 from nurture.people.accounts import invitation_user
 from tests.conftest import ROOT
 
+#: Each `nurture` command is a new Python process: a few seconds each when the machine is
+#: idle, twenty when it is shared (load 15 on 2 cores), and a test runs up to eight.
+pytestmark = pytest.mark.timeout(600)
+
 
 def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -24,7 +28,7 @@ def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=180,
     )
 
 
