@@ -200,6 +200,7 @@ def test_front_desk_reads_the_settings_but_cannot_save_them(client: TestClient) 
     assert page.status_code == 200
     assert 'id="save-settings"' not in page.text
     assert '<fieldset class="whole" disabled>' in page.text
+    assert 'A manager can <a href="/studio/settings">replace them in Settings</a>' in page.text
     response = client.post("/studio/settings", data={"csrf_token": csrf, "phone": "+16175550100"})
     assert response.status_code == 403
     assert drafts() == {}
