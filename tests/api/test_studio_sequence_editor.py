@@ -127,6 +127,7 @@ def test_adding_a_step_drafts_its_starter_messages_and_links_to_their_editor(
     }
     assert f'href="/studio/sequences/{HIP}/steps/week-two/edit"' in response.text
     assert '<tr data-step="week-two" data-channel="sms">' in response.text
+    assert 'data-finding="error"' not in response.text  # the starter texts pass the checks
 
 
 def test_bad_values_come_back_next_to_their_fields_and_nothing_is_saved(
