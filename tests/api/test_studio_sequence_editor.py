@@ -127,6 +127,7 @@ def test_adding_a_step_drafts_its_starter_messages_and_links_to_their_editor(
     }
     assert f'href="/studio/sequences/{HIP}/steps/week-two/edit"' in response.text
     assert '<tr data-step="week-two" data-channel="sms">' in response.text
+    assert 'data-finding="error"' not in response.text  # the starter texts pass the checks
 
 
 def test_bad_values_come_back_next_to_their_fields_and_nothing_is_saved(
@@ -248,3 +249,14 @@ def test_a_file_the_form_cannot_show_is_refused_with_its_problem_never_a_500(
     assert not_json.status_code == 422
     draft = drafts().get(FILE)
     assert draft is not None and draft.text == broken
+
+
+def test_a_script_with_the_admin_key_copies_by_json_without_a_session(client: TestClient) -> None:
+    body = {"from": "neck-pain", "id": "neck-two", "name": "Neck, second try"}
+    response = client.post(
+        "/studio/sequences/new", json=body, headers={"Authorization": "Bearer test-key"}
+    )
+    assert response.status_code == 201, response.text
+    draft = drafts().get("schedules/neck-two.yaml")
+    assert draft is not None and draft.saved_by == "api-key"
+    assert client.post("/studio/sequences/new", json=body).status_code == 401

@@ -96,7 +96,6 @@ def _editor(
 ) -> Response:
     """The editor page: the form (as submitted, or as the draft or file holds it), the
     draft's state, and the timeline and findings of the proposed files."""
-    proposed = check_proposed(drafts, settings.var_dir / "studio")
     files = drafts.proposed()
     path = sequence_paths(files).get(sequence_id)
     try:
@@ -115,6 +114,7 @@ def _editor(
             message=f"{problem}. Fix the file on the server, or discard its draft on the "
             "publish page, then open the editor again.",
         )
+    proposed = check_proposed(drafts, settings.var_dir / "studio")
     live, _ = studio_catalog(settings)
     catalog = proposed.catalog(live)
     sequence = proposed.scan.sequences.get(sequence_id)
@@ -135,7 +135,6 @@ def _editor(
         fields=fields or fields_of(files[path], name=path),
         errors=errors or {},
         draft=drafts.get(path),
-        template_drafts=[d for d in drafts.all() if d.path.startswith("templates/")],
         saved=saved,
         focus=focus,
         times=times,
