@@ -125,7 +125,9 @@ class MigratedTemplates:
         if self._admin is None:
             # One connection kept open for the whole run: a new one per test costs more than
             # emptying the schema does.
-            self._admin = sa.create_engine(self.pg_dsn, pool_size=1, max_overflow=0)
+            self._admin = sa.create_engine(
+                self.pg_dsn, pool_size=1, max_overflow=0, pool_pre_ping=True
+            )
         admin = self._admin
         if self._reused is not None and not self._emptied(admin, self._reused):
             self._given_up.append(self._reused)
