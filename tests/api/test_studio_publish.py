@@ -4,9 +4,6 @@ JSON twins (Bearer, or a signed-in manager with CSRF), roles, and the CLI twins.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nurture.api import create_app
-from tests.conftest import ROOT, use
+from tests.cli.test_cli import nurture
+from tests.conftest import use
 from tests.support.people import add_person, sign_in
 from tests.support.studio import (
     HIP_FILE,
@@ -233,17 +231,7 @@ def test_the_rollback_button_leads_to_a_confirmation_naming_what_changes(
     assert client.get("/studio/history/2/rollback", headers=AUTH).text.count('id="already"') == 1
 
 
-def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "nurture", *args],
-        env={**os.environ, **env, "COLUMNS": "200"},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
+@pytest.mark.timeout(600)  # five commands, each a new process (minutes on a loaded machine)
 def test_history_rollback_and_publish_through_the_cli(
     client: TestClient, env: dict[str, str]
 ) -> None:
