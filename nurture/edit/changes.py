@@ -238,11 +238,11 @@ def _step_changes(
 def _step_difference(step_id: str, before: Sequence, after: Sequence | None) -> str | None:
     old = before.step(step_id)
     if after is None:
-        return "its sequence is removed: messages already scheduled stay scheduled"
+        return "its sequence is removed: people waiting for this message will not get it"
     try:
         new = after.step(step_id)
     except KeyError:
-        return "the step is removed from the sequence"
+        return "the step is removed: people waiting for it will not get it"
     if new == old:
         return None
     changed = [

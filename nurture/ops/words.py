@@ -78,6 +78,8 @@ REASON = {
     "no_address": "no address for this channel",
     "suppressed": "on the do-not-contact list",
     "condition_false": "the step did not apply to them",
+    "sequence_removed": "its sequence was removed",
+    "step_removed": "the step was removed from its sequence",
     "enrollment_stopped": "their sequence was stopped",
     "enrollment_paused": "waiting: they wrote back",
     "held_for_window": "held for the send window",

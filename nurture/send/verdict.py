@@ -69,6 +69,10 @@ def skip_reason(c: Taken, ctx: SendContext) -> str | None:
     contact = c.contact
     if c.enrollment.status is not EnrollmentStatus.ACTIVE:
         return f"enrollment_{c.enrollment.status.value}"
+    if c.sequence is None:
+        return "sequence_removed"  # published away in the studio: nobody gets it any more
+    if c.step is None:
+        return "step_removed"
     if not c.address:
         return "no_address"
     if c.suppressed:

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from nurture.config import get_settings
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.db.tables import Delivery, Enrollment
@@ -197,3 +198,35 @@ def test_no_consent_means_no_sms(db: str) -> None:
             select(Delivery).where(Delivery.channel == "sms", Delivery.step_id == "doctor-first")
         ).one()
         assert (sms.status, sms.error_code) == (DeliveryStatus.SKIPPED, "no_consent")
+
+
+def test_a_step_removed_from_its_sequence_is_skipped_for_everyone_still_waiting(db: str) -> None:
+    enroll(T0)
+    schedules = get_settings().schedules_dir / "fast.yaml"
+    text = schedules.read_text()
+    start = text.index("  - id: self-test")
+    schedules.write_text(text[:start] + text[text.index("  - id: booking") :])
+    ctx = send_context()
+    assert "self-test" not in [s.id for s in ctx.catalog.get("fast").steps]
+    later = T0 + timedelta(seconds=5)
+    for i in _tick(later).claimed:
+        send_delivery(ctx, i, now=later)
+    removed = [d for d in deliveries() if d.step_id == "self-test"]
+    assert {(d.status, d.error_code) for d in removed} == {
+        (DeliveryStatus.SKIPPED, "step_removed")
+    }, "never failed, never sent"
+
+
+def test_a_sequence_removed_is_skipped_for_everyone_still_waiting(db: str) -> None:
+    enroll(T0)
+    with session_scope() as s:
+        s.execute(update(Enrollment).values(sequence_id="removed-in-the-studio"))
+    later = T0 + timedelta(seconds=5)
+    ctx = send_context()
+    for i in _tick(later).claimed:
+        send_delivery(ctx, i, now=later)
+    waiting = [d for d in deliveries() if d.status is not DeliveryStatus.SCHEDULED]
+    assert waiting and {(d.status, d.error_code) for d in waiting} == {
+        (DeliveryStatus.SKIPPED, "sequence_removed")
+    }
+    assert outbox("email") == [] and outbox("sms") == []
