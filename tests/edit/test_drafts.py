@@ -11,7 +11,7 @@ import pytest
 
 from nurture.edit.drafts import Conflict, Drafts
 from nurture.edit.files import BadPath, CatalogFiles, check_path
-from nurture.edit.proposed import proposed_folders
+from nurture.edit.proposed import proposed_folders, prune
 from nurture.edit.yamltext import dump, load
 from nurture.errors import ScheduleError
 from tests.conftest import ROOT
@@ -128,3 +128,24 @@ def test_round_trip_yaml_keeps_every_comment(files: CatalogFiles) -> None:
 def test_a_broken_yaml_names_the_file_and_line() -> None:
     with pytest.raises(ScheduleError, match=r"clinic.yaml line \d"):
         load("name: x\nphone: [unclosed\n", name="clinic.yaml")
+
+
+def test_old_proposed_sets_are_pruned_but_recent_ones_stay(tmp_path: Path) -> None:
+    root = tmp_path / "studio"
+    root.mkdir()
+    (root / "publish.lock").write_text("")
+    folders = []
+    for n in range(5):
+        folder = root / f"{n:016x}"
+        folder.mkdir()
+        os.utime(folder, (1_000_000 + n, 1_000_000 + n))
+        folders.append(folder)
+    (root / f"{9:016x}").mkdir()  # new: too young to go, whatever its rank
+    assert prune(root, keep=2, older_than_s=60) == 4, "the newest two stay"
+    assert sorted(p.name for p in root.iterdir()) == [
+        "0000000000000004",
+        "0000000000000009",
+        "publish.lock",
+    ]
+    assert prune(root, keep=0, older_than_s=60) == 1, "a set still in use is never removed"
+    assert sorted(p.name for p in root.iterdir()) == ["0000000000000009", "publish.lock"]
