@@ -27,6 +27,11 @@ from tests.conftest import ROOT, use
 from tests.helpers import outbox, read_email, read_sms
 from tests.support.people import add_person, sign_in
 
+# The studio's pages read and write drafts through the ORM only; what differs between the
+# databases (row locks, the publish lock) is tested on both in tests/edit/test_drafts.py and
+# test_publish.py. These run on SQLite alone.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 AUTH = {"Authorization": "Bearer test-key"}
 HIP = "hip-pain-consultation"
 SEND = f"/studio/sequences/{HIP}/steps/self-test/test-send"

@@ -24,6 +24,11 @@ from tests.support.studio import (
     studio_files,
 )
 
+# The studio's pages read and write drafts through the ORM only; what differs between the
+# databases (row locks, the publish lock) is tested on both in tests/edit/test_drafts.py and
+# test_publish.py. These run on SQLite alone.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 AUTH = {"Authorization": "Bearer test-key"}
 JSON = {**AUTH, "Accept": "application/json"}
 

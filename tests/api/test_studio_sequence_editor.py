@@ -17,6 +17,11 @@ from nurture.edit.drafts import Drafts
 from nurture.edit.files import CatalogFiles
 from tests.support.people import add_person, sign_in
 
+# The studio's pages read and write drafts through the ORM only; what differs between the
+# databases (row locks, the publish lock) is tested on both in tests/edit/test_drafts.py and
+# test_publish.py. These run on SQLite alone.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 HIP = "hip-pain-consultation"
 EDIT = f"/studio/sequences/{HIP}/edit"
 FILE = "schedules/hip-pain-consultation.yaml"

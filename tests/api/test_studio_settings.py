@@ -19,6 +19,11 @@ from nurture.db.tables import AuditRow, Draft
 from nurture.edit.settings import current, edit, examples
 from tests.support.people import add_person, sign_in
 
+# The studio's pages read and write drafts through the ORM only; what differs between the
+# databases (row locks, the publish lock) is tested on both in tests/edit/test_drafts.py and
+# test_publish.py. These run on SQLite alone.
+pytestmark = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
+
 AUTH = {"Authorization": "Bearer test-key"}
 CLINIC = "schedules/clinic.yaml"
 #: Real values for every CHANGE-ME of the shipped clinic.yaml.

@@ -20,7 +20,13 @@ from tests.conftest import midday_zone, use, wait_for
 from tests.helpers import deliveries, enroll, outbox, read_sms
 from tests.support.studio import copy_templates, studio_files
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(480)]
+# A real worker on a real broker: the database adds nothing here that tests/edit/test_publish.py
+# does not test on both; PostgreSQL alone.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(480),
+    pytest.mark.parametrize("db", ["postgresql"], indirect=True),
+]
 
 LIVE = """
 id: live
