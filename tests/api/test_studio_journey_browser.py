@@ -152,6 +152,28 @@ def _set(browser: Any, element_id: str, text: str) -> None:
     )
 
 
+def _text(browser: Any, element_id: str) -> str:
+    """The element's text, or "" while the page that holds it is still loading."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return str(browser.find_element(By.ID, element_id).text)
+    except (NoSuchElementException, StaleElementReferenceException):
+        return ""
+
+
+def _published(browser: Any) -> list[str]:
+    """The version the page says was published ([] while it is still loading)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    try:
+        return [h.get_attribute("data-version") for h in browser.find_elements(By.ID, "published")]
+    except StaleElementReferenceException:
+        return []
+
+
 def _click(browser: Any, css: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -211,10 +233,7 @@ def test_a_manager_edits_publishes_and_rolls_back_and_each_send_follows(
     _type(browser, "email_subject", SUBJECT_TWO)
     _click(browser, "#save-draft")
     wait_for(
-        lambda: (
-            browser.find_element(By.ID, "preview-subject").text
-            == "first: your exercise, version two"
-        ),
+        lambda: _text(browser, "preview-subject") == "first: your exercise, version two",
         message="the reworded subject's preview",
     )
     assert "'hip'" not in browser.find_element(By.TAG_NAME, "main").text
@@ -235,10 +254,7 @@ def test_a_manager_edits_publishes_and_rolls_back_and_each_send_follows(
     _type(browser, "note", "Clinic details and a clearer first text")
     _click(browser, "#publish button[type=submit]")
     wait_for(
-        lambda: (
-            [h.get_attribute("data-version") for h in browser.find_elements(By.ID, "published")]
-            == ["2"]
-        ),
+        lambda: _published(browser) == ["2"],
         message="the publish confirmation",
         timeout_s=60,
     )
@@ -265,10 +281,7 @@ def test_a_manager_edits_publishes_and_rolls_back_and_each_send_follows(
     wait_for(lambda: browser.find_elements(By.ID, "rollback"), message="the rollback page")
     _click(browser, "#rollback button[type=submit]")
     wait_for(
-        lambda: (
-            [h.get_attribute("data-version") for h in browser.find_elements(By.ID, "published")]
-            == ["3"]
-        ),
+        lambda: _published(browser) == ["3"],
         message="the rollback confirmation",
     )
     assert _send_now("fourth") == (

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -149,7 +149,7 @@ def _page(
 
 @router.get("/settings")
 def settings_page(
-    saved: int = 0,
+    saved: int = Query(0, ge=0, le=1),
     settings: Settings = Depends(settings_dep),
     session: Principal = Depends(need(Role.VIEWER, "see the clinic settings")),
 ) -> Response:
