@@ -10,6 +10,7 @@ so the test waits on the worker, not on the clock. Screenshots: tests/artifacts/
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import update
 
 from nurture.config import get_settings
+from nurture.content.live import CHECK_INTERVAL_S
 from nurture.core.clock import utcnow
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope, upgrade
@@ -124,7 +126,12 @@ def _sent() -> dict[str, tuple[str, str]]:
 
 
 def _send_now(step: str) -> tuple[str, str]:
-    """Make `step` due now; the SMS and the subject the worker then sends for it."""
+    """Make `step` due now; the SMS and the subject the worker then sends for it.
+
+    A worker looks at the files at most every `CHECK_INTERVAL_S`: a send in the second after
+    a publish may still carry the old text (docs/PUBLISHING.md: "within a second"), so the
+    step is made due once that second has passed."""
+    time.sleep(CHECK_INTERVAL_S + 0.5)
     with session_scope() as db:
         db.execute(
             update(Delivery)
