@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
@@ -23,6 +24,7 @@ from fastapi.testclient import TestClient
 from nurture.api import create_app
 from nurture.config import get_settings
 from nurture.db import reset_engines
+from nurture.people import credentials
 from tests.fakes.provider import FakeProvider
 from tests.support.databases import MigratedTemplates, own_redis_db
 
@@ -135,6 +137,18 @@ def midday_zone(now: datetime | None = None) -> str:
     offset = max(-12, min(14, offset))
     # Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
     return "Etc/UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"
+
+
+#: The hasher nurture uses (Argon2id, RFC 9106 low-memory: 64 MiB, 3 passes, 4 lanes).
+PRODUCTION_HASHER = credentials._hasher
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In-process tests hash passwords at Argon2id's lowest cost: at the production cost one
+    hash is a tenth of a second of CPU, and hundreds of tests make people and sign them in.
+    The processes tests start (`nurture api`, workers, CLI commands) keep the production cost,
+    and tests/people/test_signin.py checks `PRODUCTION_HASHER` is the one nurture ships."""
+    credentials._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (--dist loadgroup)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -16,8 +17,14 @@ from nurture.errors import InvalidValueError
 MIN_PASSWORD_CHARS = 12
 RECOVERY_CODES = 10
 _hasher = PasswordHasher()  # argon2-cffi's defaults: Argon2id, RFC 9106 low-memory profile
-#: Verified when the email names nobody, so an unknown address takes as long as a known one.
-_DUMMY = _hasher.hash("not-a-password-of-anyone")
+
+
+@functools.cache
+def _dummy(hasher: PasswordHasher) -> str:
+    """Verified when the email names nobody, so an unknown address takes as long as a known
+    one. Made on the first sign-in, not at import: every nurture process (a worker, a CLI
+    command) imports this module, and one Argon2id hash costs a tenth of a second of CPU."""
+    return hasher.hash("not-a-password-of-anyone")
 
 
 def check_strength(password: str) -> None:
@@ -38,7 +45,7 @@ def verify_password(stored: str | None, password: str) -> tuple[bool, str | None
     """Whether `password` matches `stored`, and a new hash when the parameters changed
     since it was made (store it). With no stored hash, a dummy is verified all the same."""
     try:
-        _hasher.verify(stored or _DUMMY, password)
+        _hasher.verify(stored or _dummy(_hasher), password)
     except (VerificationError, InvalidHashError):
         return False, None
     if stored is None:

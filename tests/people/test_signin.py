@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from nurture.db import get_engine, session_scope
 from nurture.db.tables import AuditRow
+from nurture.people import credentials
 from nurture.people.accounts import add_user
 from nurture.people.actor import Actor
 from nurture.people.roles import Role
@@ -173,3 +174,15 @@ def test_a_viewer_is_refused_an_action_with_the_role_it_needs(app_client: TestCl
     assert 'id="your-role">viewer<' in html.text
     as_json = app_client.post("/ops/deliveries/1/retry", data={"csrf_token": csrf})
     assert as_json.json()["role_needed"] == "manager"
+
+
+def test_nurture_hashes_passwords_with_argon2id_at_the_rfc_9106_low_memory_cost() -> None:
+    """Tests hash at the lowest cost (tests/conftest.py); what nurture ships is Argon2id with
+    64 MiB, 3 passes and 4 lanes, and a stored hash of a lower cost is replaced at sign-in."""
+    from tests.conftest import PRODUCTION_HASHER
+
+    stored = PRODUCTION_HASHER.hash(PASSWORD)
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    cheap = credentials._hasher.hash(PASSWORD)
+    assert PRODUCTION_HASHER.check_needs_rehash(cheap)
+    assert PRODUCTION_HASHER.verify(stored, PASSWORD)
