@@ -15,13 +15,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 
 from nurture.core.clock import utcnow
 from nurture.db.engine import session_scope
 from nurture.db.tables import Draft
 from nurture.edit.files import CatalogFiles, check_path, sha256_of
 from nurture.errors import NurtureError
+from nurture.people.actor import Actor
+from nurture.people.audit import AuditAction, record
 
 
 class Conflict(NurtureError):
@@ -116,14 +118,26 @@ class Drafts:
         with session_scope(self.url) as session:
             return [_view(row) for row in session.scalars(select(Draft).order_by(Draft.path))]
 
-    def discard(self, paths: list[str] | None = None) -> int:
-        """Drop the drafts of `paths` (every draft when None); how many were dropped."""
+    def discard(
+        self, paths: list[str] | None = None, *, by: Actor | None = None, ip: str | None = None
+    ) -> int:
+        """Drop the drafts of `paths` (every draft when None); how many were dropped. With
+        `by`, a `draft-discarded` audit row per file, in the same transaction."""
         with session_scope(self.url) as session:
             query = delete(Draft)
             if paths is not None:
                 query = query.where(Draft.path.in_([check_path(p) for p in paths]))
-            result: CursorResult[tuple[()]] = session.execute(query)  # type: ignore[assignment]
-            return int(result.rowcount or 0)
+            dropped = sorted(session.scalars(query.returning(Draft.path)))
+            for path in dropped:
+                if by is not None:
+                    record(
+                        session.connection(),
+                        actor=by,
+                        action=AuditAction.DRAFT_DISCARDED,
+                        target=path,
+                        ip=ip,
+                    )
+            return len(dropped)
 
     def conflicts(self, drafts: list[DraftView] | None = None) -> list[str]:
         """The drafts' files that changed on disk since their draft began."""

@@ -51,6 +51,8 @@ class AuditAction(StrEnum):
     PUBLISH = "publish"
     ROLLBACK = "rollback"
     SETTINGS_CHANGED = "settings-changed"
+    #: A studio draft dropped unpublished (target: its file).
+    DRAFT_DISCARDED = "draft-discarded"
     USER_ADDED = "user-added"
     USER_ROLE_CHANGED = "user-role-changed"
     USER_DISABLED = "user-disabled"

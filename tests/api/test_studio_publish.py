@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from nurture.api import create_app
+from nurture.db import session_scope
+from nurture.db.tables import AuditRow
 from tests.cli.test_cli import nurture
 from tests.conftest import use
 from tests.support.people import add_person, sign_in
@@ -180,6 +183,13 @@ def test_discarding_a_draft_keeps_the_file_and_the_page_says_so(client: TestClie
     assert [d.path for d in drafts.all()] == [HIP_SMS] and files.read(HIP_SUBJECT) == subject
     bad = client.post("/studio/drafts/discard", json={"path": "../etc/passwd"}, headers=AUTH)
     assert bad.status_code == 422 and "not a schedule file" in bad.json()["detail"]
+    again = client.post("/studio/drafts/discard", json={"path": HIP_SUBJECT}, headers=AUTH)
+    assert again.json() == {"discarded": 0}
+    with session_scope() as db:
+        rows = db.execute(
+            select(AuditRow.actor_name, AuditRow.target).where(AuditRow.action == "draft-discarded")
+        ).all()
+    assert [tuple(r) for r in rows] == [("manager@example.com", HIP_SUBJECT)], "one row, by whom"
 
 
 def test_the_nav_and_the_studio_count_the_drafts_waiting(client: TestClient) -> None:

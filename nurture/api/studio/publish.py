@@ -187,7 +187,9 @@ async def discard(
         path = fields.get("path", "")
         if not path:
             raise InvalidValueError("path: say which file's draft to discard")
-        count = await run_in_threadpool(drafts_of(settings).discard, [path])
+        count = await run_in_threadpool(
+            partial(drafts_of(settings).discard, [path], by=session.actor, ip=client_ip(request))
+        )
     except (InvalidValueError, BadPath) as exc:
         if as_json:
             return JSONResponse({"detail": str(exc)}, status_code=422)
