@@ -1,7 +1,11 @@
 """Both snippets of `nurture form-snippet`, pasted into a page served from another origin (a
 second local HTTP server, recorded with `--site`), in a real headless Chromium at phone and
 desktop width: the frame fits its content (the button is always reachable), the pasted HTML
-form gets its token across origins, and each request lands. Screenshots: tests/artifacts/."""
+form gets its token across origins, and each request lands. Screenshots: tests/artifacts/.
+
+On SQLite alone: what differs by database on the way in (the insert, the rate limits, the
+form tokens) is tested on both in tests/api/test_forms.py and tests/api/test_intake.py; here
+each case costs a `nurture api` and a Chromium."""
 
 from __future__ import annotations
 
@@ -26,7 +30,11 @@ from tests.conftest import ApiProcess, use, wait_for
 from tests.support.pages import WIDTHS, set_width, shoot
 from tests.support.static_site import serve_pages
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.parametrize("db", ["sqlite"], indirect=True),
+]
 
 MIN_FILL_S = 1.0
 
