@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from nurture.db import reset_engines
 from tests.conftest import ROOT
+from tests.support.databases import MigratedTemplates
 
 #: Each `nurture` command is a new Python process: seconds on an idle machine, over a minute
 #: on a shared one (load 25 on 2 cores), and a test runs two or three.
@@ -29,8 +31,19 @@ def nurture(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 @pytest.fixture
-def migrated(env: dict[str, str]) -> dict[str, str]:
-    assert nurture(env, "db", "upgrade").returncode == 0
+def upgraded(env: dict[str, str]) -> dict[str, str]:
+    """The test's SQLite database brought up by `nurture db upgrade` itself."""
+    result = nurture(env, "db", "upgrade")
+    assert result.returncode == 0, result.stderr
+    return env
+
+
+@pytest.fixture
+def migrated(env: dict[str, str], migrated_templates: MigratedTemplates) -> dict[str, str]:
+    """The test's SQLite database, a copy of this test process's migrated one (a `nurture`
+    process less than `upgraded`)."""
+    migrated_templates.migrate(env["NURTURE_DATABASE_URL"])
+    reset_engines()
     return env
 
 
@@ -54,9 +67,9 @@ def test_a_bad_enrollment_exits_1_with_one_line(
     assert "Traceback" not in result.stderr + result.stdout
 
 
-def test_enroll_prints_the_schedule(migrated: dict[str, str]) -> None:
+def test_enroll_prints_the_schedule(upgraded: dict[str, str]) -> None:
     result = nurture(
-        migrated, "enroll", "--first-name", "Al", "--email", "al@example.com", "--concern", "hip"
+        upgraded, "enroll", "--first-name", "Al", "--email", "al@example.com", "--concern", "hip"
     )
     assert result.returncode == 0, result.stderr
     assert "enrolled: enrollment 1 in hip-pain-consultation" in result.stdout
