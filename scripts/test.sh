@@ -3,8 +3,9 @@
 # lint, run pytest on every core (pytest-xdist; NURTURE_TEST_WORKERS=N for N processes, 0 for
 # one); run without arguments (as CI does), the quick tests of the modules whose outcome can
 # depend on the hour run a second time at the other end of the day (scripts/any-hour.sh).
-# Test process N (gwN) uses Redis database NURTURE_TEST_REDIS_DB + N (default 9 + N), or the
-# Nth of NURTURE_TEST_REDIS_DBS="0,1"; each test has its own PostgreSQL schema.
+# Each test process claims a Redis database no other test process on this machine holds
+# (9-15, then 1-8; tests/support/databases.py), or uses NURTURE_TEST_REDIS_DB + N when set,
+# or the Nth of NURTURE_TEST_REDIS_DBS="0,1"; each test has its own PostgreSQL schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install.sh

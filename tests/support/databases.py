@@ -1,5 +1,6 @@
 """Each test process's own databases. Under pytest-xdist several run at once: each has its
-own Redis database (`own_redis_db`), and each test its own SQLite file or PostgreSQL schema.
+own Redis database (`own_redis_db`, claimed, so that two runs of the suite on one machine
+never share one), and each test its own SQLite file or PostgreSQL schema.
 
 Migrated databases, fast: each test process migrates one database of each kind once, and
 every test that asks for a migrated database gets a copy of it.
@@ -22,11 +23,14 @@ A test that asks for `pg_url` itself still gets an empty schema of its own.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
+from typing import IO
 
 import pytest
 import sqlalchemy as sa
@@ -41,9 +45,22 @@ def xdist_index() -> int:
     return int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
 
 
+#: The Redis databases a test process may claim, in the order it tries them (0 is left to a
+#: nurture running on the same machine).
+CLAIMABLE_REDIS_DBS = (*range(9, 16), *range(1, 9))
+#: The lock file held open for the whole life of the process that claimed a database.
+_claimed: list[IO[bytes]] = []
+
+
 def own_redis_db() -> int:
     """The Redis database this test process owns: the Nth of NURTURE_TEST_REDIS_DBS
-    ("0,1,15") for xdist worker N, else NURTURE_TEST_REDIS_DB + N."""
+    ("0,1,15") for xdist worker N, or NURTURE_TEST_REDIS_DB + N when that is set; else the
+    first of `CLAIMABLE_REDIS_DBS` no other test process on this machine holds.
+
+    Every test empties its Redis database and real workers consume from it, so two runs of
+    the suite at once (two checkouts, a CI beside a developer's run) must never share one: a
+    claim is an exclusive `flock` on a file named after the Redis server and database, held
+    until the process ends (the kernel lets go of it even when the process is killed)."""
     index = xdist_index()
     listed = [int(db) for db in os.environ.get("NURTURE_TEST_REDIS_DBS", "").split(",") if db]
     if listed:
@@ -52,7 +69,30 @@ def own_redis_db() -> int:
                 f"NURTURE_TEST_REDIS_DBS lists {len(listed)} databases for more test processes"
             )
         return listed[index]
-    return (int(os.environ.get("NURTURE_TEST_REDIS_DB", "9")) + index) % 16
+    if "NURTURE_TEST_REDIS_DB" in os.environ:
+        return (int(os.environ["NURTURE_TEST_REDIS_DB"]) + index) % 16
+    return _claim_redis_db()
+
+
+def _claim_redis_db() -> int:
+    host = os.environ.get("NURTURE_TEST_REDIS_HOST", "127.0.0.1")
+    port = os.environ.get("NURTURE_TEST_REDIS_PORT", "6379")
+    folder = Path(tempfile.gettempdir()) / "nurture-test-redis"
+    folder.mkdir(exist_ok=True)
+    for db in CLAIMABLE_REDIS_DBS:
+        lock = open(folder / f"{host}-{port}-{db}.lock", "ab")  # held open: the claim
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _claimed.append(lock)
+        return db
+    raise pytest.UsageError(
+        f"every Redis database nurture's tests may use on {host}:{port} "
+        f"({len(CLAIMABLE_REDIS_DBS)}) is held by another test process on this machine: "
+        "wait for those runs, or set NURTURE_TEST_REDIS_DBS"
+    )
 
 
 #: Stands for the schema's name in the kept PostgreSQL dump.
