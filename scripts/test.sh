@@ -4,7 +4,7 @@
 # one); run without arguments (as CI does), the quick tests of the modules whose outcome can
 # depend on the hour run a second time at the other end of the day (scripts/any-hour.sh).
 # Each test process claims a Redis database no other test process on this machine holds
-# (9-15, then 1-8; tests/support/databases.py), or uses NURTURE_TEST_REDIS_DB + N when set,
+# (9-15 but 12, then 1-8; tests/support/databases.py), or uses NURTURE_TEST_REDIS_DB + N when set,
 # or the Nth of NURTURE_TEST_REDIS_DBS="0,1"; each test has its own PostgreSQL schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -45,9 +45,9 @@ def xdist_index() -> int:
     return int(worker.removeprefix("gw")) if worker.startswith("gw") else 0
 
 
-#: The Redis databases a test process may claim, in the order it tries them (0 is left to a
-#: nurture running on the same machine).
-CLAIMABLE_REDIS_DBS = (*range(9, 16), *range(1, 9))
+#: The Redis databases a test process may claim, in the order it tries them: 0 is left to a
+#: nurture running on the same machine, 12 to `make bench` (bench/stack.py).
+CLAIMABLE_REDIS_DBS = (9, 10, 11, 13, 14, 15, *range(1, 9))
 #: The lock file held open for the whole life of the process that claimed a database.
 _claimed: list[IO[bytes]] = []
 
