@@ -17,6 +17,9 @@ import unicodedata
 #: What `str.splitlines` breaks on: CR, LF, VT, FF, FS, GS, RS, NEL, LS, PS.
 _LINE_BREAKS = re.compile("\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
+#: Printable ASCII only: nothing for `clean_text` to take out (no control, no format
+#: character, no line break), so it is returned as it is without a look at each character.
+_PLAIN = re.compile(r"[\x20-\x7e]*")
 
 
 def _kept(char: str) -> bool:
@@ -29,6 +32,8 @@ def _kept(char: str) -> bool:
 def clean_text(value: str, *, multiline: bool = False) -> str:
     """`value` without invisible format characters or controls; its line breaks become
     "\\n" (`multiline`, a message) or a space (anything else: a name, a subject)."""
+    if type(value) is str and _PLAIN.fullmatch(value):
+        return value
     lines = _LINE_BREAKS.sub("\n" if multiline else " ", value)
     kept = "".join(c for c in lines if _kept(c))
     return kept if multiline else kept.replace("\n", " ")
