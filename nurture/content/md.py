@@ -137,14 +137,19 @@ class Skeleton:
         return _PLACEHOLDER.sub(lambda m: self.values[int(m.group(1))], self.text)
 
 
-def render_both(render: Callable[[], str]) -> tuple[str, Skeleton | None]:
+def render_both(render: Callable[[], str], *, once: bool = False) -> tuple[str, Skeleton | None]:
     """The source `render()` makes, and its skeleton when the skeleton fills back to exactly
     that source (a template that reworks its own output, e.g. with `{% set %}` blocks, or
-    holds the placeholder characters itself, has none)."""
+    holds the placeholder characters itself, has none).
+
+    `once`: the template reads none of its output back (`md_once.renders_once`), so the
+    skeleton filled is its source, without a second render."""
     with recording() as values:
         text = render()
-    source = render()
     skeleton = Skeleton(text, tuple(values))
+    if once and text.count(_OPEN) == len(values):
+        return skeleton.fill(), skeleton
+    source = render()
     if text.count(_OPEN) != len(values) or skeleton.fill() != source:
         return source, None
     return source, skeleton

@@ -26,6 +26,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from markupsafe import Markup
 
 from nurture.content import md
+from nurture.content.md_once import renders_once
 from nurture.content.sms import sms_segments
 from nurture.core.states import Channel
 from nurture.errors import TemplateError
@@ -80,6 +81,10 @@ class Renderer:
         )
         # Sources given once (the last good set, `live.py`) keep each step's form.
         self._forms: dict[str, str] | None = {} if isinstance(self.loader, DictLoader) else None
+        # ... and whether each Markdown template renders once (`md_once.py`).
+        self._renders_once: dict[str, bool] | None = (
+            {} if isinstance(self.loader, DictLoader) else None
+        )
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
     def render(
@@ -148,10 +153,27 @@ class Renderer:
         """The email body as (HTML, plain text), from `NAME.md.j2` or `NAME.html.j2`+`.txt.j2`."""
         if self.form(template) == MARKDOWN_PART:
             name = f"{template}.md.j2"
-            source, skeleton = md.render_both(lambda: self._render(name, context, env=self.md_env))
+            source, skeleton = md.render_both(
+                lambda: self._render(name, context, env=self.md_env), once=self._once(name)
+            )
             return md.to_parts_of(source, skeleton)
         html_body = self._render(f"{template}.html.j2", context)
         return html_body, self._render(f"{template}.txt.j2", context).strip()
+
+    def _once(self, name: str) -> bool:
+        """Whether Markdown template `name` renders once (`md_once.py`); only for sources
+        given once, whose parse cannot change under the compiled template."""
+        if self._renders_once is None:
+            return False
+        once = self._renders_once.get(name)
+        if once is None:
+            try:
+                source = self.loader.get_source(self.md_env, name)[0]
+                once = renders_once(self.md_env.parse(source, name))
+            except (TemplateNotFound, TemplateSyntaxError):
+                once = False  # the render reports it
+            self._renders_once[name] = once
+        return once
 
     def _render(
         self, name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None
