@@ -6,6 +6,7 @@ Rendering is pure: it takes the context and returns text. Templates are read at 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
     UndefinedError,
+    nodes,
     select_autoescape,
 )
 from jinja2.exceptions import SecurityError
@@ -26,6 +28,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedEnvironment
 from markupsafe import Markup
 
 from nurture.content import md
+from nurture.content.layout import Frame, frame_context, frameable
 from nurture.content.md_once import renders_once
 from nurture.content.sms import sms_segments
 from nurture.core.states import Channel
@@ -81,10 +84,10 @@ class Renderer:
         )
         # Sources given once (the last good set, `live.py`) keep each step's form.
         self._forms: dict[str, str] | None = {} if isinstance(self.loader, DictLoader) else None
-        # ... and whether each Markdown template renders once (`md_once.py`).
-        self._renders_once: dict[str, bool] | None = (
-            {} if isinstance(self.loader, DictLoader) else None
-        )
+        # ... what their parse shows (`_holds`), and each layout's frame (`layout.py`).
+        given_once = isinstance(self.loader, DictLoader)
+        self._checked: dict[tuple[str, str], bool] | None = {} if given_once else None
+        self._frames: dict[str, tuple[Any, Frame | None]] | None = {} if given_once else None
         self._inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
     def render(
@@ -100,8 +103,8 @@ class Renderer:
         if not subject:
             raise TemplateError("renders an empty subject", template=f"{template}.subject.j2")
         html_body, text_body = self._body(template, context)
-        html = self._render(LAYOUT_HTML, {**context, "body": Markup(html_body)})
-        text = self._render(LAYOUT_TEXT, {**context, "body": text_body}).strip() + "\n"
+        html = self._layout(LAYOUT_HTML, context, html_body)
+        text = self._layout(LAYOUT_TEXT, context, text_body).strip() + "\n"
         try:
             html = self._inliner.inline(html)
         except ValueError as exc:
@@ -154,26 +157,50 @@ class Renderer:
         if self.form(template) == MARKDOWN_PART:
             name = f"{template}.md.j2"
             source, skeleton = md.render_both(
-                lambda: self._render(name, context, env=self.md_env), once=self._once(name)
+                lambda: self._render(name, context, env=self.md_env),
+                once=self._holds(name, renders_once),
             )
             return md.to_parts_of(source, skeleton)
         html_body = self._render(f"{template}.html.j2", context)
         return html_body, self._render(f"{template}.txt.j2", context).strip()
 
-    def _once(self, name: str) -> bool:
-        """Whether Markdown template `name` renders once (`md_once.py`); only for sources
-        given once, whose parse cannot change under the compiled template."""
-        if self._renders_once is None:
+    def _holds(self, name: str, check: Callable[[nodes.Template], bool]) -> bool:
+        """Whether `check` (`md_once.renders_once`, `layout.frameable`) holds for template
+        `name`'s parse; only for sources given once, whose parse cannot change under the
+        compiled template, and kept for them."""
+        if self._checked is None:
             return False
-        once = self._renders_once.get(name)
-        if once is None:
+        key = (name, check.__name__)
+        holds = self._checked.get(key)
+        if holds is None:
             try:
-                source = self.loader.get_source(self.md_env, name)[0]
-                once = renders_once(self.md_env.parse(source, name))
+                holds = check(self.env.parse(self.loader.get_source(self.env, name)[0], name))
             except (TemplateNotFound, TemplateSyntaxError):
-                once = False  # the render reports it
-            self._renders_once[name] = once
-        return once
+                holds = False  # the render reports it
+            self._checked[key] = holds
+        return holds
+
+    def _layout(self, name: str, context: dict[str, Any], body: str) -> str:
+        """Layout `name` around `body`: its frame filled when it has one (`layout.py`)."""
+        given = {**context, "body": Markup(body) if name == LAYOUT_HTML else body}
+        if self._frames is None or not self._holds(name, frameable):
+            return self._render(name, given)
+        kept = self._frames.get(name)
+        if kept is not None and kept[0] is context["clinic"]:
+            frame = kept[1]
+            return (
+                self._render(name, given) if frame is None else frame.fill(body, context["links"])
+            )
+        holes: list[str] = []
+        text = self._render(name, frame_context(context, holes))
+        autoescape = self.env.autoescape
+        escaped = autoescape(name) if callable(autoescape) else autoescape
+        made = Frame(text, tuple(holes), escaped=escaped)
+        rendered = self._render(name, given)
+        # Kept only if this message's layout, rendered in full, is what its frame fills to.
+        made_ok = made.fill(body, context["links"]) == rendered
+        self._frames[name] = (context["clinic"], made if made_ok else None)
+        return rendered
 
     def _render(
         self, name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None
