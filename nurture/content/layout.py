@@ -10,11 +10,11 @@ Jinja escapes it in an HTML layout).
 
 A layout is framed only when that holds by its shape (`frameable`): it names no variable
 but `clinic`, `links` and `body`; it writes the body and the signed links straight out,
-never tests, filters or passes them on; and nothing in it reads output back
-(`md_once.renders_once`). Any other layout (one that greets the prospect by name, say) is
-rendered for each message, as before. A frame is kept per clinic settings (the clinic's
-part of the context is the only other thing it holds), once the first message's layout
-rendered in full has shown it fills to the same text.
+never tests, filters or passes them on; it picks nothing at random; and nothing in it
+reads output back (`md_once.renders_once`). Any other layout (one that greets the
+prospect by name, say) is rendered for each message, as before. A frame is kept per
+clinic settings (the clinic's part of the context is the only other thing it holds),
+once the first message's layout rendered in full has shown it fills to the same text.
 """
 
 from __future__ import annotations
@@ -42,6 +42,11 @@ _NAMES = frozenset({"clinic", "links", "body"})
 def frameable(template: nodes.Template) -> bool:
     """Whether the layout `template` (parsed) can be framed: see the module's docstring."""
     if not renders_once(template) or not find_undeclared_variables(template) <= _NAMES:
+        return False
+    # A different pick for each message (Jinja's globals are not in the undeclared names).
+    if any(f.name == "random" for f in template.find_all(nodes.Filter)):
+        return False
+    if any(n.name == "lipsum" for n in template.find_all(nodes.Name)):
         return False
     written: set[int] = set()
     for output in template.find_all(nodes.Output):

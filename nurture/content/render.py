@@ -183,7 +183,8 @@ class Renderer:
     def _layout(self, name: str, context: dict[str, Any], body: str) -> str:
         """Layout `name` around `body`: its frame filled when it has one (`layout.py`)."""
         given = {**context, "body": Markup(body) if name == LAYOUT_HTML else body}
-        if self._frames is None or not self._holds(name, frameable):
+        framed = self._frames is not None and "clinic" in context and "links" in context
+        if self._frames is None or not framed or not self._holds(name, frameable):
             return self._render(name, given)
         kept = self._frames.get(name)
         if kept is not None and kept[0] is context["clinic"]:

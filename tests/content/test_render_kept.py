@@ -159,6 +159,8 @@ PER_MESSAGE_LAYOUTS = {
     "a link by item": "{{ links['get'] is callable }}{{ body }}",
     "a link looked up": "{{ links.get('booking') }} {{ body }}",
     "a body kept": "{% set b = body %}{{ b }}",
+    "a random pick": "{{ clinic.name|random }}{{ body }}",
+    "random words": "{{ lipsum(1) }}{{ body }}",
 }
 
 
@@ -175,7 +177,8 @@ def test_a_layout_that_reads_more_is_rendered_for_each_message(
     for n, name in enumerate(["Firstperson", "Secondperson"]):
         contact = dataclasses.replace(CONTACTS[0], id=20 + n, first_name=name)
         a = Composer(once, settings, catalog).render(target, contact, n + 1)
-        assert a == Composer(twice, settings, catalog).render(target, contact, n + 1)
+        if "random" not in layout and "lipsum" not in layout:
+            assert a == Composer(twice, settings, catalog).render(target, contact, n + 1)
 
 
 def test_a_clinic_holding_the_hole_characters_is_rendered_in_full(settings: Settings) -> None:
