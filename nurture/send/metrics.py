@@ -18,7 +18,7 @@ from pathlib import Path
 import structlog
 from prometheus_client import Counter, Histogram, values
 
-from nurture.config import get_settings
+from nurture.config import Settings, get_settings
 from nurture.core.states import DeliveryStatus
 
 log = structlog.get_logger(__name__)
@@ -46,14 +46,22 @@ class _Instruments:
 
 _lock = threading.Lock()
 _current: tuple[Path, _Instruments] | None = None
+#: The settings last asked, and the folder they name: a send asks once per outcome, and
+#: building the path from the same settings again costs more than counting.
+_asked: tuple[Settings, Path] | None = None
 
 
 def _instruments() -> _Instruments:
     """The instruments writing to the configured folder (rebuilt if the settings moved it)."""
-    global _current
-    directory = get_settings().metrics_dir.absolute()
+    global _current, _asked
+    settings, asked = get_settings(), _asked
+    if asked is not None and asked[0] is settings:
+        directory = asked[1]
+    else:
+        directory = settings.metrics_dir.absolute()
+        _asked = (settings, directory)
     with _lock:
-        if _current is not None and _current[0] == directory:
+        if _current is not None and (_current[0] is directory or _current[0] == directory):
             return _current[1]
         directory.mkdir(parents=True, exist_ok=True)
         values.close_all_multiprocess_files()  # type: ignore[no-untyped-call]
