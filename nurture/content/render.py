@@ -187,21 +187,19 @@ class Renderer:
         if self._frames is None or not framed or not self._holds(name, frameable):
             return self._render(name, given)
         kept = self._frames.get(name)
-        if kept is not None and kept[0] is context["clinic"]:
-            frame = kept[1]
-            return (
-                self._render(name, given) if frame is None else frame.fill(body, context["links"])
-            )
-        holes: list[str] = []
-        text = self._render(name, frame_context(context, holes))
-        autoescape = self.env.autoescape
-        escaped = autoescape(name) if callable(autoescape) else autoescape
-        made = Frame(text, tuple(holes), escaped=escaped)
-        rendered = self._render(name, given)
-        # Kept only if this message's layout, rendered in full, is what its frame fills to.
-        made_ok = made.fill(body, context["links"]) == rendered
-        self._frames[name] = (context["clinic"], made if made_ok else None)
-        return rendered
+        if kept is None or kept[0] is not context["clinic"]:
+            holes: list[str] = []
+            text = self._render(name, frame_context(context, holes))
+            autoescape = self.env.autoescape
+            escaped = autoescape(name) if callable(autoescape) else autoescape
+            made = Frame(text, tuple(holes), escaped=escaped)
+            rendered = self._render(name, given)
+            # Kept only if this message's layout, rendered in full, is what it fills to.
+            made_ok = _filled(made, body, context) == rendered
+            self._frames[name] = (context["clinic"], made if made_ok else None)
+            return rendered
+        filled = None if kept[1] is None else _filled(kept[1], body, context)
+        return self._render(name, given) if filled is None else filled
 
     def _render(
         self, name: str, context: dict[str, Any], env: SandboxedEnvironment | None = None
@@ -220,3 +218,12 @@ class Renderer:
             raise TemplateError(f"refused by the sandbox: {exc}", template=name) from None
         except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
             raise TemplateError(f"{type(exc).__name__}: {exc}", template=name) from None
+
+
+def _filled(frame: Frame, body: str, context: dict[str, Any]) -> str | None:
+    """`frame` filled for one message; None when a link it writes is missing (the layout
+    rendered in full then says which)."""
+    try:
+        return frame.fill(body, context["links"])
+    except LookupError:
+        return None

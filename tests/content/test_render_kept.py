@@ -21,6 +21,7 @@ from nurture.content.md_once import renders_once
 from nurture.content.render import LAYOUT_HTML, LAYOUT_TEXT, Renderer
 from nurture.content.samples import SAMPLES
 from nurture.core.states import Channel
+from nurture.errors import TemplateError
 from nurture.schedule.catalog import load_catalog
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -192,3 +193,14 @@ def test_a_clinic_holding_the_hole_characters_is_rendered_in_full(settings: Sett
         a = Composer(once, settings, catalog).render(target, contact, n + 1)
         assert a == Composer(twice, settings, catalog).render(target, contact, n + 1)
     assert once._frames is not None and once._frames[LAYOUT_HTML][1] is None
+
+
+def test_a_layout_missing_a_link_fails_as_a_template_error(settings: Settings) -> None:
+    catalog = load_catalog(ROOT / "schedules")
+    once, _ = _renderers(SOURCES)
+    sequence = catalog.sequences["hip-pain-consultation"]
+    target = StepChannel(sequence, sequence.steps[0], Channel.EMAIL)
+    context = build_context(settings, catalog, target, CONTACTS[0], 1)
+    once.render(sequence.steps[0].template, Channel.EMAIL, context)  # the frame is made
+    with pytest.raises(TemplateError, match="unknown variable"):
+        once.render(sequence.steps[0].template, Channel.EMAIL, {**context, "links": {}})
