@@ -17,14 +17,31 @@ echo "lint: ruff, mypy, and the layers contract (lint-imports)" >&2
 .venv/bin/mypy --no-error-summary
 .venv/bin/lint-imports --no-cache >/dev/null || .venv/bin/lint-imports --no-cache
 workers=(-n "${NURTURE_TEST_WORKERS:-auto}" --dist loadgroup)
-# --durations: the slowest tests, named at the end of every run, to keep an eye on the total.
-.venv/bin/python -m pytest "${workers[@]}" --durations=15 "$@"
+any_hour=""
 if [ $# -eq 0 ]; then
   # No test may depend on the hour it runs at: the quick tests of the modules whose outcome
   # can depend on it (tests/any_hour/clock-sensitive.txt says which and why) once more, with
   # every process's clock at the other end of the day (23:30 UTC by day, 12:00 UTC by night).
-  echo "any hour: the clock-sensitive quick tests again, the clock moved to the other end of the day" >&2
+  # In one process beside the main pass (each test process claims its own Redis database),
+  # which leaves the cores idle for long stretches while its tests wait on workers and
+  # browsers; its report is printed after the main pass's.
+  echo "any hour: the clock-sensitive quick tests again, the clock moved to the other end of the day, beside the main pass" >&2
   mapfile -t clock_sensitive < <(grep -v '^#' tests/any_hour/clock-sensitive.txt | grep .)
-  scripts/any-hour.sh opposite "${workers[@]}" -q -p no:cacheprovider \
-    -m "not slow and not chaos" "${clock_sensitive[@]}"
+  any_hour_log=$(mktemp)
+  scripts/any-hour.sh opposite -q -p no:cacheprovider \
+    -m "not slow and not chaos" "${clock_sensitive[@]}" >"$any_hour_log" 2>&1 &
+  any_hour=$!
+  trap 'kill "$any_hour" 2>/dev/null || true' INT TERM
 fi
+# --durations: the slowest tests, named at the end of every run, to keep an eye on the total.
+status=0
+.venv/bin/python -m pytest "${workers[@]}" --durations=15 "$@" || status=$?
+if [ -n "$any_hour" ]; then
+  hour_status=0
+  wait "$any_hour" || hour_status=$?
+  echo "any hour: the clock-sensitive quick tests at the other end of the day" >&2
+  cat "$any_hour_log"
+  rm -f "$any_hour_log"
+  [ "$status" -ne 0 ] || status=$hour_status
+fi
+exit "$status"
