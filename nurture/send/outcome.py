@@ -26,8 +26,8 @@ from nurture.channels.base import BaseChannel
 from nurture.content.message import OutgoingMessage
 from nurture.core.states import Channel, DeliveryStatus
 from nurture.db.connections import write_retrying
+from nurture.db.outcomes import Move, move_each
 from nurture.db.tables import Delivery
-from nurture.db.transitions import Move, move_each
 from nurture.errors import AmbiguousSendError, PermanentSendError, TransientSendError
 from nurture.send.backoff import compute_backoff
 from nurture.send.metrics import record_send

@@ -9,8 +9,9 @@ from sqlalchemy import bindparam, select, update
 
 from nurture.core.states import PENDING_STATES, DeliveryStatus
 from nurture.db import session_scope
+from nurture.db.outcomes import Move, move_each
 from nurture.db.tables import Delivery, DeliveryEvent
-from nurture.db.transitions import Move, move, move_each, move_many, note, transition
+from nurture.db.transitions import move, move_many, note, transition
 from tests.helpers import at, deliveries, enroll
 
 T0 = at("2026-03-03 12:00")
