@@ -1,10 +1,11 @@
-"""Every change of a delivery's state, and the event that records it: this module only.
+"""Every change of a delivery's state, and the event that records it: this module only
+(and its batch form, `outcomes.py`).
 
 A move is a compare-and-set: the row changes only if it is still in one of the states the
 move may leave (`leaving`), so two writers racing (a worker and a webhook, two workers, a
 stop and a send) can never both win, and a late writer never moves a row back. A move that
 wins writes one `delivery_events` row with its source (dispatcher, worker, control, ops,
-webhook:…) and detail; no other module inserts events.
+webhook:…) and detail; no other module (but `outcomes.py`) inserts events.
 
 Moves into the in-flight states (`queued`, `sending`) write no event: every delivery makes
 them on every attempt, and the row itself keeps them (`queued_at`, `attempts`,
