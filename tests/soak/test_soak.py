@@ -11,7 +11,7 @@ import pytest
 from tests.support.soak import soak
 
 #: The suite's short run and `make soak`'s long one, in seconds.
-SHORT_S = float(os.environ.get("NURTURE_SOAK_SHORT_S", "75"))
+SHORT_S = float(os.environ.get("NURTURE_SOAK_SHORT_S", "40"))
 LONG_S = float(os.environ.get("NURTURE_SOAK_S", "600"))
 
 
