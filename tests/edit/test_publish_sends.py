@@ -4,15 +4,19 @@ time, its time kept); a rollback brings the old text back for the step after."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jinja2 import DictLoader
+from sqlalchemy import update
 
 from nurture.config import get_settings
-from nurture.content.live import LiveCatalog
+from nurture.content.live import CHECK_INTERVAL_S, LiveCatalog
 from nurture.core.clock import utcnow
+from nurture.db import session_scope
+from nurture.db.tables import Delivery
 from nurture.edit.history import rollback
 from nurture.edit.publish import publish
 from nurture.people.actor import Actor
@@ -38,11 +42,11 @@ steps:
     channels: [sms]
     template: live/note
   - id: second
-    after: 25s
+    after: 1h
     channels: [sms]
     template: live/note
   - id: third
-    after: 50s
+    after: 2h
     channels: [sms]
     template: live/note
 """
@@ -69,6 +73,14 @@ def live_files(
         lease_s="10",
         dispatch_interval_s="0.5",
     )
+
+
+def make_due(step_id: str) -> None:
+    """The step falls due now: the test decides when, not a race with a loaded machine. Slept
+    past the worker's check for changed files first, so the send reads what was published."""
+    time.sleep(CHECK_INTERVAL_S + 0.5)
+    with session_scope() as session:
+        session.execute(update(Delivery).where(Delivery.step_id == step_id).values(due_at=utcnow()))
 
 
 def texts() -> dict[str, str]:
@@ -100,16 +112,19 @@ def test_a_published_text_reaches_the_next_send_and_a_rollback_brings_the_old_on
     assert first.startswith("first: hello Ann, version one.")  # the draft was not sent
 
     assert publish(files, drafts, actor=MANAGER, note="version two") == 2
+    # The schedule written at enrollment keeps its times through a publish.
+    assert {d.step_id: d.due_at for d in deliveries()} == due
     assert "version two" in (files.read(NOTE) or "")
     # A running LiveCatalog (the one each process holds) takes the published files up.
     assert live.refresh(now=True).ok and live.renderer is not None
     assert isinstance(live.renderer.loader, DictLoader)
     assert live.renderer.loader.mapping["live/note.sms.j2"] == TWO
+    make_due("second")
     second = wait_for(lambda: texts().get("second"), timeout_s=60, message="the second text")
     assert second == "second: hello Ann, version two."
 
     assert rollback(1, MANAGER).version == 3
+    assert {d.step_id: d.due_at for d in deliveries()}["third"] == due["third"]  # and a rollback
+    make_due("third")
     third = wait_for(lambda: texts().get("third"), timeout_s=60, message="the third text")
     assert third == "third: hello Ann, version one."
-    # The schedule written at enrollment kept its times through both.
-    assert {d.step_id: d.due_at for d in deliveries()} == due
