@@ -9,7 +9,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from nurture.config import get_settings
 from nurture.db import session_scope
@@ -44,6 +44,14 @@ def enroll(now: datetime, **fields: Any) -> dict[str, Any]:
 def deliveries() -> list[Delivery]:
     with session_scope() as s:
         return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def later_steps_due(at: datetime, *, first: str = "doctor-first") -> None:
+    """Every delivery but step `first`'s falls due at `at`. A test that acts between two
+    steps holds the later ones off (an hour ahead) until it has acted, then makes them due:
+    on a loaded machine a step a few seconds after the first would not wait for it."""
+    with session_scope() as session:
+        session.execute(update(Delivery).where(Delivery.step_id != first).values(due_at=at))
 
 
 def outbox(kind: str) -> list[Path]:

@@ -16,15 +16,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
-from sqlalchemy import update
 
 from nurture.api import create_app
 from nurture.core.states import Channel, DeliveryStatus
-from nurture.db import session_scope
-from nurture.db.tables import Delivery
 from tests.conftest import TWILIO_FROM, midday_zone, use, use_providers, wait_for
 from tests.fakes.provider import Failure, FakeProvider, delivery_id_of
-from tests.helpers import deliveries, enroll
+from tests.helpers import deliveries, enroll, later_steps_due
 from tests.signing import post_twilio
 
 pytestmark = pytest.mark.slow
@@ -64,15 +61,6 @@ _d = delivery_id_of
 
 def _count(fake: FakeProvider, api: str) -> int:
     return len(fake.messages(api))  # type: ignore[arg-type]
-
-
-def _later_steps_due(at: datetime) -> None:
-    """Move every delivery but the first step's to `at`: held off while a test acts between
-    steps on a loaded machine (the `fast` sequence's 4 s would not wait), then due at once."""
-    with session_scope() as session:
-        session.execute(
-            update(Delivery).where(Delivery.step_id != "doctor-first").values(due_at=at)
-        )
 
 
 def _inbound(client: TestClient, body: str, sid: str) -> str:
@@ -125,11 +113,11 @@ def test_stop_after_the_first_step_stops_sms_while_email_goes_on(
 ) -> None:  # type: ignore[no-untyped-def]
     start_worker()
     enroll(datetime.now(UTC), timezone=midday_zone())
-    _later_steps_due(datetime.now(UTC) + timedelta(hours=1))
+    later_steps_due(datetime.now(UTC) + timedelta(hours=1))
     wait_for(lambda: len(fake_provider.messages()) == 2, timeout_s=20, message="the first step")
     answer = _inbound(live, "Stop", "SM" + "1" * 32)
     assert answer.count("<Message>") == 1
-    _later_steps_due(datetime.now(UTC))
+    later_steps_due(datetime.now(UTC))
     wait_for(lambda: _count(fake_provider, "sendgrid") == 3, timeout_s=30, message="3 emails")
     time.sleep(1.5)
     assert _count(fake_provider, "twilio") == 1
@@ -144,13 +132,13 @@ def test_a_booking_stops_everything(
 ) -> None:  # type: ignore[no-untyped-def]
     start_worker()
     enroll(datetime.now(UTC), timezone=midday_zone())
-    _later_steps_due(datetime.now(UTC) + timedelta(hours=1))
+    later_steps_due(datetime.now(UTC) + timedelta(hours=1))
     wait_for(lambda: len(fake_provider.messages()) == 2, timeout_s=20, message="the first step")
     response = live.post(
         "/v1/bookings", json={"email": EMAIL}, headers={"Authorization": "Bearer test-key"}
     )
     assert response.status_code == 200 and response.json()["deliveries_skipped"] == 4
-    _later_steps_due(datetime.now(UTC))
+    later_steps_due(datetime.now(UTC))
     time.sleep(4)  # eight dispatcher ticks with every skipped delivery due
     assert len(fake_provider.messages()) == 2
 
