@@ -115,6 +115,9 @@ def test_backlog_states_and_queue_depth_are_read_at_scrape_time(client: TestClie
 
 
 @pytest.mark.slow
+# The counters live in files, whatever the database: PostgreSQL alone (two workers sending
+# once on SQLite is tests/dispatch/test_worker.py's).
+@pytest.mark.parametrize("db", ["postgresql"], indirect=True)
 def test_counters_from_several_worker_processes_add_up_and_move(
     db: str,
     redis_url: str,
