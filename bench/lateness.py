@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.dispatch import POOL as CPU_POOL
 from bench.dispatch import Pool, _nurture_once
 from bench.harness import Figure, Run, Target
 from bench.io import POOL as IO_POOL
-from bench.load import Db, load_deliveries
+from bench.load import Db, Loaded, load_deliveries
 from bench.providers import Provider, make_provider
 from bench.stack import wait_until
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
@@ -88,3 +90,43 @@ def _measure(run: Run, fig: Figure, provider: Provider) -> None:
         scheduler.stop()
         worker.stop()
         provider.stop()
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where paced deliveries' lateness went: p99 seconds from due to claim (`queued_at`,
+    the dispatcher's tick), from claim to the worker reading the batch (`sent_at`), and the
+    claims per tick (the most, and the mean)."""
+
+    claim_p99_s: float
+    queue_p99_s: float
+    most_per_tick: int
+    mean_per_tick: float
+
+    def __str__(self) -> str:
+        return (
+            f"due→claim p99 {self.claim_p99_s:.2f} s, claim→read p99 {self.queue_p99_s:.2f} s,"
+            f" claims per tick at most {self.most_per_tick} (mean {self.mean_per_tick:.0f})"
+        )
+
+
+def breakdown(db: Db, loaded: Loaded) -> Breakdown:
+    """The lateness of `loaded`'s sent deliveries, split at the claim (see `Breakdown`)."""
+    rows = db.conn.execute(
+        "SELECT extract(epoch FROM queued_at - due_at), extract(epoch FROM sent_at - queued_at),"
+        " queued_at FROM deliveries WHERE status = 'sent' AND id BETWEEN %s AND %s",
+        (loaded.first_id, loaded.last_id),
+    ).fetchall()
+    ticks = Counter(r[2] for r in rows)
+    return Breakdown(
+        claim_p99_s=p99([float(r[0]) for r in rows]),
+        queue_p99_s=p99([float(r[1]) for r in rows]),
+        most_per_tick=max(ticks.values(), default=0),
+        mean_per_tick=len(rows) / max(len(ticks), 1),
+    )
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank below), 0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0
