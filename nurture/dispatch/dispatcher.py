@@ -29,10 +29,13 @@ ROUNDS = 4
 def run_dispatcher(
     celery: Celery,
     *,
+    interval_s: float | None = None,
     clock: Callable[[], datetime] = utcnow,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
-    """One dispatcher tick: each claim commits first, then its task messages go out.
+    """One dispatcher tick: each claim commits first, then its task messages go out. It
+    claims ahead what falls due before the next tick, `interval_s` later (default: this
+    process's `DISPATCH_INTERVAL_S`), and publishes it when due.
 
     If this process dies between the two (or while it holds deliveries claimed ahead until
     they are due), the rows stay `queued` and are claimed again when their lease ends, so
@@ -40,7 +43,7 @@ def run_dispatcher(
     """
     settings = get_settings()
     lease = timedelta(seconds=settings.lease_s)
-    ahead = look_ahead(settings.dispatch_interval_s)
+    ahead = look_ahead(settings.dispatch_interval_s if interval_s is None else interval_s)
     now = clock()
     with session_scope() as session:
         tick = dispatch_tick(
