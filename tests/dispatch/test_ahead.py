@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 
 import pytest
 
+from nurture.config import get_settings
 from nurture.core.states import DeliveryStatus
 from nurture.db import session_scope
 from nurture.dispatch import ahead, dispatcher
 from nurture.dispatch.ahead import look_ahead, parts_by_due, publish_when_due
+from nurture.dispatch.queue import celery_config
 from nurture.dispatch.tick import dispatch_tick
 from nurture.send.pipeline import send_delivery
 from tests.conftest import use
@@ -134,3 +136,11 @@ def test_a_dispatcher_holds_what_it_claimed_ahead_until_due(
     assert run(None, interval_s=1.0, clock=clock, sleep=clock.sleep) == 2  # type: ignore[arg-type]
     [(when, ids)] = published
     assert when == T0 and len(ids) == 2
+
+
+def test_beat_tells_each_tick_the_interval_until_the_next(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A worker started with another interval than beat's still claims until beat's next tick.
+    use(env, monkeypatch, dispatch_interval_s="0.5")
+    assert celery_config(get_settings())["beat_schedule"]["dispatch"]["args"] == (0.5,)
