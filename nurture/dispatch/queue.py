@@ -39,11 +39,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        # A process reserves no more tasks than it has threads: the dispatcher's tick (on
-        # the dispatch queue, run by the same workers) waits behind at most those, not
-        # behind four times as many send batches (about a second at 80% of peak), and one
-        # process cannot sit on batches while another is idle.
-        "worker_prefetch_multiplier": 1,
+        "worker_prefetch_multiplier": 4,
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
         # One direct exchange without a colon (the file broker refuses one in a file name).
