@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bench.dispatch import POOL as CPU_POOL
 from bench.dispatch import Pool, _nurture_once
 from bench.harness import Figure, Run, Target
 from bench.io import POOL as IO_POOL
-from bench.load import Db, load_deliveries
+from bench.load import Db, Loaded, load_deliveries
 from bench.providers import Provider, make_provider
 from bench.stack import wait_until
 from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
@@ -88,3 +90,46 @@ def _measure(run: Run, fig: Figure, provider: Provider) -> None:
         scheduler.stop()
         worker.stop()
         provider.stop()
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """Where paced deliveries' lateness went, split at the claim (`queued_at`): p99 seconds
+    a claim came after the due time (0 for one claimed ahead), and p99 seconds from when a
+    delivery could first go (its due time or its claim, the later) to the worker reading
+    its batch (`sent_at`: the broker and the worker); claims per tick (the most, the mean)."""
+
+    claim_late_p99_s: float
+    worker_p99_s: float
+    most_per_tick: int
+    mean_per_tick: float
+
+    def __str__(self) -> str:
+        return (
+            f"claim late p99 {self.claim_late_p99_s:.2f} s, due-or-claim→read p99"
+            f" {self.worker_p99_s:.2f} s, claims per tick at most {self.most_per_tick}"
+            f" (mean {self.mean_per_tick:.0f})"
+        )
+
+
+def breakdown(db: Db, loaded: Loaded) -> Breakdown:
+    """The lateness of `loaded`'s sent deliveries, split at the claim (see `Breakdown`)."""
+    rows = db.conn.execute(
+        "SELECT extract(epoch FROM greatest(queued_at - due_at, interval '0')),"
+        " extract(epoch FROM sent_at - greatest(due_at, queued_at)), queued_at"
+        " FROM deliveries WHERE status = 'sent' AND id BETWEEN %s AND %s",
+        (loaded.first_id, loaded.last_id),
+    ).fetchall()
+    ticks = Counter(r[2] for r in rows)
+    return Breakdown(
+        claim_late_p99_s=p99([float(r[0]) for r in rows]),
+        worker_p99_s=p99([float(r[1]) for r in rows]),
+        most_per_tick=max(ticks.values(), default=0),
+        mean_per_tick=len(rows) / max(len(ticks), 1),
+    )
+
+
+def p99(values: list[float]) -> float:
+    """The 99th percentile (nearest rank below), 0 for none."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else 0.0

@@ -38,6 +38,7 @@ import redis
 from bench.bare import SDK_QUEUE
 from bench.dispatch import DISPATCH_INTERVAL_S, Pool, _nurture_once
 from bench.harness import Figure, Run, Target
+from bench.lateness import breakdown
 from bench.load import Db, load_deliveries
 from bench.providers import FakeHttpProvider
 from bench.stack import Proc, Stack, wait_until
@@ -210,7 +211,8 @@ def _paced(run: Run, db: Db, peak: float, count: int) -> tuple[float, list[float
     )
     late = db.lateness_s(loaded)
     run.say(
-        f"sdk lateness at {rate:.0f}/s: p50 {statistics.median(late):.2f} s, p99 {_p99(late):.2f} s"
+        f"sdk lateness at {rate:.0f}/s: p50 {statistics.median(late):.2f} s,"
+        f" p99 {_p99(late):.2f} s; {breakdown(db, loaded)}"
     )
     return rate, late
 

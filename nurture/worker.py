@@ -135,10 +135,11 @@ def send_batch_task(delivery_ids: list[int]) -> int:
 
 
 @app.task(name=DISPATCH_TASK, ignore_result=True)
-def dispatch_task() -> int:
-    """Claim due deliveries and publish a send task for them; enroll requests stored while no
-    valid schedules were loaded, once they are."""
-    sent = run_dispatcher(app)
+def dispatch_task(interval_s: float | None = None) -> int:
+    """Claim due deliveries (and what falls due before the next tick, `interval_s` later:
+    beat's interval) and publish send tasks for them; enroll requests stored while no valid
+    schedules were loaded, once they are."""
+    sent = run_dispatcher(app, interval_s=interval_s)
     catalog = live_catalog(get_settings()).current
     if catalog is not None:
         with session_scope() as session:

@@ -61,6 +61,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "dispatch": {
                 "task": DISPATCH_TASK,
                 "schedule": timedelta(seconds=settings.dispatch_interval_s),
+                # The next tick comes this much later: the tick claims what falls due until
+                # then (whatever interval the process that runs it was started with).
+                "args": (settings.dispatch_interval_s,),
                 # A tick nobody ran within a few seconds is useless: the next one covers it.
                 "options": {
                     "queue": DISPATCH_QUEUE,

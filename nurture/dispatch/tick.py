@@ -13,7 +13,7 @@ so a tick with nothing due costs a few index probes.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -37,6 +37,9 @@ class Tick:
     claimed: list[int]
     redispatched: list[int]
     unknown: list[int]
+    #: Claimed ahead: due within the tick's look-ahead, not yet; (id, due_at) by due time.
+    #: Their send tasks must wait for their due times (`nurture.dispatch.ahead`).
+    ahead: list[tuple[int, datetime]] = field(default_factory=list)
 
     @property
     def to_enqueue(self) -> list[int]:
@@ -45,8 +48,28 @@ class Tick:
 
 def claim_due(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
     """Claim up to `limit` due deliveries of active enrollments, oldest first."""
-    params = {"now": now, "limit": limit, "lease_until": now + lease}
-    return _ids(session, _claim_due_statement(), params, DeliveryStatus.QUEUED, now)
+    return [i for i, _ in claim_until(session, now=now, until=now, limit=limit, lease=lease)]
+
+
+def claim_until(
+    session: Session, *, now: datetime, until: datetime, limit: int, lease: timedelta
+) -> list[tuple[int, datetime]]:
+    """Claim up to `limit` deliveries of active enrollments due by `until` (`now`, or a
+    little ahead of it), oldest first; (id, due_at) of each, by due time.
+
+    A delivery claimed before its due time is queued but not yet sendable: whoever claimed
+    it publishes its task only once it is due.
+    """
+    params = {"now": now, "until": until, "limit": limit, "lease_until": now + lease}
+    rows = move_many(
+        session,
+        _claim_due_statement(),
+        params,
+        to=DeliveryStatus.QUEUED,
+        at=now,
+        source="dispatcher",
+    )
+    return sorted(((row[0], row[1]) for row in rows), key=lambda r: (r[1], r[0]))
 
 
 def reclaim_expired(session: Session, *, now: datetime, limit: int, lease: timedelta) -> list[int]:
@@ -85,6 +108,7 @@ _D: Table = Delivery.__table__  # type: ignore[assignment]
 _E: Table = Enrollment.__table__  # type: ignore[assignment]
 _NOW = bindparam("now", type_=_D.c.due_at.type)
 _LIMIT = bindparam("limit", type_=Integer())
+_UNTIL = bindparam("until", type_=_D.c.due_at.type)
 
 
 @lru_cache(maxsize=1)
@@ -94,14 +118,14 @@ def _claim_due_statement() -> Any:
         .join(_E, _E.c.id == _D.c.enrollment_id)
         .where(
             _D.c.status.in_(_CLAIMABLE),
-            _D.c.due_at <= _NOW,
+            _D.c.due_at <= _UNTIL,
             _E.c.status == EnrollmentStatus.ACTIVE,
         )
         .order_by(_D.c.due_at)
         .limit(_LIMIT)
         .with_for_update(of=_D, skip_locked=True)
     )
-    return _queueing(candidates, _CLAIMABLE, _D.c.due_at <= _NOW)
+    return _queueing(candidates, _CLAIMABLE, _D.c.due_at <= _UNTIL, returning=[_D.c.due_at])
 
 
 @lru_cache(maxsize=1)
@@ -116,7 +140,12 @@ def _reclaim_statement() -> Any:
     return _queueing(candidates, (DeliveryStatus.QUEUED,), _D.c.lease_expires_at < _NOW)
 
 
-def _queueing(candidates: Select[Any], leaving: Sequence[DeliveryStatus], still: Any) -> Any:
+def _queueing(
+    candidates: Select[Any],
+    leaving: Sequence[DeliveryStatus],
+    still: Any,
+    returning: Sequence[Any] = (),
+) -> Any:
     # One statement: the locked candidates (SKIP LOCKED on PostgreSQL) are updated in place,
     # without sending their ids back and forth. The conditional UPDATE is the claim: a row
     # another dispatcher took meanwhile no longer matches and is not returned, on every
@@ -130,6 +159,7 @@ def _queueing(candidates: Select[Any], leaving: Sequence[DeliveryStatus], still:
             "lease_expires_at": bindparam("lease_until", type_=_D.c.lease_expires_at.type),
             "updated_at": _NOW,
         },
+        returning=returning,
     )
 
 
@@ -160,10 +190,26 @@ def beat(session: Session, now: datetime, name: str = SCHEDULER_HEARTBEAT) -> No
     )
 
 
-def dispatch_tick(session: Session, *, now: datetime, batch: int, lease: timedelta) -> Tick:
-    """One dispatcher pass (in the caller's transaction): expire, reclaim, claim, heartbeat."""
+def dispatch_tick(
+    session: Session,
+    *,
+    now: datetime,
+    batch: int,
+    lease: timedelta,
+    ahead: timedelta = timedelta(0),
+) -> Tick:
+    """One dispatcher pass (in the caller's transaction): expire, reclaim, claim (what is
+    due, and what falls due within `ahead`), heartbeat."""
     unknown = expire_sending(session, now=now, limit=batch)
     redispatched = reclaim_expired(session, now=now, limit=batch, lease=lease)
-    claimed = claim_due(session, now=now, limit=batch, lease=lease)
+    rows = claim_until(session, now=now, until=now + ahead, limit=batch, lease=lease)
     beat(session, now)
-    return Tick(claimed=claimed, redispatched=redispatched, unknown=unknown)
+    claimed, later = split_due(rows, now)
+    return Tick(claimed=claimed, redispatched=redispatched, unknown=unknown, ahead=later)
+
+
+def split_due(
+    rows: list[tuple[int, datetime]], now: datetime
+) -> tuple[list[int], list[tuple[int, datetime]]]:
+    """Claimed rows split at `now`: the ids due (in id order), and the rest, by due time."""
+    return sorted(i for i, at in rows if at <= now), [(i, at) for i, at in rows if at > now]

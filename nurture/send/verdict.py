@@ -3,8 +3,8 @@
 - `Go`: send it now (the take checks the stop, consent, booking and suppression again);
 - `Skip`: never send it, with the reason (stopped, no consent, suppressed, booked, the
   step's condition false, no address);
-- `Hold`: not now: back to `scheduled` until its send window opens (or, paused, until the
-  clinic resumes the run). A delivery that may not go is parked, never lost.
+- `Hold`: not now: back to `scheduled` until it is due, until its send window opens (or,
+  paused, until the clinic resumes the run). A delivery that may not go is parked, never lost.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def verdict(c: Taken, now: datetime, ctx: SendContext) -> Verdict:
 
     Pure: `ctx` only lends the template environment a step's `when` condition is read with.
     """
+    if c.delivery.due_at > now:
+        # Handed over early (a dispatcher claims a little ahead and publishes when due, by
+        # its own clock): never before due, so back to `scheduled` at the same due time.
+        return Hold("not_due", c.delivery.due_at)
     if c.enrollment.status is EnrollmentStatus.PAUSED:
         # A person wrote back: hold the message until the clinic resumes or stops the run.
         return Hold("enrollment_paused")
