@@ -68,7 +68,7 @@ def test_worker_log_lines_carry_the_delivery_and_enrollment_ids(
     upgrade()
     worker = start_worker()
     response = enroll(datetime.now(UTC), timezone=midday_zone(), concern="fast hip trouble")
-    wait_for(lambda: len(outbox("sms")) == 1 and len(outbox("email")) == 1, timeout_s=30)
+    wait_for(lambda: len(outbox("sms")) == 1 and len(outbox("email")) == 1, timeout_s=90)
     wait_for(lambda: worker.log().count('"send.sent"') == 2, timeout_s=10, message="two sends")
     lines = _json_lines(worker.log())
     sends = [line for line in lines if str(line.get("event", "")).startswith("send.")]

@@ -93,10 +93,11 @@ def test_threads_sending_at_once_reach_twilio_no_faster_than_the_sms_rate(
     arrivals = sorted(m.at for m in fake_provider.messages("twilio"))
     assert len(arrivals) == 6
     # Slots are exactly 1/rate apart; an arrival can be late by the jitter of its call (never
-    # early), so allow one slot's worth in any second, and the run lasts as the rate says.
+    # early), so allow one slot's worth in any second, and one slot's worth off the run's
+    # length (the first arrival late): six at once with no limit arrive within milliseconds.
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
     assert busiest <= 4 + 1, arrivals
-    assert arrivals[-1] - arrivals[0] > 5 * 0.25 - 0.05, arrivals
+    assert arrivals[-1] - arrivals[0] >= 4 * 0.25, arrivals
 
 
 def test_a_delivery_whose_slot_is_too_far_goes_back_to_the_dispatcher(
