@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,7 @@ from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
 from nurture.intake.consent import consent_rows, given, record_consent
+from nurture.intake.group import group_writer
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
@@ -33,7 +34,13 @@ from nurture.intake.write import (
     store_response,
     update_contact,
 )
-from nurture.intake.write_pg import enroll_new_prospect
+from nurture.intake.write_pg import (
+    NewProspect,
+    enroll_new_prospect,
+    new_prospect,
+    prospect_answer,
+    write_prospect,
+)
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.erase import address_digest, erased_earlier
 from nurture.steering.notify import queue_unreached_notices
@@ -226,25 +233,26 @@ def _submit(
     # which also checks that neither address was erased earlier.
     alone = not idempotency_key and engine.dialect.name == "postgresql"
     digests = {
-        channel: address_digest(secret_key, channel, address)
+        # The request's addresses were normalised when it was validated.
+        channel: address_digest(secret_key, channel, address, normalized=True)
         for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
         if address and alone
     }
     for attempt in range(attempts):
         try:
             if alone:
-                sequence = _sequence_for(request, catalog, sequence_id)
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    response = enroll_new_prospect(
-                        conn,
+                response = _write_new_prospect(
+                    engine,
+                    new_prospect(
                         request,
                         catalog=catalog,
-                        sequence=sequence,
+                        sequence=_sequence_for(request, catalog, sequence_id),
                         now=now,
                         meta=meta,
                         idempotency_key=None,
                         digests=digests,
-                    )
+                    ),
+                )
                 if response is not None:
                     return EnrollOutcome(response=response, created=True)
             # A known contact, an erased address, an Idempotency-Key or SQLite.
@@ -275,3 +283,13 @@ def _submit(
                     field="idempotency_key",
                 ) from None
     raise AssertionError("unreachable")
+
+
+def _write_new_prospect(engine: Engine, prospect: NewProspect) -> dict[str, Any] | None:
+    """A never-seen prospect's statement, committed with the requests that came at the same
+    time (`group.py`), or on its own; the answer, or None when it wrote nothing."""
+    written = group_writer(engine).write(prospect.params)
+    if written is None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            written = write_prospect(conn, prospect)
+    return prospect_answer(prospect, written)
