@@ -1,15 +1,16 @@
 """Never-seen prospects written in groups on PostgreSQL: one transaction and one commit for
 the requests that arrive together (group commit).
 
-Each request is still its own statement (`write_pg.ENROLL_NEW`). A thread that finds no
-group being written becomes the writer: it takes every statement waiting (itself first,
-`MAX_GROUP` at most), sends them in one pipeline inside one transaction, commits, and hands
-each waiting thread its rows; the threads that arrived meanwhile wait, and the first of them
-writes the next group. So under load a process pays one commit and about one round trip
-per group instead of per request, and alone a request is written as before: a group of one
-is its single autocommitted statement, with no transaction around it.
+Each request is still its own statement (`write_pg.ENROLL_NEW`), handed to the process's
+writer thread. That thread takes every statement waiting (`MAX_GROUP` at most), sends them
+in one pipeline inside one transaction, commits, and answers each; the statements handed
+over meanwhile wait, and form the next group. So under load a process pays one commit and
+about one round trip per group instead of per request, and alone a request is written as
+before: a group of one is its single autocommitted statement, with no transaction around it.
+The API awaits its statement's answer on the event loop (`intake/loop.py`), without taking
+a thread of its pool for the wait.
 
-No thread returns before the COMMIT of its group succeeded: an answer still means written.
+No request is answered before the COMMIT of its group succeeded: a 201 still means written.
 If anything in a group fails (a unique violation, a deadlock with another process's group,
 a dropped connection, even the COMMIT), the group is rolled back and every one of its
 requests is told to write alone, through the path a request takes without grouping: a
@@ -20,6 +21,7 @@ written is then found by its retry (its addresses are known: nothing is written 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,72 +41,65 @@ MAX_GROUP = 32
 
 @dataclass(eq=False)
 class _Waiting:
-    """A statement waiting for its group: its parameters, then its rows (or `alone`)."""
+    """A statement waiting for its group, and where its rows go (None: write it alone)."""
 
     params: dict[str, Any]
-    done: threading.Event = field(default_factory=threading.Event)
-    #: Set by the writer of the previous group: this thread writes the next one.
-    lead: bool = False
-    written: Written | None = None
-    #: The group failed, or held this statement only: the caller writes it on its own.
-    alone: bool = False
+    answer: Future[Written | None] = field(default_factory=Future)
 
 
 class GroupWriter:
-    """Writes the statements threads hand it in groups, one commit a group (see the module)."""
+    """Writes the statements handed to it in groups, one commit a group (see the module), on
+    a thread of its own that a process starts when it first writes."""
 
     def __init__(self, engine: Engine, *, max_group: int = MAX_GROUP) -> None:
         self._engine = engine
         self._max_group = max_group
-        self._lock = threading.Lock()
+        self._ready = threading.Condition()
         self._waiting: list[_Waiting] = []
-        self._writing = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, params: dict[str, Any]) -> Future[Written | None]:
+        """The statement's rows once its group is committed, or None when the caller must
+        run it on its own (its group failed and was rolled back): a future, so that an
+        event loop can await it without taking a thread (`asyncio.wrap_future`)."""
+        waiting = _Waiting(params)
+        with self._ready:
+            self._waiting.append(waiting)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="nurture-intake-groups", daemon=True
+                )
+                self._thread.start()
+            elif len(self._waiting) == 1:
+                self._ready.notify()  # the thread is waiting for work, or about to look
+        return waiting.answer
 
     def write(self, params: dict[str, Any]) -> Written | None:
-        """The statement's rows once its group is committed; None when the caller must run
-        it on its own (alone, or its group failed and was rolled back)."""
-        mine = _Waiting(params)
-        with self._lock:
-            self._waiting.append(mine)
-            lead = not self._writing
-            self._writing = True
-        if not lead:
-            mine.done.wait()
-            if not mine.lead:
-                return None if mine.alone else mine.written
-        # This thread writes the next group, its own statement first.
-        with self._lock:
-            group = self._waiting[: self._max_group]
-            del self._waiting[: self._max_group]
-        try:
-            self._write_group(group)
-        finally:
-            self._hand_over(group, mine)
-        return None if mine.alone else mine.written
+        """`submit`, waited for (from a thread of the API's pool, or a command)."""
+        return self.submit(params).result()
 
-    def _hand_over(self, group: list[_Waiting], mine: _Waiting) -> None:
-        """Wake the group's other threads with their rows, and the next writer, if any."""
-        for waiting in group:
-            if waiting.written is None:
-                waiting.alone = True
-            if waiting is not mine:
-                waiting.done.set()
-        with self._lock:
-            if self._waiting:
-                nxt = self._waiting[0]
-                nxt.lead = True
-                nxt.done.set()
-            else:
-                self._writing = False
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                while not self._waiting:
+                    self._ready.wait()
+                group = self._waiting[: self._max_group]
+                del self._waiting[: self._max_group]
+            written: list[Written] = []
+            try:
+                written = self._write_group([w.params for w in group])
+            finally:
+                for n, waiting in enumerate(group):
+                    waiting.answer.set_result(written[n] if written else None)
 
-    def _write_group(self, group: list[_Waiting]) -> None:
-        """All of `group` in one transaction, pipelined, or a group of one in its single
-        autocommitted statement; on any failure none of it."""
+    def _write_group(self, group: list[dict[str, Any]]) -> list[Written]:
+        """Every statement's rows: all of `group` in one transaction, pipelined, or a group
+        of one as its single autocommitted statement. On any failure none of it: []."""
         try:
             raw = self._engine.raw_connection()
         except Exception as exc:
             log.warning("intake.group_failed", size=len(group), error=type(exc).__name__)
-            return
+            return []
         conn = cast("psycopg.Connection[Any]", raw.driver_connection)
         single = len(group) == 1
         written: list[Written] = []
@@ -112,10 +107,10 @@ class GroupWriter:
             conn.autocommit = single
             with conn.cursor() as cursor:
                 if single:
-                    cursor.execute(ENROLL_NEW, group[0].params)
+                    cursor.execute(ENROLL_NEW, group[0])
                     written.append(cursor.fetchall())
                 else:
-                    cursor.executemany(ENROLL_NEW, [w.params for w in group], returning=True)
+                    cursor.executemany(ENROLL_NEW, group, returning=True)
                     for _ in group:
                         written.append(cursor.fetchall())
                         cursor.nextset()
@@ -136,8 +131,7 @@ class GroupWriter:
             except Exception:
                 raw.invalidate()
             raw.close()
-        for waiting, rows in zip(group, written, strict=False):
-            waiting.written = rows
+        return written
 
 
 _writers: dict[int, GroupWriter] = {}

@@ -35,6 +35,7 @@ from nurture.intake.write import (
     update_contact,
 )
 from nurture.intake.write_pg import (
+    AddressDigests,
     NewProspect,
     enroll_new_prospect,
     new_prospect,
@@ -97,7 +98,7 @@ def enroll(
         if previous is not None and previous.response is not None:
             return EnrollOutcome(response=previous.response, created=False, replayed=True)
 
-    sequence = _sequence_for(request, catalog, sequence_id)
+    sequence = sequence_for(request, catalog, sequence_id)
     if not known and session.get_bind().dialect.name == "postgresql":
         response = enroll_new_prospect(
             session.connection(),
@@ -164,7 +165,7 @@ def enroll(
     return EnrollOutcome(response=response, created=schedule is not None)
 
 
-def _sequence_for(
+def sequence_for(
     request: ConsultationRequestIn, catalog: Catalog, sequence_id: str | None
 ) -> Sequence:
     if sequence_id:
@@ -193,8 +194,7 @@ def submit(
         sequence_id=sequence_id,
         attempts=attempts,
     )
-    given_flags = [flag for _, _, flag in given(request)]
-    if given_flags and all(f is False for f in given_flags) and not outcome.replayed:
+    if declines_every_channel(request) and not outcome.replayed:
         request_id = outcome.response.get("request_id")
         contact_id = (outcome.response.get("enrollment") or {}).get("contact_id")
         if isinstance(request_id, int) and isinstance(contact_id, int):
@@ -208,6 +208,23 @@ def submit(
                     now=now,
                 )
     return outcome
+
+
+def declines_every_channel(request: ConsultationRequestIn) -> bool:
+    """The request says no to every channel it gives: staff are told to call instead."""
+    flags = [flag for _, _, flag in given(request)]
+    return bool(flags) and all(f is False for f in flags)
+
+
+def address_digests(request: ConsultationRequestIn) -> AddressDigests:
+    """The keyed hash of each address the request gives, to check against erased ones."""
+    secret_key = get_settings().secret_key
+    return {
+        # The request's addresses were normalised when it was validated.
+        channel: address_digest(secret_key, channel, address, normalized=True)
+        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
+        if address
+    }
 
 
 def _submit(
@@ -232,12 +249,7 @@ def _submit(
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips),
     # which also checks that neither address was erased earlier.
     alone = not idempotency_key and engine.dialect.name == "postgresql"
-    digests = {
-        # The request's addresses were normalised when it was validated.
-        channel: address_digest(secret_key, channel, address, normalized=True)
-        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
-        if address and alone
-    }
+    digests = address_digests(request) if alone else {}
     for attempt in range(attempts):
         try:
             if alone:
@@ -246,7 +258,7 @@ def _submit(
                     new_prospect(
                         request,
                         catalog=catalog,
-                        sequence=_sequence_for(request, catalog, sequence_id),
+                        sequence=sequence_for(request, catalog, sequence_id),
                         now=now,
                         meta=meta,
                         idempotency_key=None,

@@ -13,10 +13,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from nurture.api import create_app
 from nurture.config import get_settings
 from nurture.db import get_engine, upgrade
 from nurture.db.tables import (
@@ -27,7 +29,7 @@ from nurture.db.tables import (
     Enrollment,
 )
 from nurture.errors import IntakeError
-from nurture.intake import group, service
+from nurture.intake import group, loop, service
 from nurture.intake.request import ConsultationRequestIn
 from nurture.intake.service import EnrollOutcome, submit
 from nurture.intake.write_pg import NewProspect
@@ -36,6 +38,10 @@ from tests.conftest import use
 
 DELIVERIES = 8  # the hip-pain sequence, email and phone given
 CONSENT = 2  # a consent row a channel, email and phone given
+#: The request the writer is held on while the others queue behind it (written alone).
+LEAD = ConsultationRequestIn.model_validate(
+    {"first_name": "Lee", "email": "lee@example.com", "concern": "outer hip pain"}
+)
 
 
 @pytest.fixture
@@ -65,15 +71,23 @@ def _in_one_group(
     grouped: int,
 ) -> tuple[list[EnrollOutcome | BaseException], list[int]]:
     """`submit()` of each request from its own thread (as the API's threadpool calls it),
-    the writer held until `grouped` of them wait behind it: they are then written as one
-    group. What each call returned or raised, and the sizes of the groups written."""
+    while the writer is held on a first request (`LEAD`, written alone) until `grouped` of
+    them wait: they are then written as one group. What each call returned or raised, and
+    the sizes of the groups written after the first."""
     writer = group.group_writer(get_engine())
     sizes: list[int] = []
+    held = threading.Event()
     write_group = writer._write_group
 
-    def counted(waiting: list[Any]) -> None:
-        sizes.append(len(waiting))
-        write_group(waiting)
+    def counted(params: list[dict[str, Any]]) -> Any:
+        if not held.is_set():
+            held.set()
+            deadline = time.monotonic() + 30
+            while len(writer._waiting) < grouped and time.monotonic() < deadline:
+                time.sleep(0.01)
+        else:
+            sizes.append(len(params))
+        return write_group(params)
 
     monkeypatch.setattr(writer, "_write_group", counted)
     results: list[EnrollOutcome | BaseException] = [RuntimeError("no answer")] * len(requests)
@@ -84,18 +98,15 @@ def _in_one_group(
         except BaseException as exc:  # handed to the test
             results[i] = exc
 
+    lead = threading.Thread(target=submit, args=(LEAD,), kwargs={"catalog": catalog, "now": _now()})
+    lead.start()
+    assert held.wait(30)
     threads = [threading.Thread(target=run, args=(i, r, k)) for i, (r, k) in enumerate(requests)]
-    with writer._lock:
-        writer._writing = True  # as if a group were being written: whoever writes waits
     for thread in threads:
         thread.start()
-    deadline = time.monotonic() + 30
-    while len(writer._waiting) < grouped and time.monotonic() < deadline:
-        time.sleep(0.01)
-    writer._hand_over([], group._Waiting({}))  # that group is done: the next one goes
-    for thread in threads:
+    for thread in [*threads, lead]:
         thread.join(60)
-    assert not any(t.is_alive() for t in threads), "a request never got its answer"
+    assert not any(t.is_alive() for t in [*threads, lead]), "a request never got its answer"
     return results, sizes
 
 
@@ -106,11 +117,14 @@ def _now() -> Any:
 
 
 def _counts() -> dict[str, int]:
+    """Rows of each table, but the `LEAD` request's."""
     with Session(get_engine()) as s:
-        return {
-            m.__name__: s.scalar(select(func.count()).select_from(m)) or 0
-            for m in (Contact, ConsultationRequest, Enrollment, Delivery, ConsentEvent)
-        }
+        lead = s.scalar(select(Contact.id).where(Contact.email == LEAD.email))
+        counts = {"Contact": s.scalar(select(func.count()).where(Contact.id != lead)) or 0}
+        for m in (ConsultationRequest, Enrollment, Delivery, ConsentEvent):
+            where = m.contact_id != lead
+            counts[m.__name__] = s.scalar(select(func.count()).select_from(m).where(where)) or 0
+        return counts
 
 
 def _poison(monkeypatch: pytest.MonkeyPatch, email: str, **params: Any) -> None:
@@ -167,7 +181,7 @@ def test_a_statement_that_fails_in_the_database_fails_only_its_own_request(
     assert isinstance(results[1], DataError)
     assert all(isinstance(results[n], EnrollOutcome) for n in (0, 2)), results
     with Session(get_engine()) as s:
-        emails = set(s.scalars(select(Contact.email)))
+        emails = set(s.scalars(select(Contact.email).where(Contact.email != LEAD.email)))
     assert emails == {"dana0@example.com", "dana2@example.com"}
     assert _counts()["Delivery"] == 2 * DELIVERIES
 
@@ -234,7 +248,58 @@ def test_a_group_leaves_its_pooled_connection_as_the_pool_hands_them_out(
     _in_one_group(monkeypatch, pg, [(_request(n), None) for n in range(2)], grouped=2)
 
     with get_engine().connect() as conn:
-        conn.execute(insert(Contact).values(first_name="Lee", email="lee@example.com"))
+        conn.execute(insert(Contact).values(first_name="Kim", email="kim@example.com"))
         conn.rollback()  # not autocommitted: the rollback takes it back
     with Session(get_engine()) as s:
-        assert s.scalar(select(func.count()).where(Contact.email == "lee@example.com")) == 0
+        assert s.scalar(select(func.count()).where(Contact.email == "kim@example.com")) == 0
+
+
+AUTH = {"Authorization": "Bearer test-key"}
+
+
+def test_an_api_request_is_written_by_the_group_writer_and_answered_201(
+    pg: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = group.group_writer(get_engine())
+    sizes: list[int] = []
+    write_group = writer._write_group
+
+    def counted(params: list[dict[str, Any]]) -> Any:
+        sizes.append(len(params))
+        return write_group(params)
+
+    monkeypatch.setattr(writer, "_write_group", counted)
+    with TestClient(create_app()) as client:
+        answer = client.post("/v1/consultation-requests", json=_body(1), headers=AUTH)
+
+    assert answer.status_code == 201, answer.text
+    assert sizes == [1] and len(answer.json()["schedule"]) == DELIVERIES
+    assert _counts()["Delivery"] == DELIVERIES
+
+
+def test_an_api_request_whose_group_fails_is_written_on_its_own_once(
+    pg: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: Callable[..., NewProspect] = loop.new_prospect
+
+    def poisoned(request: ConsultationRequestIn, **kw: Any) -> NewProspect:
+        prospect = made(request, **kw)
+        prospect.params.update(consent="not json")  # only on the event loop's path
+        return prospect
+
+    monkeypatch.setattr(loop, "new_prospect", poisoned)
+    with TestClient(create_app()) as client:
+        answer = client.post("/v1/consultation-requests", json=_body(1), headers=AUTH)
+
+    assert answer.status_code == 201, answer.text
+    assert _counts() == {
+        "Contact": 1,
+        "ConsultationRequest": 1,
+        "Enrollment": 1,
+        "Delivery": DELIVERIES,
+        "ConsentEvent": CONSENT,
+    }
+
+
+def _body(n: int) -> dict[str, Any]:
+    return _request(n).model_dump(exclude_none=True)
