@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any, cast
 import structlog
 from sqlalchemy import Engine
 
-from nurture.intake.write_pg import ENROLL_NEW, Written
+from nurture.intake.write_pg import (
+    ENROLL_NEW,
+    NewProspect,
+    Written,
+    prospect_answer,
+    write_prospect,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -145,3 +151,13 @@ def group_writer(engine: Engine) -> GroupWriter:
         if writer is None or writer._engine is not engine:
             writer = _writers[id(engine)] = GroupWriter(engine)
         return writer
+
+
+def write_grouped(engine: Engine, prospect: NewProspect) -> dict[str, Any] | None:
+    """A never-seen prospect's statement, committed with the requests that came at the same
+    time, or on its own when its group failed; the answer, or None when it wrote nothing."""
+    written = group_writer(engine).write(prospect.params)
+    if written is None:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            written = write_prospect(conn, prospect)
+    return prospect_answer(prospect, written)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,7 +24,7 @@ from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
 from nurture.intake.consent import consent_rows, given, record_consent
-from nurture.intake.group import group_writer
+from nurture.intake.group import write_grouped
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
@@ -34,14 +34,7 @@ from nurture.intake.write import (
     store_response,
     update_contact,
 )
-from nurture.intake.write_pg import (
-    AddressDigests,
-    NewProspect,
-    enroll_new_prospect,
-    new_prospect,
-    prospect_answer,
-    write_prospect,
-)
+from nurture.intake.write_pg import AddressDigests, enroll_new_prospect, new_prospect
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.erase import address_digest, erased_earlier
 from nurture.steering.notify import queue_unreached_notices
@@ -253,7 +246,7 @@ def _submit(
     for attempt in range(attempts):
         try:
             if alone:
-                response = _write_new_prospect(
+                response = write_grouped(
                     engine,
                     new_prospect(
                         request,
@@ -295,13 +288,3 @@ def _submit(
                     field="idempotency_key",
                 ) from None
     raise AssertionError("unreachable")
-
-
-def _write_new_prospect(engine: Engine, prospect: NewProspect) -> dict[str, Any] | None:
-    """A never-seen prospect's statement, committed with the requests that came at the same
-    time (`group.py`), or on its own; the answer, or None when it wrote nothing."""
-    written = group_writer(engine).write(prospect.params)
-    if written is None:
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            written = write_prospect(conn, prospect)
-    return prospect_answer(prospect, written)
