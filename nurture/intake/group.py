@@ -21,6 +21,7 @@ written is then found by its retry (its addresses are known: nothing is written 
 from __future__ import annotations
 
 import threading
+import weakref
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -43,6 +44,8 @@ log = structlog.get_logger("nurture.intake")
 
 #: The most statements one group holds (its transaction's length stays a few milliseconds).
 MAX_GROUP = 32
+#: How often an idle writer thread looks whether its engine is gone.
+IDLE_CHECK_S = 60.0
 
 
 @dataclass(eq=False)
@@ -58,7 +61,8 @@ class GroupWriter:
     a thread of its own that a process starts when it first writes."""
 
     def __init__(self, engine: Engine, *, max_group: int = MAX_GROUP) -> None:
-        self._engine = engine
+        # Weak: the thread ends once the engine is gone (`reset_engines`) and nothing waits.
+        self._engine = weakref.ref(engine)
         self._max_group = max_group
         self._ready = threading.Condition()
         self._waiting: list[_Waiting] = []
@@ -88,9 +92,16 @@ class GroupWriter:
         while True:
             with self._ready:
                 while not self._waiting:
-                    self._ready.wait()
-                group = self._waiting[: self._max_group]
+                    if not self._ready.wait(IDLE_CHECK_S) and self._engine() is None:
+                        self._thread = None
+                        return
+                taken = self._waiting[: self._max_group]
                 del self._waiting[: self._max_group]
+            # A request cancelled while it waited (its client went away) is left out, never
+            # written; the others can no longer be cancelled, so each gets its answer.
+            group = [w for w in taken if w.answer.set_running_or_notify_cancel()]
+            if not group:
+                continue
             written: list[Written] = []
             try:
                 written = self._write_group([w.params for w in group])
@@ -101,8 +112,11 @@ class GroupWriter:
     def _write_group(self, group: list[dict[str, Any]]) -> list[Written]:
         """Every statement's rows: all of `group` in one transaction, pipelined, or a group
         of one as its single autocommitted statement. On any failure none of it: []."""
+        engine = self._engine()
+        if engine is None:
+            return []
         try:
-            raw = self._engine.raw_connection()
+            raw = engine.raw_connection()
         except Exception as exc:
             log.warning("intake.group_failed", size=len(group), error=type(exc).__name__)
             return []
@@ -148,7 +162,7 @@ def group_writer(engine: Engine) -> GroupWriter:
     """The process's writer for `engine` (one per engine, as the engine is one per process)."""
     with _writers_lock:
         writer = _writers.get(id(engine))
-        if writer is None or writer._engine is not engine:
+        if writer is None or writer._engine() is not engine:
             writer = _writers[id(engine)] = GroupWriter(engine)
         return writer
 

@@ -30,9 +30,9 @@ from nurture.db.tables import (
 )
 from nurture.errors import IntakeError
 from nurture.intake import group, loop, service
-from nurture.intake.request import ConsultationRequestIn
+from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import EnrollOutcome, submit
-from nurture.intake.write_pg import NewProspect
+from nurture.intake.write_pg import NewProspect, new_prospect
 from nurture.schedule.catalog import Catalog, load_catalog
 from tests.conftest import use
 
@@ -303,3 +303,41 @@ def test_an_api_request_whose_group_fails_is_written_on_its_own_once(
 
 def _body(n: int) -> dict[str, Any]:
     return _request(n).model_dump(exclude_none=True)
+
+
+def test_a_request_cancelled_while_it_waits_is_left_out_and_its_group_still_answered(
+    pg: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = group.group_writer(get_engine())
+    held, release = threading.Event(), threading.Event()
+    write_group = writer._write_group
+
+    def slow(params: list[dict[str, Any]]) -> Any:
+        if not held.is_set():
+            held.set()
+            release.wait(30)
+        return write_group(params)
+
+    def params(n: int) -> dict[str, Any]:
+        request = _request(n)
+        return new_prospect(
+            request,
+            catalog=pg,
+            sequence=pg.route(request.concern, None),
+            now=_now(),
+            meta=RequestMeta(),
+            idempotency_key=None,
+            digests={},
+        ).params
+
+    monkeypatch.setattr(writer, "_write_group", slow)
+    first = writer.submit(params(0))
+    assert held.wait(30)
+    gone, kept = writer.submit(params(1)), writer.submit(params(2))
+    assert gone.cancel()  # its client went away while the group before it was written
+    release.set()
+
+    assert first.result(30) and kept.result(30)
+    with Session(get_engine()) as s:
+        emails = set(s.scalars(select(Contact.email)))
+    assert emails == {"dana0@example.com", "dana2@example.com"}
