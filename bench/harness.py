@@ -126,7 +126,7 @@ SCALES = {
         scheduler_ticks=50,
         memory_sizes=(10_000, 1_000_000),
         naive_eta_tasks=100_000,
-        intake_requests=3000,
+        intake_requests=6000,
         render_messages=2000,
     ),
     "tiny": Scale(

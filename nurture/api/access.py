@@ -95,14 +95,23 @@ def _limits(settings: Settings) -> Limits:
     )
 
 
+#: Whoever presents the shared NURTURE_API_KEY.
+_API_KEY = Principal(Actor.api_key(), "bearer", "API key", scope=Scope.ADMIN)
+
+
+def _bearer_token(request: Request) -> str:
+    """The token of an `Authorization: Bearer` header ("" without one)."""
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    return bearer.strip() if scheme.lower() == "bearer" else ""
+
+
 def identify(request: Request, settings: Settings, now: datetime) -> Principal | None:
     """The caller from its Bearer header or its session cookie; None when it sent neither.
     A wrong Bearer header is SignInNeeded (a script should hear that its token is wrong)."""
-    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and bearer.strip():
-        token = bearer.strip()
+    token = _bearer_token(request)
+    if token:
         if key_matches(settings, token):
-            return Principal(Actor.api_key(), "bearer", "API key", scope=Scope.ADMIN)
+            return _API_KEY
         with session_scope() as db:
             row = find_token(db, token, now=now)
             if row is None:
@@ -125,6 +134,16 @@ def identify(request: Request, settings: Settings, now: datetime) -> Principal |
         session_id=view.id,
         has_totp=view.has_totp,
     )
+
+
+async def _identified(request: Request, settings: Settings, now: datetime) -> Principal | None:
+    """`identify`, on the threadpool only when it reads the database (a machine token or a
+    session): the shared API key is compared here, saving every such request a thread
+    round trip."""
+    token = _bearer_token(request)
+    if token and key_matches(settings, token):
+        return _API_KEY
+    return await run_in_threadpool(identify, request, settings, now)
 
 
 def _allowed(principal: Principal, rule: Rule, request: Request) -> None:
@@ -177,10 +196,10 @@ def _rule_check(rule: Rule) -> Check:
     ) -> Principal | None:
         if rule.role is None:
             try:
-                return await run_in_threadpool(identify, request, settings, now)
+                return await _identified(request, settings, now)
             except SignInNeeded:
                 return None
-        principal = await run_in_threadpool(identify, request, settings, now)
+        principal = await _identified(request, settings, now)
         if principal is None:
             raise SignInNeeded(bearer=False)
         _allowed(principal, rule, request)

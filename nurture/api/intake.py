@@ -16,6 +16,7 @@ from nurture.content.live import LiveCatalog
 from nurture.core.inputs import load_json
 from nurture.db import session_scope
 from nurture.errors import IntakeError, InvalidValueError, ScheduleError
+from nurture.intake.loop import enroll_new_on_loop
 from nurture.intake.pending import store_pending
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.service import submit
@@ -118,11 +119,15 @@ async def create_consultation_request(
         )
         return JSONResponse(status_code=202, content=pending)
     try:
-        # The database work blocks: run it on the threadpool so the event loop keeps serving
-        # other requests while this one waits on PostgreSQL.
-        outcome = await run_in_threadpool(
-            submit, data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key
-        )
+        # A never-seen prospect is awaited here; anything else blocks on the database, so it
+        # runs on the threadpool and the event loop keeps serving other requests meanwhile.
+        outcome = None
+        if idempotency_key is None:
+            outcome = await enroll_new_on_loop(data, catalog=catalog, now=now, meta=meta)
+        if outcome is None:
+            outcome = await run_in_threadpool(
+                submit, data, catalog=catalog, now=now, meta=meta, idempotency_key=idempotency_key
+            )
     except IntakeError as exc:
         return JSONResponse(status_code=409, content={"detail": str(exc)})
     except ScheduleError as exc:

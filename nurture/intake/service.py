@@ -24,6 +24,7 @@ from nurture.db.tables import ConsultationRequest
 from nurture.errors import IntakeError
 from nurture.intake.answer import describe_enrollment
 from nurture.intake.consent import consent_rows, given, record_consent
+from nurture.intake.group import write_grouped
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
 from nurture.intake.write import (
     enroll_new_contact,
@@ -33,7 +34,7 @@ from nurture.intake.write import (
     store_response,
     update_contact,
 )
-from nurture.intake.write_pg import enroll_new_prospect
+from nurture.intake.write_pg import AddressDigests, enroll_new_prospect, new_prospect
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.erase import address_digest, erased_earlier
 from nurture.steering.notify import queue_unreached_notices
@@ -90,7 +91,7 @@ def enroll(
         if previous is not None and previous.response is not None:
             return EnrollOutcome(response=previous.response, created=False, replayed=True)
 
-    sequence = _sequence_for(request, catalog, sequence_id)
+    sequence = sequence_for(request, catalog, sequence_id)
     if not known and session.get_bind().dialect.name == "postgresql":
         response = enroll_new_prospect(
             session.connection(),
@@ -157,7 +158,7 @@ def enroll(
     return EnrollOutcome(response=response, created=schedule is not None)
 
 
-def _sequence_for(
+def sequence_for(
     request: ConsultationRequestIn, catalog: Catalog, sequence_id: str | None
 ) -> Sequence:
     if sequence_id:
@@ -186,8 +187,7 @@ def submit(
         sequence_id=sequence_id,
         attempts=attempts,
     )
-    given_flags = [flag for _, _, flag in given(request)]
-    if given_flags and all(f is False for f in given_flags) and not outcome.replayed:
+    if declines_every_channel(request) and not outcome.replayed:
         request_id = outcome.response.get("request_id")
         contact_id = (outcome.response.get("enrollment") or {}).get("contact_id")
         if isinstance(request_id, int) and isinstance(contact_id, int):
@@ -201,6 +201,23 @@ def submit(
                     now=now,
                 )
     return outcome
+
+
+def declines_every_channel(request: ConsultationRequestIn) -> bool:
+    """The request says no to every channel it gives: staff are told to call instead."""
+    flags = [flag for _, _, flag in given(request)]
+    return bool(flags) and all(f is False for f in flags)
+
+
+def address_digests(request: ConsultationRequestIn) -> AddressDigests:
+    """The keyed hash of each address the request gives, to check against erased ones."""
+    secret_key = get_settings().secret_key
+    return {
+        # The request's addresses were normalised when it was validated.
+        channel: address_digest(secret_key, channel, address, normalized=True)
+        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
+        if address
+    }
 
 
 def _submit(
@@ -225,26 +242,22 @@ def _submit(
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips),
     # which also checks that neither address was erased earlier.
     alone = not idempotency_key and engine.dialect.name == "postgresql"
-    digests = {
-        channel: address_digest(secret_key, channel, address)
-        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
-        if address and alone
-    }
+    digests = address_digests(request) if alone else {}
     for attempt in range(attempts):
         try:
             if alone:
-                sequence = _sequence_for(request, catalog, sequence_id)
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                    response = enroll_new_prospect(
-                        conn,
+                response = write_grouped(
+                    engine,
+                    new_prospect(
                         request,
                         catalog=catalog,
-                        sequence=sequence,
+                        sequence=sequence_for(request, catalog, sequence_id),
                         now=now,
                         meta=meta,
                         idempotency_key=None,
                         digests=digests,
-                    )
+                    ),
+                )
                 if response is not None:
                     return EnrollOutcome(response=response, created=True)
             # A known contact, an erased address, an Idempotency-Key or SQLite.

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from collections.abc import Sequence as Sequence_
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -39,7 +42,7 @@ AddressDigests = Mapping[Channel, str]
 # than an array parameter per column.
 # A consent row's evidence starts with the request's id, known only inside the statement:
 # it is spliced in front of the rest, giving the text `json.dumps` gives the Core path.
-_ENROLL_NEW = """
+ENROLL_NEW = """
 WITH contact AS (
     INSERT INTO contacts (email, phone, first_name, last_name, timezone, consent_email,
                           consent_sms, created_at, updated_at)
@@ -100,6 +103,22 @@ FROM enrollment LEFT JOIN delivery ON true
 """
 
 
+@dataclass(frozen=True)
+class NewProspect:
+    """A never-seen prospect's statement parameters, and what its answer is built from."""
+
+    params: dict[str, Any]
+    rows: list[dict[str, Any]]
+    sequence: Sequence
+    tz: ZoneInfo
+    now: datetime
+
+
+#: What the statement returns: (request, enrollment, contact, delivery, step, channel) rows;
+#: none when it wrote nothing.
+Written = Sequence_[tuple[Any, ...]]
+
+
 def enroll_new_prospect(
     conn: Connection,
     request: ConsultationRequestIn,
@@ -117,6 +136,34 @@ def enroll_new_prospect(
     `digests`, the keyed hashes of the request's addresses, is among the erased
     addresses): then nothing was written.
     """
+    prospect = new_prospect(
+        request,
+        catalog=catalog,
+        sequence=sequence,
+        now=now,
+        meta=meta,
+        idempotency_key=idempotency_key,
+        digests=digests,
+    )
+    return prospect_answer(prospect, write_prospect(conn, prospect))
+
+
+def write_prospect(conn: Connection, prospect: NewProspect) -> Written:
+    """Run `prospect`'s statement on `conn` (in its transaction, or committed on its own)."""
+    return conn.exec_driver_sql(ENROLL_NEW, prospect.params).all()
+
+
+def new_prospect(
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    sequence: Sequence,
+    now: datetime,
+    meta: RequestMeta,
+    idempotency_key: str | None,
+    digests: AddressDigests,
+) -> NewProspect:
+    """The statement's parameters for `request`: its zone, consent rows and schedule."""
     tz = resolve_timezone(request.timezone, request.phone, catalog.clinic.timezone)
     region = region_for_phone(request.phone)
     # The request's id goes in when the statement knows it (0 is a stand-in, dropped here).
@@ -170,7 +217,11 @@ def enroll_new_prospect(
             ]
         ),
     }
-    written = conn.exec_driver_sql(_ENROLL_NEW, params).all()
+    return NewProspect(params=params, rows=rows, sequence=sequence, tz=tz, now=now)
+
+
+def prospect_answer(prospect: NewProspect, written: Written) -> dict[str, Any] | None:
+    """The answer to a prospect its statement wrote; None when it wrote nothing."""
     if not written:
         return None
     request_id, enrollment_id, contact_id = written[0][:3]
@@ -181,14 +232,16 @@ def enroll_new_prospect(
         for *_, delivery_id, step, channel in written
         if delivery_id is not None
     }
-    schedule = [schedule_row(ids[row["step_id"], row["channel"].value], row) for row in rows]
+    schedule = [
+        schedule_row(ids[row["step_id"], row["channel"].value], row) for row in prospect.rows
+    ]
     return new_enrollment_answer(
         request_id=request_id,
         enrollment_id=enrollment_id,
         contact_id=contact_id,
-        sequence=sequence,
-        tz=tz,
-        now=now,
+        sequence=prospect.sequence,
+        tz=prospect.tz,
+        now=prospect.now,
         schedule=schedule,
     )
 

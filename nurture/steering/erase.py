@@ -38,12 +38,21 @@ from nurture.db.tables import (
 from nurture.errors import InvalidAddressError
 
 
-def address_digest(secret_key: str, channel: Channel, address: str) -> str:
+def address_digest(
+    secret_key: str, channel: Channel, address: str, *, normalized: bool = False
+) -> str:
     """The keyed hash (HMAC-SHA256 with SECRET_KEY) an erased address is kept as: of the
-    mailbox behind an email, so `dana+again@` or a Gmail address with dots is the same one."""
-    normal = address.strip().lower()
-    with contextlib.suppress(InvalidAddressError):
-        normal = normalize_email(address) if channel is Channel.EMAIL else normalize_phone(address)
+    mailbox behind an email, so `dana+again@` or a Gmail address with dots is the same one.
+
+    `normalized`: `address` is already what `normalize_email` or `normalize_phone` made of
+    it (a validated request's), so it is not parsed again: that parse was most of the cost.
+    """
+    normal = address if normalized else address.strip().lower()
+    if not normalized:
+        with contextlib.suppress(InvalidAddressError):
+            normal = (
+                normalize_email(address) if channel is Channel.EMAIL else normalize_phone(address)
+            )
     if channel is Channel.EMAIL:
         normal = email_identity(normal)
     message = f"{channel.value}:{normal}".encode()
