@@ -32,7 +32,7 @@ def api_schema(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     return schemathesis.openapi.from_asgi("/openapi.json", create_app())
 
 
-# 30–45 s on an idle machine; three times the suite's 120 s for a loaded one.
+# 30 to 45 s on an idle machine; three times the suite's 120 s for a loaded one.
 @pytest.mark.timeout(360)
 def test_no_generated_request_gets_a_server_error(api_schema: Any) -> None:
     from schemathesis.checks import not_a_server_error
