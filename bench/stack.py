@@ -195,6 +195,7 @@ class Stack:
         processes: int | None = None,
         pool: str = "threads",
         concurrency: int | None = None,
+        queues: str | None = None,
     ) -> Proc:
         """`nurture worker` as an operator starts it: its own defaults (one process per core,
         each with a threads pool) for whatever is not given; returned once every one of its
@@ -202,6 +203,8 @@ class Stack:
         from nurture.cli.services import worker_processes
 
         args = ["-m", "nurture.cli", "worker", "--pool", pool]
+        if queues is not None:
+            args += ["--queues", queues]
         if concurrency is not None:
             args += ["--concurrency", str(concurrency)]
         if processes is not None:

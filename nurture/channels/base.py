@@ -25,6 +25,8 @@ MAX_SMS_CHARS = 1600  # Twilio's limit for one message body
 MAX_EMAIL_BYTES = 1_000_000
 #: How much the newest call counts in a channel's moving average of call times.
 LATENCY_WEIGHT = 0.2
+#: How many of a channel's latest call times its quickest (`quickest_s`) is taken from.
+RECENT_CALLS = 16
 
 
 @dataclass(frozen=True)
@@ -75,9 +77,29 @@ class BaseChannel(ABC):
     channel: Channel
     #: Calls wait on the network: a batch makes several of them at once.
     remote: ClassVar[bool] = True
-    #: How long this channel's calls took lately, in seconds (a moving average of every call,
-    #: answered or failed); None before the first.
-    latency_s: float | None = None
+    _latency_s: float | None = None
+    #: The latest `RECENT_CALLS` call times (a ring, fixed in size: read by any thread).
+    _recent: list[float] | None = None
+    _next = 0
+
+    @property
+    def latency_s(self) -> float | None:
+        """How long this channel's calls took lately, in seconds (a moving average of every
+        call, answered or failed); None before the first."""
+        return self._latency_s
+
+    @latency_s.setter
+    def latency_s(self, seconds: float | None) -> None:
+        # Told outright (a test, a fresh start): the calls timed before say nothing more.
+        self._latency_s, self._recent, self._next = seconds, None, 0
+
+    @property
+    def quickest_s(self) -> float | None:
+        """The quickest of the latest calls: the provider's own time, which a busy host
+        stretches only in some calls (those that wait for a core or the interpreter), never in
+        all of them; the moving average before any call is timed."""
+        recent = self._recent
+        return self._latency_s if not recent else min(recent)
 
     def send(self, message: OutgoingMessage) -> SendResult:
         """Check, send and log one message (no body or address in the log). Its headers
@@ -110,8 +132,14 @@ class BaseChannel(ABC):
         return result
 
     def _took(self, seconds: float) -> None:
-        last = self.latency_s
-        self.latency_s = seconds if last is None else last + LATENCY_WEIGHT * (seconds - last)
+        last = self._latency_s
+        self._latency_s = seconds if last is None else last + LATENCY_WEIGHT * (seconds - last)
+        recent = self._recent
+        if recent is None or len(recent) < RECENT_CALLS:
+            self._recent = [*(recent or ()), seconds]
+        else:  # a slot replaced in place: a reader sees the old time or the new one
+            recent[self._next % RECENT_CALLS] = seconds
+            self._next += 1
 
     def _check(self, message: OutgoingMessage) -> None:
         if message.channel is not self.channel:

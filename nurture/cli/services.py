@@ -22,14 +22,21 @@ def _celery(*args: str) -> list[str]:
     return [sys.executable, "-m", "celery", "-A", "nurture.worker", *args]
 
 
-def _worker_args(concurrency: int, pool: str, beat: bool, node: str = "") -> list[str]:
+#: The queues `nurture worker --queues` may name: sends, and the dispatcher's tick (claims
+#: and publishing, fired by the scheduler's beat, with staff messages and reconciliation).
+WORKER_QUEUES = {"send": SEND_QUEUE, "dispatch": DISPATCH_QUEUE}
+
+
+def _worker_args(
+    concurrency: int, pool: str, beat: bool, node: str = "", queues: str = "send,dispatch"
+) -> list[str]:
     settings = get_settings()
     args = [
         "worker",
         "--loglevel",
         settings.log_level,
         "-Q",
-        f"{SEND_QUEUE},{DISPATCH_QUEUE}",
+        worker_queues(queues),
         "--pool",
         pool,
         "--concurrency",
@@ -143,6 +150,11 @@ def worker(
         " Only with --pool threads or gevent; prefork and solo run one.",
     ),
     beat: bool = typer.Option(False, "--beat", help="Also run the scheduler in this process."),
+    queues: str = typer.Option(
+        "send,dispatch",
+        help="What these processes take on: send, dispatch, or both. With `send` only, another"
+        " worker (or `nurture worker --queues dispatch`) must run the dispatcher's ticks.",
+    ),
 ) -> None:
     """Celery workers that send due messages (also: celery -A nurture.worker worker).
 
@@ -150,11 +162,17 @@ def worker(
     the providers, the processes use every core (one Python process uses one).
     """
     check_channels(get_settings())
+    try:
+        worker_queues(queues)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     count = worker_processes(processes, pool)
     _pool_for_threads(concurrency, pool)
     # The first keeps Celery's default name (celery@host: `nurture health worker`).
     commands = {
-        f"worker{n or ''}": _worker_args(concurrency, pool, beat and n == 0, f"celery{n or ''}@%h")
+        f"worker{n or ''}": _worker_args(
+            concurrency, pool, beat and n == 0, f"celery{n or ''}@%h", queues
+        )
         for n in range(count)
     }
     raise typer.Exit(supervise_until_stopped(Supervisor(commands)))
@@ -167,6 +185,16 @@ def _pool_for_threads(concurrency: int, pool: str) -> None:
     told = "NURTURE_DB_POOL_SIZE" in os.environ
     if pool in ("threads", "gevent") and not told and get_settings().db_pool_size < wanted:
         os.environ["NURTURE_DB_POOL_SIZE"] = str(wanted)
+
+
+def worker_queues(names: str) -> str:
+    """Celery's `-Q` for `--queues` ("send", "dispatch" or both, comma-separated);
+    ValueError naming what is not one of them."""
+    asked = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in asked if n not in WORKER_QUEUES]
+    if unknown or not asked:
+        raise ValueError(f"--queues {names!r}: name send, dispatch or both (comma-separated)")
+    return ",".join(WORKER_QUEUES[n] for n in dict.fromkeys(asked))
 
 
 def worker_processes(asked: int, pool: str) -> int:

@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import getaddresses
+from functools import lru_cache
 
 from nurture.core.states import Channel
 from nurture.core.text import header_text
@@ -35,13 +36,14 @@ class OutgoingMessage:
     def with_safe_headers(self) -> OutgoingMessage:
         """This message with every header value on one line (`core/text.py: header_text`):
         a subject or a name holding CR LF (a prospect's, in a forwarded reply) can neither
-        add a header nor break the send; a Reply-To that is not one address is left out."""
-        return replace(
-            self,
-            subject=None if self.subject is None else header_text(self.subject),
-            from_name=None if self.from_name is None else header_text(self.from_name),
-            reply_to=None if self.reply_to is None else reply_to_address(self.reply_to),
-        )
+        add a header nor break the send; a Reply-To that is not one address is left out.
+        The message itself when every header is one line already (the common case: no copy)."""
+        subject = None if self.subject is None else header_text(self.subject)
+        from_name = None if self.from_name is None else header_text(self.from_name)
+        reply_to = None if self.reply_to is None else reply_to_address(self.reply_to)
+        if subject == self.subject and from_name == self.from_name and reply_to == self.reply_to:
+            return self
+        return replace(self, subject=subject, from_name=from_name, reply_to=reply_to)
 
     @property
     def body_sha256(self) -> str:
@@ -57,6 +59,7 @@ def body_sha256(channel: Channel | str, to: str, body: str) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@lru_cache(maxsize=1024)
 def reply_to_address(value: str) -> str | None:
     """`value` as one Reply-To address (`Name <a@b.example>` or `a@b.example`) on one line,
     or None when it is not exactly one address (a line break in it is never one)."""

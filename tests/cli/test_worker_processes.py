@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nurture.cli.services import worker_processes
+from nurture.cli.services import worker_processes, worker_queues
+from nurture.core.keys import DISPATCH_QUEUE, SEND_QUEUE
 from nurture.db import upgrade
 from nurture.ops.broker import ping_workers
 from tests.conftest import ROOT, use, wait_for
@@ -24,6 +25,15 @@ def test_the_default_is_one_threads_worker_process_per_core() -> None:
     # prefork forks its own processes (--concurrency), solo is one by design.
     assert worker_processes(0, "prefork") == 1
     assert worker_processes(4, "solo") == 1
+
+
+def test_a_worker_takes_sends_and_the_dispatchers_ticks_unless_told_one_of_them() -> None:
+    assert worker_queues("send,dispatch") == f"{SEND_QUEUE},{DISPATCH_QUEUE}"
+    assert worker_queues("send") == SEND_QUEUE
+    assert worker_queues(" dispatch , dispatch ") == DISPATCH_QUEUE
+    for wrong in ("", "sends", "send,beat", ","):
+        with pytest.raises(ValueError, match="send, dispatch or both"):
+            worker_queues(wrong)
 
 
 @pytest.mark.slow

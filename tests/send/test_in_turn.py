@@ -48,6 +48,37 @@ def test_calls_go_in_turn_only_when_all_of_them_are_known_to_be_quick() -> None:
     assert in_turn([])
 
 
+def _timed(*seconds: float) -> _Channel:
+    """A channel whose calls took `seconds`, one after another."""
+    channel = _Channel(None)
+    for s in seconds:
+        channel._took(s)
+    return channel
+
+
+def test_a_busy_host_stretching_some_quick_calls_still_gets_them_in_turn() -> None:
+    # Most calls waited for a core (30 ms), a few did not (1 ms): the provider is quick.
+    stretched = _timed(*[0.03, 0.03, 0.001] * 6)
+    assert stretched.latency_s is not None and stretched.latency_s * 20 > calls.IN_TURN_S
+    assert in_turn([stretched] * 20)
+
+
+def test_a_slow_provider_gets_the_calls_at_once_even_after_some_quick_answers() -> None:
+    assert not in_turn([_timed(*[0.2] * 20)] * 2)  # every call slow
+    # Quick refusals among slow answers: its average says slow, whatever the quickest.
+    mixed = _timed(*[0.3, 0.001] * 8)
+    assert not in_turn([mixed] * 20)
+    # Only the latest calls count: quick ones long ago say nothing of it now.
+    assert not in_turn([_timed(*[0.001] * 16, *[0.05] * 16)] * 20)
+
+
+def test_a_call_time_told_outright_replaces_what_the_calls_said() -> None:
+    channel = _timed(*[0.001] * 20)
+    channel.latency_s = 0.3
+    assert channel.quickest_s == 0.3
+    assert not in_turn([channel, channel])
+
+
 def test_local_channels_cost_nothing_in_the_choice(tmp_path: Any) -> None:
     assert in_turn([OutboxEmailChannel(tmp_path)] * 100)
 
