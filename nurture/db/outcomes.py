@@ -29,7 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from nurture.core.states import DeliveryStatus
-from nurture.db.transitions import _D, _EV, _EVENT_COLUMNS, _clip, move
+from nurture.db.transitions import DELIVERIES as _D
+from nurture.db.transitions import EVENT_COLUMNS, clip_detail, move
+from nurture.db.transitions import EVENTS as _EV
 
 #: Columns a batch's outcome may leave NULL to keep what the delivery had.
 _KEPT_WHEN_NULL = ("due_at", "provider", "provider_message_id", "sent_at")
@@ -88,7 +90,7 @@ def move_each(
     params: dict[str, Any] = {f"{name}s": [] for name in _ARRAYS}
     for m in moves:  # (not dataclasses.asdict: it deep-copies every field, a tenth of a ms)
         row = {name: getattr(m, name) for name in _ARRAYS}
-        row.update(to=m.to.value, detail=_clip(m.detail))
+        row.update(to=m.to.value, detail=clip_detail(m.detail))
         for name in _ARRAYS:
             params[f"{name}s"].append(row[name])
     params["source"] = source
@@ -145,4 +147,4 @@ def _move_each_statement(leaving: tuple[DeliveryStatus, ...]) -> Any:
         cte.c.detail,
         literal(None, _EV.c.external_id.type),
     )
-    return insert(_EV).from_select(_EVENT_COLUMNS, event).add_cte(cte).returning(_EV.c.delivery_id)
+    return insert(_EV).from_select(EVENT_COLUMNS, event).add_cte(cte).returning(_EV.c.delivery_id)

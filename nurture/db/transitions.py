@@ -39,19 +39,23 @@ from sqlalchemy.orm import Session
 from nurture.core.states import DeliveryStatus
 from nurture.db.tables import Delivery, DeliveryEvent
 
-_D: Table = Delivery.__table__  # type: ignore[assignment]
-_EV: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+#: The tables a move writes, as Core tables (`outcomes.py` writes a batch's moves to them too).
+DELIVERIES: Table = Delivery.__table__  # type: ignore[assignment]
+EVENTS: Table = DeliveryEvent.__table__  # type: ignore[assignment]
+_D, _EV = DELIVERIES, EVENTS
 #: Moves into these states leave no event (see the module's docstring).
 IN_FLIGHT = frozenset({DeliveryStatus.QUEUED, DeliveryStatus.SENDING})
 #: What an event's detail may hold (the column's size).
 DETAIL_CHARS = 500
-_EVENT_COLUMNS = ["delivery_id", "at", "status", "source", "detail", "external_id"]
+#: The columns an event row is written with.
+EVENT_COLUMNS = ["delivery_id", "at", "status", "source", "detail", "external_id"]
 
 Bind = Session | Connection
 
 
-def _clip(text: str | None) -> str | None:
-    return text[:DETAIL_CHARS] if text else None  # what an event's detail column holds
+def clip_detail(text: str | None) -> str | None:
+    """`text` cut to what an event's detail column holds (None for none)."""
+    return text[:DETAIL_CHARS] if text else None
 
 
 def _changes(to: DeliveryStatus, values: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -99,7 +103,7 @@ def move_many(
     """Run a `transition` statement; the rows it moved (id first), their events written."""
     rows = list(bind.execute(statement, params or {}).all())
     if rows and to not in IN_FLIGHT:
-        event = {"at": at, "status": to.value, "source": source, "detail": _clip(detail)}
+        event = {"at": at, "status": to.value, "source": source, "detail": clip_detail(detail)}
         bind.execute(insert(_EV), [{"delivery_id": row[0], **event} for row in rows])
     return rows
 
@@ -122,7 +126,7 @@ def move(
     assert to not in IN_FLIGHT, "in-flight moves are claims and takes: use transition()"
     leaving = tuple(leaving)
     changes = {"updated_at": at, **_changes(to, values)}
-    event = {"at": at, "status": to.value, "source": source, "detail": _clip(detail)}
+    event = {"at": at, "status": to.value, "source": source, "detail": clip_detail(detail)}
     dialect = bind.get_bind().dialect if isinstance(bind, Session) else bind.dialect
     if dialect.name == "postgresql":
         statement = _move_statement(leaving, tuple(sorted(changes)))
@@ -151,7 +155,7 @@ def _recorded(changed: Any, *event: Any) -> Any:
     """`changed` (an UPDATE returning `id`) as a CTE feeding the events' INSERT: one event per
     row it changed, in the same statement (PostgreSQL). `event`: the other columns."""
     cte = changed.cte("changed")
-    return insert(_EV).from_select(_EVENT_COLUMNS, select(cte.c.id, *event)).add_cte(cte)
+    return insert(_EV).from_select(EVENT_COLUMNS, select(cte.c.id, *event)).add_cte(cte)
 
 
 @lru_cache(maxsize=64)
@@ -166,7 +170,7 @@ def _move_statement(leaving: tuple[DeliveryStatus, ...], columns: tuple[str, ...
         )
         .returning(_D.c.id)
     )
-    event = (bindparam(c, type_=_EV.c[c].type) for c in _EVENT_COLUMNS[1:])
+    event = (bindparam(c, type_=_EV.c[c].type) for c in EVENT_COLUMNS[1:])
     return _recorded(changed, *event).returning(_EV.c.delivery_id)
 
 
@@ -177,7 +181,7 @@ def note(bind: Bind, delivery_id: int, *, at: datetime, source: str, detail: str
         literal(at, _EV.c.at.type),
         _D.c.status,
         literal(source, _EV.c.source.type),
-        literal(_clip(detail), _EV.c.detail.type),
+        literal(clip_detail(detail), _EV.c.detail.type),
         literal(None, _EV.c.external_id.type),
     ).where(_D.c.id == delivery_id)
-    bind.execute(insert(_EV).from_select(_EVENT_COLUMNS, event))
+    bind.execute(insert(_EV).from_select(EVENT_COLUMNS, event))
