@@ -18,13 +18,8 @@ from datetime import datetime
 from nurture.db import get_engine
 from nurture.intake.group import group_writer
 from nurture.intake.request import ConsultationRequestIn, RequestMeta
-from nurture.intake.service import (
-    EnrollOutcome,
-    address_digests,
-    declines_every_channel,
-    sequence_for,
-)
-from nurture.intake.write_pg import new_prospect, prospect_answer
+from nurture.intake.service import EnrollOutcome, declines_every_channel, unkeyed_prospect
+from nurture.intake.write_pg import prospect_answer
 from nurture.schedule import Catalog
 
 
@@ -38,15 +33,7 @@ async def enroll_new_on_loop(
     engine = get_engine()
     if engine.dialect.name != "postgresql" or declines_every_channel(request):
         return None
-    prospect = new_prospect(
-        request,
-        catalog=catalog,
-        sequence=sequence_for(request, catalog, None),
-        now=now,
-        meta=meta,
-        idempotency_key=None,
-        digests=address_digests(request),
-    )
+    prospect = unkeyed_prospect(request, catalog=catalog, now=now, meta=meta)
     written = await asyncio.wrap_future(group_writer(engine).submit(prospect.params))
     response = None if written is None else prospect_answer(prospect, written)
     return None if response is None else EnrollOutcome(response=response, created=True)

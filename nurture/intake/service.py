@@ -34,7 +34,7 @@ from nurture.intake.write import (
     store_response,
     update_contact,
 )
-from nurture.intake.write_pg import AddressDigests, enroll_new_prospect, new_prospect
+from nurture.intake.write_pg import NewProspect, enroll_new_prospect, new_prospect
 from nurture.schedule import Catalog, Sequence
 from nurture.steering.erase import address_digest, erased_earlier
 from nurture.steering.notify import queue_unreached_notices
@@ -209,15 +209,32 @@ def declines_every_channel(request: ConsultationRequestIn) -> bool:
     return bool(flags) and all(f is False for f in flags)
 
 
-def address_digests(request: ConsultationRequestIn) -> AddressDigests:
-    """The keyed hash of each address the request gives, to check against erased ones."""
+def unkeyed_prospect(
+    request: ConsultationRequestIn,
+    *,
+    catalog: Catalog,
+    now: datetime,
+    meta: RequestMeta,
+    sequence_id: str | None = None,
+) -> NewProspect:
+    """A keyless request's statement as a never-seen prospect. It also checks the keyed
+    hash of each address against the erased ones (the addresses were normalised when the
+    request was validated)."""
     secret_key = get_settings().secret_key
-    return {
-        # The request's addresses were normalised when it was validated.
-        channel: address_digest(secret_key, channel, address, normalized=True)
-        for channel, address in ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
-        if address
-    }
+    addresses = ((Channel.EMAIL, request.email), (Channel.SMS, request.phone))
+    return new_prospect(
+        request,
+        catalog=catalog,
+        sequence=sequence_for(request, catalog, sequence_id),
+        now=now,
+        meta=meta,
+        idempotency_key=None,
+        digests={
+            channel: address_digest(secret_key, channel, address, normalized=True)
+            for channel, address in addresses
+            if address
+        },
+    )
 
 
 def _submit(
@@ -242,22 +259,15 @@ def _submit(
     # prospect is one statement, committed on its own (no BEGIN and COMMIT round trips),
     # which also checks that neither address was erased earlier.
     alone = not idempotency_key and engine.dialect.name == "postgresql"
-    digests = address_digests(request) if alone else {}
+    prospect = None
+    if alone:
+        prospect = unkeyed_prospect(
+            request, catalog=catalog, now=now, meta=meta, sequence_id=sequence_id
+        )
     for attempt in range(attempts):
         try:
-            if alone:
-                response = write_grouped(
-                    engine,
-                    new_prospect(
-                        request,
-                        catalog=catalog,
-                        sequence=sequence_for(request, catalog, sequence_id),
-                        now=now,
-                        meta=meta,
-                        idempotency_key=None,
-                        digests=digests,
-                    ),
-                )
+            if prospect is not None:
+                response = write_grouped(engine, prospect)
                 if response is not None:
                     return EnrollOutcome(response=response, created=True)
             # A known contact, an erased address, an Idempotency-Key or SQLite.

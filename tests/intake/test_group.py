@@ -280,14 +280,14 @@ def test_an_api_request_is_written_by_the_group_writer_and_answered_201(
 def test_an_api_request_whose_group_fails_is_written_on_its_own_once(
     pg: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    made: Callable[..., NewProspect] = loop.new_prospect
+    made: Callable[..., NewProspect] = loop.unkeyed_prospect
 
     def poisoned(request: ConsultationRequestIn, **kw: Any) -> NewProspect:
         prospect = made(request, **kw)
         prospect.params.update(consent="not json")  # only on the event loop's path
         return prospect
 
-    monkeypatch.setattr(loop, "new_prospect", poisoned)
+    monkeypatch.setattr(loop, "unkeyed_prospect", poisoned)
     with TestClient(create_app()) as client:
         answer = client.post("/v1/consultation-requests", json=_body(1), headers=AUTH)
 
